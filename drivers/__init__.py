@@ -1,0 +1,29 @@
+"""Southbound drivers: one package per device family and protocol.
+
+A driver owns its device connection, turns wire data into ``gateway.events.Event`` objects and
+carries out device actions. It knows nothing about MQTT. To add a driver: a new package with a
+pydantic config model (a ``driver: Literal[...]`` key and ``endpoints()``) and a class that
+satisfies ``drivers.driver.Driver``; then add both to ``DeviceConfig`` and ``DRIVERS`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from drivers.driver import ActionError, DeviceSink, Driver
+from drivers.modbus.driver import ModbusIoDriver
+from drivers.modbus.models import ModbusIoConfig
+
+DeviceConfig = Annotated[ModbusIoConfig, Field(discriminator="driver")]
+
+DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {"modbus": ModbusIoDriver}
+
+
+def build_driver(config: DeviceConfig, sink: DeviceSink) -> Driver:
+    return DRIVERS[config.driver](config, sink)
+
+
+__all__ = ["DRIVERS", "ActionError", "DeviceConfig", "DeviceSink", "Driver", "build_driver"]

@@ -1,0 +1,204 @@
+"""Polls one Modbus I/O module and turns input edges into panic, line-fault and tamper events.
+
+One driver instance per module and one pymodbus client per module, so a dead module only ever
+delays itself. The first successful read after start (or after a reconnect) is compared with what
+the gateway last knew, so a button still pressed when the gateway starts raises its alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from drivers.driver import ActionError, DeviceSink
+from drivers.modbus.models import ModbusIoConfig, PanicPoint
+from gateway.events import (
+    LINE_FAULT,
+    LINE_RESTORED,
+    PANIC_PRESSED,
+    PANIC_RELEASED,
+    TAMPER,
+    TAMPER_RESTORED,
+    Event,
+    EventType,
+    OutputChange,
+    PointFact,
+    Severity,
+)
+
+log = logging.getLogger(__name__)
+
+OFFLINE_RETRY = 1.0
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """One input the driver watches: which point, which condition, and the events it raises."""
+
+    point: PanicPoint
+    condition: str
+    address: int
+    active_low: bool
+    raised: EventType
+    cleared: EventType
+    severity: Severity
+
+    @property
+    def key(self) -> str:
+        return f"{self.point.id}/{self.condition}"
+
+
+def supervised_inputs(config: ModbusIoConfig) -> list[Supervised]:
+    inputs: list[Supervised] = []
+    for p in config.points:
+        inputs.append(
+            Supervised(p, "panic", p.input, p.active_low, PANIC_PRESSED, PANIC_RELEASED,
+                       Severity.CRITICAL)
+        )
+        if p.line_fault_input is not None:
+            inputs.append(
+                Supervised(p, "line_fault", p.line_fault_input, False, LINE_FAULT, LINE_RESTORED,
+                           Severity.MAJOR)
+            )
+        if p.tamper_input is not None:
+            inputs.append(
+                Supervised(p, "tamper", p.tamper_input, False, TAMPER, TAMPER_RESTORED,
+                           Severity.MAJOR)
+            )
+    return inputs
+
+
+class ModbusIoDriver:
+    def __init__(self, config: ModbusIoConfig, sink: DeviceSink) -> None:
+        self.config = config
+        self.device_id = config.id
+        self._sink = sink
+        self._inputs = supervised_inputs(config)
+        self._first, self._count = config.input_span()
+        self._known: dict[int, bool] = {}
+        self._held_until: dict[int, float] = {}
+        self._failures = 0
+        self._online: bool | None = None
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+
+    def _new_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        c = self.config
+        if c.tcp is not None:
+            return AsyncModbusTcpClient(
+                c.tcp.host, port=c.tcp.port, timeout=c.timeout, retries=0,
+                reconnect_delay=0, name=c.id,
+            )
+        assert c.rtu is not None
+        return AsyncModbusSerialClient(
+            c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity, stopbits=c.rtu.stopbits,
+            bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0, reconnect_delay=0, name=c.id,
+        )
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._client = client = self._new_client()
+        try:
+            while True:
+                started = loop.time()
+                try:
+                    bits = await self._read(client)
+                except (ModbusException, OSError, TimeoutError, ActionError) as exc:
+                    self._poll_failed(client, str(exc) or type(exc).__name__)
+                else:
+                    self._poll_succeeded()
+                    self._apply(bits, loop.time())
+                interval = OFFLINE_RETRY if self._online is False else self.config.poll_interval
+                await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+        finally:
+            client.close()
+            self._client = None
+
+    async def _read(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient) -> list[bool]:
+        if not client.connected and not await client.connect():
+            raise ActionError(f"cannot connect to {self.config.endpoints()[0]}")
+        reply = await client.read_discrete_inputs(
+            self._first, count=self._count, device_id=self.config.unit
+        )
+        if reply.isError():
+            raise ActionError(f"module answered with an exception: {reply}")
+        return list(reply.bits[: self._count])
+
+    def _poll_failed(self, client: Any, reason: str) -> None:
+        self._failures += 1
+        log.debug("%s: poll failed (%d): %s", self.device_id, self._failures, reason)
+        if self._failures >= self.config.offline_after and self._online is not False:
+            self._online = False
+            client.close()
+            self._sink.availability(
+                self.device_id, False, f"{self._failures} polls failed, last: {reason}"
+            )
+
+    def _poll_succeeded(self) -> None:
+        self._failures = 0
+        if self._online is not True:
+            was_known = self._online is False
+            self._online = True
+            self._sink.availability(
+                self.device_id, True, "answering again" if was_known else "first poll answered"
+            )
+
+    def _apply(self, bits: list[bool], now: float) -> None:
+        believed = self._sink.active_conditions(self.device_id) if not self._known else set()
+        for item in self._inputs:
+            active = bits[item.address - self._first] != item.active_low
+            previous = self._known.get(item.address)
+            if previous is None:
+                previous = item.key in believed
+            elif active == previous or now < self._held_until.get(item.address, 0.0):
+                continue
+            self._known[item.address] = active
+            if active == previous:
+                continue
+            self._held_until[item.address] = now + self.config.debounce
+            self._sink.emit(
+                Event(
+                    type=item.raised if active else item.cleared,
+                    device_id=self.device_id,
+                    subject=item.point.id,
+                    severity=item.severity if active else Severity.INFO,
+                    payload=PointFact(
+                        point=item.point.id,
+                        zone=item.point.zone,
+                        location=item.point.location,
+                        name=item.point.name,
+                        input=item.address,
+                    ),
+                )
+            )
+
+    async def execute(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        if action != "output":
+            raise ActionError(f"{self.device_id}: unknown action {action!r} (known: output)")
+        siren = next((s for s in self.config.sirens if s.name == args.get("name")), None)
+        if siren is None:
+            names = [s.name for s in self.config.sirens]
+            raise ActionError(f"{self.device_id}: no output {args.get('name')!r} (has {names})")
+        on = bool(args.get("on"))
+        client = self._client
+        result = OutputChange(output=siren.name, address=siren.coil, requested=on,
+                              confirmed=None, reason=str(args.get("reason", "")))
+        if client is None or not client.connected:
+            return result.model_copy(update={"error": "module not connected"}).model_dump()
+        try:
+            written = await client.write_coil(siren.coil, on, device_id=self.config.unit)
+            if written.isError():
+                raise ActionError(f"write refused: {written}")
+            readback = await client.read_coils(siren.coil, count=1, device_id=self.config.unit)
+            if readback.isError():
+                raise ActionError(f"read-back refused: {readback}")
+        except (ModbusException, OSError, TimeoutError, ActionError) as exc:
+            return result.model_copy(update={"error": str(exc)}).model_dump()
+        confirmed = bool(readback.bits[0])
+        error = "" if confirmed == on else "read-back differs from the requested state"
+        return result.model_copy(update={"confirmed": confirmed, "error": error}).model_dump()

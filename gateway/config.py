@@ -1,0 +1,197 @@
+"""Site configuration: one YAML file per campus, validated by pydantic.
+
+Every model forbids unknown keys. Errors are reported as ``file: path.inside.yaml: message`` so an
+installer can find the line to fix. Driver sections are chosen by their ``driver:`` key; the models
+live with the drivers (see ``drivers.DRIVERS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from drivers import DeviceConfig
+from gateway.fields import Identifier, Seconds, Strict
+
+class Secret(Strict):
+    """A secret is never written in the site file: it is read from the environment or a file."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def read(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+
+
+class Site(Strict):
+    id: Identifier
+    name: str = ""
+
+
+class GatewayIdentity(Strict):
+    id: Identifier = "gw1"
+    state_dir: Path = Path("var")
+    stats_interval: Seconds = 60.0
+
+
+class Tls(Strict):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+class Mqtt(Strict):
+    url: str = "mqtt://127.0.0.1:1883"
+    prefix: Identifier = "campus"
+    protocol: Literal["3.1.1", "5"] = "5"
+    client_id: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    tls: Tls | None = None
+    keepalive: Seconds = 15.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", value):
+            raise ValueError("expected mqtt://host:port or mqtts://host:port")
+        return value
+
+
+class Outbox(Strict):
+    max_age: Seconds = 7 * 86400.0
+    max_events: int = Field(default=1_000_000, ge=1000)
+    replay_rate: float = Field(default=5000.0, gt=0, description="events/s while draining a backlog")
+    synchronous: Literal["normal", "full"] = "full"
+
+
+class Alarms(Strict):
+    escalate_after: Seconds = 60.0
+    siren_off_on: Literal["acknowledge", "reset"] = "acknowledge"
+    first_report_within: Seconds = 20 * 60.0
+    written_report_within: Seconds = 40 * 60.0
+    general_report_within: Seconds = 60 * 60.0
+
+
+class Operator(Strict):
+    """A person allowed to send commands. Only a SHA-256 of the token is kept in the site file."""
+
+    name: Identifier
+    role: Literal["viewer", "guard", "supervisor"]
+    token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class SiteConfig(Strict):
+    site: Site
+    gateway: GatewayIdentity = GatewayIdentity()
+    mqtt: Mqtt = Mqtt()
+    outbox: Outbox = Outbox()
+    alarms: Alarms = Alarms()
+    operators: list[Operator] = []
+    devices: list[DeviceConfig] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> SiteConfig:
+        problems: list[str] = []
+        seen: dict[str, int] = {}
+        for index, device in enumerate(self.devices):
+            if device.id in seen:
+                problems.append(
+                    f"devices[{index}].id: duplicate device id {device.id!r}"
+                    f" (also devices[{seen[device.id]}])"
+                )
+            seen.setdefault(device.id, index)
+        endpoints: dict[str, str] = {}
+        for device in self.devices:
+            for endpoint in device.endpoints():
+                if endpoint in endpoints and endpoints[endpoint] != device.id:
+                    problems.append(
+                        f"devices: {device.id!r} and {endpoints[endpoint]!r} both use {endpoint}"
+                    )
+                endpoints.setdefault(endpoint, device.id)
+        names = [op.name for op in self.operators]
+        for name in {n for n in names if names.count(n) > 1}:
+            problems.append(f"operators: duplicate operator {name!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def device(self, device_id: str) -> DeviceConfig:
+        for device in self.devices:
+            if device.id == device_id:
+                return device
+        raise KeyError(device_id)
+
+
+class ConfigError(Exception):
+    """A site file that cannot be used; the message names file, path and what was expected."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"modbus", "function-after[_one_source()]"} or item.startswith("function-"):
+            continue
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and kind not in {"value_error"}:
+        return f"{message} (got {error['input']!r})"
+    return message
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Read and validate a site file, or raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping with site, mqtt, devices ...")
+    try:
+        return SiteConfig.model_validate(raw, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        problems = [
+            f"{path}: {_format_location(tuple(err['loc']))}: {_describe(err)}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("\n".join(problems), problems) from None

@@ -1,0 +1,209 @@
+"""The normalised event model: what every driver emits and every consumer receives.
+
+An ``Event`` is a frozen fact observed at a device (a panic button pressed, a module offline) or
+a change in the gateway's own state (an alarm acknowledged, a drill stopped). Each event type is
+declared once in ``CATALOGUE`` with its payload model, so the JSON Schemas and the AsyncAPI
+document are generated from here and cannot drift from what is published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    INFO = "info"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PointFact(Payload):
+    """A change on one input point of a device (a button, its line supervision, its tamper)."""
+
+    point: str = Field(description="point id from the site file, unique within the device")
+    zone: str = Field(description="zone the point belongs to, e.g. gate-house")
+    location: str = Field(default="", description="where a person finds the point")
+    name: str = Field(default="", description="human name of the point")
+    input: int | None = Field(default=None, description="input address on the I/O module")
+
+
+class Availability(Payload):
+    online: bool
+    reason: str = Field(default="", description="why the state changed, e.g. 3 polls timed out")
+
+
+class OutputChange(Payload):
+    """An output (siren, strobe, relay) the gateway drove, with the state it read back."""
+
+    output: str = Field(description="output name from the site file")
+    address: int = Field(description="coil address on the device")
+    requested: bool
+    confirmed: bool | None = Field(description="state read back from the device; null if unread")
+    reason: str = Field(default="", description="alarm or command that drove it")
+    error: str = Field(default="", description="why the write or read-back failed, if it did")
+
+
+class AlarmSnapshot(Payload):
+    """The full current state of one alarm (ISA-18.2 states, school reporting deadlines)."""
+
+    alarm_id: str
+    key: str = Field(description="device/point/condition the alarm is about")
+    device_id: str
+    point: str
+    condition: str = Field(description="panic, line_fault, tamper, comm_fault, ...")
+    severity: Severity
+    zone: str = ""
+    location: str = ""
+    state: str = Field(
+        description="active_unacknowledged, active_acknowledged, rtn_unacknowledged, "
+        "rtn_acknowledged or closed"
+    )
+    active: bool
+    acknowledged: bool
+    latched: bool = Field(description="stays until a person resets it, even after the input clears")
+    drill: bool
+    raised_at: datetime
+    activations: int = Field(description="how many times the condition became active while open")
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    returned_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    escalated_at: datetime | None = None
+    note: str = ""
+    reports_due: dict[str, datetime] = Field(
+        default_factory=dict, description="report kind -> deadline (first, written or general)"
+    )
+    reports_done: dict[str, datetime] = Field(default_factory=dict)
+    overdue: list[str] = Field(default_factory=list, description="report kinds whose deadline passed")
+
+
+class AlarmChange(Payload):
+    alarm: AlarmSnapshot
+    by: str | None = Field(default=None, description="operator who caused the change, if any")
+    report: str | None = Field(default=None, description="report kind for reported/report_overdue")
+
+
+class DrillSummary(Payload):
+    drill_id: str
+    note: str
+    started_at: datetime
+    started_by: str
+    stopped_at: datetime | None = None
+    stopped_by: str | None = None
+    alarms_raised: int = 0
+    seconds_to_first_acknowledge: float | None = None
+    seconds_to_last_reset: float | None = None
+    alarms_still_open: int = 0
+
+
+class EventsDropped(Payload):
+    """The outbox hit a cap and deleted events that were never delivered."""
+
+    count: int
+    first_sequence: int
+    last_sequence: int
+    types: dict[str, int]
+    reason: str
+
+
+class CommandAudit(Payload):
+    operator: str
+    role: str
+    command: str
+    args: dict[str, object]
+    outcome: str = Field(description="ok, denied or error")
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    category: str
+    payload: type[Payload]
+    life_safety: bool
+    summary: str
+
+
+def _t(name: str, payload: type[Payload], summary: str, life_safety: bool = False) -> EventType:
+    return EventType(f"campus.{name}", name.split(".")[0], payload, life_safety, summary)
+
+
+PANIC_PRESSED = _t("panic.pressed", PointFact, "A panic button was pressed.", life_safety=True)
+PANIC_RELEASED = _t("panic.released", PointFact, "A panic button returned to normal (key reset).")
+LINE_FAULT = _t("panic.line_fault", PointFact, "The wiring supervision of a button reports a fault.")
+LINE_RESTORED = _t("panic.line_restored", PointFact, "The wiring supervision is normal again.")
+TAMPER = _t("panic.tamper", PointFact, "A button housing or module was opened.")
+TAMPER_RESTORED = _t("panic.tamper_restored", PointFact, "The tamper contact is closed again.")
+DEVICE_ONLINE = _t("device.online", Availability, "The gateway reaches the device again.")
+DEVICE_OFFLINE = _t("device.offline", Availability, "The gateway cannot reach the device.")
+OUTPUT_CHANGED = _t("output.changed", OutputChange, "An output was driven and read back.")
+ALARM_RAISED = _t("alarm.raised", AlarmChange, "A new alarm.", life_safety=True)
+ALARM_REACTIVATED = _t("alarm.reactivated", AlarmChange, "An open alarm's condition came back.")
+ALARM_RETURNED = _t("alarm.returned", AlarmChange, "The alarm's condition returned to normal.")
+ALARM_ACKNOWLEDGED = _t("alarm.acknowledged", AlarmChange, "A person acknowledged the alarm.")
+ALARM_CLOSED = _t("alarm.closed", AlarmChange, "The alarm was reset and is closed.")
+ALARM_ESCALATED = _t("alarm.escalated", AlarmChange, "Nobody acknowledged the alarm in time.")
+ALARM_REPORTED = _t("alarm.reported", AlarmChange, "A person marked a report as made.")
+ALARM_REPORT_OVERDUE = _t("alarm.report_overdue", AlarmChange, "A reporting deadline passed.")
+DRILL_STARTED = _t("drill.started", DrillSummary, "A drill began; events carry the drill flag.")
+DRILL_STOPPED = _t("drill.stopped", DrillSummary, "A drill ended, with its summary.")
+EVENTS_DROPPED = _t("gateway.events_dropped", EventsDropped, "The outbox dropped events at a cap.")
+COMMAND_AUDIT = _t("audit.command", CommandAudit, "A command was accepted, denied or failed.")
+
+CATALOGUE: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        PANIC_PRESSED,
+        PANIC_RELEASED,
+        LINE_FAULT,
+        LINE_RESTORED,
+        TAMPER,
+        TAMPER_RESTORED,
+        DEVICE_ONLINE,
+        DEVICE_OFFLINE,
+        OUTPUT_CHANGED,
+        ALARM_RAISED,
+        ALARM_REACTIVATED,
+        ALARM_RETURNED,
+        ALARM_ACKNOWLEDGED,
+        ALARM_CLOSED,
+        ALARM_ESCALATED,
+        ALARM_REPORTED,
+        ALARM_REPORT_OVERDUE,
+        DRILL_STARTED,
+        DRILL_STOPPED,
+        EVENTS_DROPPED,
+        COMMAND_AUDIT,
+    )
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One normalised fact. ``subject`` is the point or alarm the event is about, if any."""
+
+    type: EventType
+    device_id: str
+    payload: Payload
+    severity: Severity = Severity.INFO
+    subject: str | None = None
+    time: datetime = field(default_factory=utcnow)
+
+    @property
+    def life_safety(self) -> bool:
+        """Life-safety events jump the outbox queue when there is a backlog."""
+        return self.type.life_safety or self.severity is Severity.CRITICAL
