@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from drivers import DeviceConfig
 from gateway.fields import Identifier, Seconds, Strict
 
+
 class Secret(Strict):
     """A secret is never written in the site file: it is read from the environment or a file."""
 
@@ -82,7 +83,7 @@ class Mqtt(Strict):
 class Outbox(Strict):
     max_age: Seconds = 7 * 86400.0
     max_events: int = Field(default=1_000_000, ge=1000)
-    replay_rate: float = Field(default=5000.0, gt=0, description="events/s while draining a backlog")
+    replay_rate: float = Field(default=5000.0, gt=0, description="events/s replaying a backlog")
     synchronous: Literal["normal", "full"] = "full"
 
 

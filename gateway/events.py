@@ -69,7 +69,7 @@ class AlarmSnapshot(Payload):
     )
     active: bool
     acknowledged: bool
-    latched: bool = Field(description="stays until a person resets it, even after the input clears")
+    latched: bool = Field(description="stays until a person resets it, even once clear")
     drill: bool
     raised_at: datetime
     activations: int = Field(description="how many times the condition became active while open")
@@ -84,7 +84,7 @@ class AlarmSnapshot(Payload):
         default_factory=dict, description="report kind -> deadline (first, written or general)"
     )
     reports_done: dict[str, datetime] = Field(default_factory=dict)
-    overdue: list[str] = Field(default_factory=list, description="report kinds whose deadline passed")
+    overdue: list[str] = Field(default_factory=list, description="report kinds now overdue")
 
 
 class AlarmChange(Payload):

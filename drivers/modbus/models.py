@@ -44,7 +44,7 @@ class PanicPoint(Strict):
 
 
 class Siren(Strict):
-    """A siren, strobe or relay on a coil, switched on by alarms of the listed zones (all if empty)."""
+    """A siren, strobe or relay on a coil, switched on by alarms of its zones (all if empty)."""
 
     name: Identifier
     coil: int = Field(ge=0, le=65535)
@@ -105,7 +105,8 @@ class ModbusIoConfig(Strict):
                 used[address] = f"{point.id}.{role}"
         ids = [p.id for p in self.points]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"point ids must be unique: {sorted({i for i in ids if ids.count(i) > 1})}")
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"point ids must be unique: {repeated}")
         if max(used) - min(used) >= 2000:
             raise ValueError("inputs must fit in one read of 2000 discrete inputs")
         if len({s.coil for s in self.sirens}) != len(self.sirens):

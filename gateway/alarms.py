@@ -1,0 +1,295 @@
+"""Alarms: the ISA-18.2 lifecycle, latching panic alarms, escalation and reporting deadlines.
+
+A raising fact (panic pressed, line fault, tamper, device offline) opens an alarm keyed by
+device/point/condition, or re-activates the open one. The states are active/returned-to-normal x
+unacknowledged/acknowledged. A latched alarm (panic, GB 50394) closes only when a person resets it,
+and only once its input has returned to normal; a non-latched one closes by itself once it has
+returned to normal and been acknowledged. Open alarms and pending report deadlines survive
+restarts (SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uuid6
+
+from gateway.config import Alarms as AlarmPolicy
+from gateway.events import (
+    ALARM_ACKNOWLEDGED,
+    ALARM_CLOSED,
+    ALARM_ESCALATED,
+    ALARM_RAISED,
+    ALARM_REACTIVATED,
+    ALARM_REPORT_OVERDUE,
+    ALARM_REPORTED,
+    ALARM_RETURNED,
+    DEVICE_OFFLINE,
+    DEVICE_ONLINE,
+    LINE_FAULT,
+    LINE_RESTORED,
+    PANIC_PRESSED,
+    PANIC_RELEASED,
+    TAMPER,
+    TAMPER_RESTORED,
+    AlarmSnapshot,
+    Event,
+    EventType,
+    PointFact,
+    Severity,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    severity: Severity
+    latched: bool
+
+
+PANIC = Condition("panic", Severity.CRITICAL, latched=True)
+LINE = Condition("line_fault", Severity.MAJOR, latched=False)
+TAMPERED = Condition("tamper", Severity.MAJOR, latched=False)
+COMM = Condition("comm_fault", Severity.MAJOR, latched=False)
+
+# fact type -> (condition, True if it raises / False if it returns to normal)
+FACTS: dict[str, tuple[Condition, bool]] = {
+    PANIC_PRESSED.name: (PANIC, True),
+    PANIC_RELEASED.name: (PANIC, False),
+    LINE_FAULT.name: (LINE, True),
+    LINE_RESTORED.name: (LINE, False),
+    TAMPER.name: (TAMPERED, True),
+    TAMPER_RESTORED.name: (TAMPERED, False),
+    DEVICE_OFFLINE.name: (COMM, True),
+    DEVICE_ONLINE.name: (COMM, False),
+}
+
+REPORT_KINDS = ("first", "written", "general")
+
+
+class AlarmError(Exception):
+    """A request about an alarm that cannot be carried out; the message is for the operator."""
+
+
+AlarmListener = Callable[[EventType, AlarmSnapshot, str | None, str | None], None]
+
+
+def _state(active: bool, acknowledged: bool, closed: bool) -> str:
+    if closed:
+        return "closed"
+    return f"{'active' if active else 'rtn'}_{'acknowledged' if acknowledged else 'unacknowledged'}"
+
+
+class AlarmStore:
+    """Alarms that are open or still have report deadlines, in SQLite."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS alarms (id TEXT PRIMARY KEY, tracked INTEGER NOT NULL,"
+            " doc TEXT NOT NULL)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, doc TEXT)")
+
+    def load(self) -> list[AlarmSnapshot]:
+        rows = self._db.execute("SELECT doc FROM alarms WHERE tracked = 1 ORDER BY id")
+        return [AlarmSnapshot.model_validate_json(doc) for (doc,) in rows]
+
+    def save(self, alarm: AlarmSnapshot, tracked: bool) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO alarms (id, tracked, doc) VALUES (?, ?, ?)",
+            (alarm.alarm_id, int(tracked), alarm.model_dump_json()),
+        )
+
+    def get_value(self, key: str) -> Any:
+        row = self._db.execute("SELECT doc FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_value(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO kv (key, doc) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class AlarmService:
+    def __init__(
+        self,
+        store: AlarmStore,
+        policy: AlarmPolicy,
+        listener: AlarmListener,
+        drill_active: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._listener = listener
+        self._drill_active = drill_active
+        self._tracked: dict[str, AlarmSnapshot] = {a.alarm_id: a for a in store.load()}
+
+    # -- queries -------------------------------------------------------------------------
+
+    def open_alarms(self) -> list[AlarmSnapshot]:
+        return [a for a in self._tracked.values() if a.closed_at is None]
+
+    def get(self, alarm_id: str) -> AlarmSnapshot:
+        alarm = self._tracked.get(alarm_id)
+        if alarm is None:
+            raise AlarmError(f"no open alarm {alarm_id!r}")
+        return alarm
+
+    def _open_for(self, key: str) -> AlarmSnapshot | None:
+        return next((a for a in self.open_alarms() if a.key == key), None)
+
+    def active_conditions(self, device_id: str) -> set[str]:
+        return {
+            f"{a.point}/{a.condition}"
+            for a in self.open_alarms()
+            if a.device_id == device_id and a.active
+        }
+
+    # -- facts from devices --------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        fact = FACTS.get(event.type.name)
+        if fact is None:
+            return
+        condition, raising = fact
+        point = event.subject or "device"
+        key = f"{event.device_id}/{point}/{condition.name}"
+        alarm = self._open_for(key)
+        if raising:
+            if alarm is None:
+                self._raise(event, condition, key, point)
+            elif not alarm.active:
+                self._change(ALARM_REACTIVATED, alarm, active=True, acknowledged=False,
+                             acknowledged_at=None, acknowledged_by=None, returned_at=None,
+                             activations=alarm.activations + 1)
+        elif alarm is not None and alarm.active:
+            alarm = self._change(ALARM_RETURNED, alarm, active=False, returned_at=event.time)
+            if not alarm.latched and alarm.acknowledged:
+                self._close(alarm, None, "returned to normal after acknowledge")
+
+    def _raise(self, event: Event, condition: Condition, key: str, point: str) -> None:
+        zone = location = ""
+        if isinstance(event.payload, PointFact):
+            zone, location = event.payload.zone, event.payload.location
+        drill = self._drill_active()
+        raised = event.time
+        due: dict[str, datetime] = {}
+        if not drill:
+            p = self._policy
+            if condition.severity in (Severity.CRITICAL, Severity.MAJOR):
+                due = {"first": raised + timedelta(seconds=p.first_report_within),
+                       "written": raised + timedelta(seconds=p.written_report_within)}
+            else:
+                due = {"general": raised + timedelta(seconds=p.general_report_within)}
+        alarm = AlarmSnapshot(
+            alarm_id=f"alm-{uuid6.uuid7()}",
+            key=key,
+            device_id=event.device_id,
+            point=point,
+            condition=condition.name,
+            severity=condition.severity,
+            zone=zone,
+            location=location,
+            state=_state(True, False, False),
+            active=True,
+            acknowledged=False,
+            latched=condition.latched,
+            drill=drill,
+            raised_at=raised,
+            activations=1,
+            reports_due=due,
+        )
+        self._commit(ALARM_RAISED, alarm)
+
+    # -- what people do ------------------------------------------------------------------
+
+    def acknowledge(self, alarm_id: str, by: str, note: str = "") -> AlarmSnapshot:
+        alarm = self.get(alarm_id)
+        if alarm.closed_at is not None:
+            raise AlarmError(f"alarm {alarm_id} is closed")
+        if alarm.acknowledged:
+            return alarm
+        alarm = self._change(ALARM_ACKNOWLEDGED, alarm, by=by, acknowledged=True,
+                             acknowledged_at=utcnow(), acknowledged_by=by,
+                             note=note or alarm.note)
+        if not alarm.active and not alarm.latched:
+            alarm = self._close(alarm, by, note)
+        return alarm
+
+    def reset(self, alarm_id: str, by: str, note: str = "") -> AlarmSnapshot:
+        alarm = self.get(alarm_id)
+        if alarm.closed_at is not None:
+            raise AlarmError(f"alarm {alarm_id} is already closed")
+        if alarm.active:
+            raise AlarmError(
+                f"alarm {alarm_id} cannot be reset: {alarm.condition} at {alarm.device_id}/"
+                f"{alarm.point} is still active (reset the button with its key first)"
+            )
+        if not alarm.acknowledged:
+            alarm = self.acknowledge(alarm_id, by, note)
+        return alarm if alarm.closed_at else self._close(alarm, by, note)
+
+    def report(self, alarm_id: str, kind: str, by: str) -> AlarmSnapshot:
+        alarm = self.get(alarm_id)
+        if kind not in alarm.reports_due:
+            raise AlarmError(
+                f"alarm {alarm_id} has no {kind!r} report due (due: {sorted(alarm.reports_due)})"
+            )
+        if kind in alarm.reports_done:
+            return alarm
+        done = {**alarm.reports_done, kind: utcnow()}
+        return self._change(ALARM_REPORTED, alarm, by=by, report=kind, reports_done=done)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> None:
+        """Escalate unacknowledged alarms and flag missed reporting deadlines."""
+        for alarm in list(self._tracked.values()):
+            if (alarm.closed_at is None and not alarm.acknowledged and alarm.escalated_at is None
+                    and now - alarm.raised_at >= timedelta(seconds=self._policy.escalate_after)):
+                alarm = self._change(ALARM_ESCALATED, alarm, escalated_at=now)
+            for kind, due in alarm.reports_due.items():
+                if now >= due and kind not in alarm.reports_done and kind not in alarm.overdue:
+                    alarm = self._change(ALARM_REPORT_OVERDUE, alarm, report=kind,
+                                         overdue=[*alarm.overdue, kind])
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _close(self, alarm: AlarmSnapshot, by: str | None, note: str) -> AlarmSnapshot:
+        return self._change(ALARM_CLOSED, alarm, by=by, closed_at=utcnow(), closed_by=by,
+                            note=note or alarm.note)
+
+    def _change(self, kind: EventType, alarm: AlarmSnapshot, *, by: str | None = None,
+                report: str | None = None, **changes: Any) -> AlarmSnapshot:
+        merged = {**alarm.model_dump(), **changes}
+        merged["state"] = _state(merged["active"], merged["acknowledged"],
+                                 merged["closed_at"] is not None)
+        updated = AlarmSnapshot.model_validate(merged)
+        self._commit(kind, updated, by, report)
+        return updated
+
+    def _commit(self, kind: EventType, alarm: AlarmSnapshot, by: str | None = None,
+                report: str | None = None) -> None:
+        pending = any(k not in alarm.reports_done and k not in alarm.overdue
+                      for k in alarm.reports_due)
+        tracked = alarm.closed_at is None or pending
+        self._store.save(alarm, tracked)
+        if tracked:
+            self._tracked[alarm.alarm_id] = alarm
+        else:
+            self._tracked.pop(alarm.alarm_id, None)
+        self._listener(kind, alarm, by, report)

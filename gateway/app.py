@@ -1,0 +1,151 @@
+"""The composition root: builds every part of the gateway from the site file and runs them.
+
+Reading order: state and topics, outbox, publisher, alarms and drills, drivers, commands, MQTT,
+then the loops that run until stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from drivers import build_driver
+from gateway.alarms import AlarmService, AlarmStore
+from gateway.commands import AuditLog, CommandRouter
+from gateway.config import SiteConfig
+from gateway.drills import Drills
+from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
+from gateway.intake import AlarmFanout, Intake
+from gateway.mqtt_link import MqttLink, Request
+from gateway.outbox import Outbox
+from gateway.publisher import EventPublisher
+from gateway.sirens import SirenLinkage
+from gateway.supervisor import Supervisor
+from gateway.topics import CONTRACT_VERSION, Topics
+
+log = logging.getLogger(__name__)
+
+DRAIN_ON_STOP = 5.0
+
+
+def inventory(site: SiteConfig) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": d.id,
+            "driver": d.driver,
+            "name": d.name,
+            "endpoint": d.endpoints()[0],
+            "points": [{"id": p.id, "zone": p.zone, "location": p.location} for p in d.points],
+            "outputs": [s.name for s in d.sirens],
+        }
+        for d in site.devices
+    ]
+
+
+class Gateway:
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        state = site.gateway.state_dir
+        self.topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
+        self.store = AlarmStore(state / "alarms.sqlite3")
+        self.drills = Drills(self.store)
+        self.outbox = Outbox(state / "outbox.sqlite3", site.outbox, self._dropped)
+        self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
+        self.supervisor = Supervisor()
+        self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
+                                   lambda: self.alarms.open_alarms(), self.supervisor.execute,
+                                   lambda event: self.intake.emit(event))
+        self.intake = Intake(self.publisher, self.sirens)
+        self.alarms = AlarmService(self.store, site.alarms,
+                                   AlarmFanout(self.publisher, self.drills, self.sirens),
+                                   lambda: self.drills.active)
+        self.intake.alarms = self.alarms
+        for device in site.devices:
+            self.supervisor.add(build_driver(device, self.intake))
+        self.audit = AuditLog(state / "audit.jsonl")
+        self.commands = CommandRouter(site.operators, self.alarms, self.drills, self.audit,
+                                      self.intake.emit, lambda: inventory(site), site.gateway.id)
+        self.link = MqttLink(site.mqtt, self.topics, on_request=self._request,
+                             on_connection=lambda _up: self.outbox.connection_changed(),
+                             on_ack=self.outbox.acked, announce=self._announce)
+        self.started = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.outbox.start()
+        self.outbox.attach(self.link)
+        self.link.start()
+        log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
+                 self.topics.site, len(self.supervisor), self.site.mqtt.url)
+        try:
+            async with asyncio.TaskGroup() as group:
+                runners = [
+                    group.create_task(self.supervisor.run(), name="drivers"),
+                    group.create_task(self._tick(), name="alarm clock"),
+                    group.create_task(self._stats(), name="stats"),
+                ]
+                await stop.wait()
+                for task in runners:
+                    task.cancel()
+        finally:
+            await self.sirens.wait_idle()
+            await asyncio.to_thread(self.outbox.close, DRAIN_ON_STOP)
+            self.link.stop()
+            self.audit.close()
+            self.store.close()
+            log.info("gateway stopped")
+
+    async def _tick(self) -> None:
+        while True:
+            self.alarms.tick(datetime.now(UTC))
+            await asyncio.sleep(1.0)
+
+    async def _stats(self) -> None:
+        while True:
+            await asyncio.sleep(self.site.gateway.stats_interval)
+            self.link.publish(self.topics.stats, json.dumps(self.stats()).encode(), qos=0,
+                              retain=False, content_type="application/json",
+                              expiry=int(self.site.gateway.stats_interval * 2))
+
+    def stats(self) -> dict[str, Any]:
+        out = self.outbox.stats()
+        online = self.intake.online
+        return {
+            "time": datetime.now(UTC).isoformat(),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "devices": {"total": len(self.supervisor),
+                        "online": sum(online.values()),
+                        "offline": sum(1 for v in online.values() if not v)},
+            "alarms_open": len(self.alarms.open_alarms()),
+            "drill": self.drills.active,
+            "outbox": vars(out),
+        }
+
+    def _announce(self) -> list[tuple[str, bytes]]:
+        doc = {"gateway": self.topics.gateway, "site": self.topics.site,
+               "contract": CONTRACT_VERSION, "devices": inventory(self.site)}
+        return [(self.topics.devices, json.dumps(doc).encode())]
+
+    def _dropped(self, summary: dict[str, Any]) -> None:
+        event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _request(self, request: Request) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spawn_request, request)
+
+    def _spawn_request(self, request: Request) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, request: Request) -> None:
+        response = await self.commands.handle(request.name, request.payload, request.retained)
+        self.link.respond(request, response)

@@ -1,0 +1,291 @@
+"""`campus-gateway`: run the daemon, check a site file, watch the stream, act on alarms, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, SiteConfig, load_site
+from gateway.topics import Topics, site_filter
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("gateway.mqtt.paho").setLevel(logging.WARNING)
+
+
+def _load(path: str) -> SiteConfig:
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+async def serve_until_signalled(main: Any) -> None:
+    """Run ``main(stop)`` until SIGINT or SIGTERM sets ``stop``; a second signal forces exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    await main(stop)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.app import Gateway
+
+    site = _load(args.config)
+    _setup_logging(args.verbose)
+    gateway = Gateway(site)
+    asyncio.run(serve_until_signalled(gateway.run))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    site = _load(args.config)
+    points = sum(len(d.points) for d in site.devices)
+    print(f"{args.config}: ok: site {site.site.id}, {len(site.devices)} devices, {points} points")
+    return 0
+
+
+def _broker_args(args: argparse.Namespace) -> tuple[str, str, Topics | None]:
+    if args.config:
+        site = _load(args.config)
+        topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
+        return args.broker or site.mqtt.url, site.mqtt.prefix, topics
+    if not args.broker:
+        print("give --broker mqtt://host:port (or -c site.yaml)", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return args.broker, args.prefix, (
+        Topics(args.prefix, args.site, args.gateway) if args.site else None
+    )
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from gateway import remote
+
+    url, prefix, topics = _broker_args(args)
+    site = args.site or (topics.site if topics else None)
+    try:
+        client = remote.connect(url)
+    except ConnectionError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(f"# watching {site_filter(prefix, site)} on {url}", file=sys.stderr, flush=True)
+    try:
+        for message in remote.subscribe(client, site_filter(prefix, site)):
+            if args.json:
+                body: Any = message.payload.decode(errors="replace")
+                with contextlib.suppress(ValueError):
+                    body = json.loads(body) if body else None
+                line = json.dumps({"topic": message.topic, "retained": message.retained,
+                                   "payload": body}, ensure_ascii=False)
+            else:
+                line = remote.describe(prefix, message) or ""
+            if line:
+                print(line, flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.disconnect()
+    return 0
+
+
+def _operator_token(args: argparse.Namespace) -> tuple[str, str]:
+    operator = args.operator or os.environ.get("CAMPUS_OPERATOR", "")
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+    else:
+        token = os.environ.get("CAMPUS_OPERATOR_TOKEN", "")
+    if not operator or not token:
+        print("who is asking? give --operator NAME (or CAMPUS_OPERATOR) and the token in "
+              "CAMPUS_OPERATOR_TOKEN or --token-file", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return operator, token
+
+
+def _remote_command(args: argparse.Namespace, name: str, command_args: dict[str, Any]) -> int:
+    from gateway import remote
+
+    url, _prefix, topics = _broker_args(args)
+    if topics is None:
+        print("give --site and --gateway (or -c site.yaml)", file=sys.stderr)
+        return EXIT_CONFIG
+    operator, token = _operator_token(args)
+    try:
+        client = remote.connect(url)
+    except ConnectionError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    try:
+        answer = remote.request(client, topics, name, operator=operator, token=token,
+                                args=command_args)
+    except TimeoutError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if answer.get("status") != "ok":
+        error = answer.get("error") or {}
+        print(f"{name} refused: {error.get('code')}: {error.get('message')}", file=sys.stderr)
+        return 1
+    data = answer.get("data")
+    if name == "alarm.list" and not args.json:
+        if not data:
+            print("no open alarms")
+        for a in data or []:
+            print(f"{a['alarm_id']}  {a['state']:24} {a['severity']:8} {a['condition']:10} "
+                  f"{a['device_id']}/{a['point']}  {a['zone']}  {a['location']}"
+                  f"{'  [DRILL]' if a['drill'] else ''}")
+    else:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_alarm(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _remote_command(args, "alarm.list", {})
+    if args.action == "report":
+        return _remote_command(args, "alarm.report",
+                               {"alarm_id": args.alarm_id, "kind": args.kind})
+    name = {"ack": "alarm.acknowledge", "reset": "alarm.reset"}[args.action]
+    return _remote_command(args, name, {"alarm_id": args.alarm_id, "note": args.note})
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        return _remote_command(args, "drill.start", {"note": args.note})
+    return _remote_command(args, "drill.stop", {})
+
+
+def cmd_operator_token(args: argparse.Namespace) -> int:
+    from gateway.commands import token_digest
+
+    token = secrets.token_urlsafe(24)
+    print(f"token (give it to {args.name} only; it is not stored): {token}")
+    print("add to the site file:")
+    print(f"  operators:\n    - {{name: {args.name}, role: {args.role}, "
+          f"token_sha256: {token_digest(token)}}}")
+    return 0
+
+
+def cmd_contract(args: argparse.Namespace) -> int:
+    from gateway.contract import write_contract
+
+    for path in write_contract(Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    _setup_logging(args.verbose)
+    return run_demo(Path(args.config), args.broker, args.port)
+
+
+def _add_remote(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", help="mqtt://host:port")
+    p.add_argument("-c", "--config", help="take broker, prefix, site and gateway from a site file")
+    p.add_argument("--prefix", default="campus")
+    p.add_argument("--site", help="site id (default: every site)")
+    p.add_argument("--gateway", default="gw1", help="gateway id")
+    p.add_argument("--json", action="store_true", help="raw JSON output")
+
+
+def _add_operator(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--operator", help="operator name (or CAMPUS_OPERATOR)")
+    p.add_argument("--token-file", help="file holding the operator token "
+                   "(default: CAMPUS_OPERATOR_TOKEN)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="campus-gateway", description=__doc__)
+    root.add_argument("-v", "--verbose", action="store_true")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the gateway daemon for a site")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a site file; exit 2 listing every problem")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("tail", help="watch the event stream as the central platform sees it")
+    _add_remote(p)
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("alarm", help="list, acknowledge, reset or mark alarms reported")
+    asub = p.add_subparsers(dest="action", required=True)
+    for action in ("list", "ack", "reset", "report"):
+        q = asub.add_parser(action)
+        _add_remote(q)
+        _add_operator(q)
+        if action != "list":
+            q.add_argument("alarm_id")
+        if action in ("ack", "reset"):
+            q.add_argument("--note", default="")
+        if action == "report":
+            q.add_argument("--kind", required=True, choices=["first", "written", "general"])
+    p.set_defaults(func=cmd_alarm)
+
+    p = sub.add_parser("drill", help="start or stop a drill")
+    dsub = p.add_subparsers(dest="action", required=True)
+    for action in ("start", "stop"):
+        q = dsub.add_parser(action)
+        _add_remote(q)
+        _add_operator(q)
+        if action == "start":
+            q.add_argument("--note", default="")
+    p.set_defaults(func=cmd_drill)
+
+    p = sub.add_parser("operator-token", help="make a token for an operator and its hash")
+    p.add_argument("name")
+    p.add_argument("--role", default="guard", choices=["viewer", "guard", "supervisor"])
+    p.set_defaults(func=cmd_operator_token)
+
+    p = sub.add_parser("contract", help="write the JSON Schemas and the AsyncAPI document")
+    p.add_argument("--out", default="docs/contract")
+    p.set_defaults(func=cmd_contract)
+
+    p = sub.add_parser("demo", help="embedded broker + simulated campus + gateway, in one go")
+    p.add_argument("-c", "--config", default="config/demo-campus.yaml")
+    p.add_argument("--broker", help="use this broker (mqtt://host:port) instead of the "
+                   "embedded one")
+    p.add_argument("--port", type=int, default=1883, help="port of the embedded broker")
+    p.set_defaults(func=cmd_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

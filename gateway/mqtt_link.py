@@ -1,0 +1,202 @@
+"""The northbound MQTT connection (paho-mqtt in its own network thread).
+
+It reconnects by itself with backoff, sets the retained gateway status with a last will, announces
+itself on every (re)connect, and hands command requests to the event loop. On MQTT 5 it uses
+message expiry, content type, response topic and correlation data; on 3.1.1 the same information
+travels in the JSON payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.config import Mqtt
+from gateway.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A command request as it came off the wire."""
+
+    name: str
+    payload: bytes
+    retained: bool
+    response_topic: str | None
+    correlation_data: bytes | None
+
+
+def status_document(online: bool, gateway: str, site: str, reason: str = "") -> bytes:
+    from gateway.topics import CONTRACT_VERSION
+
+    doc = {"online": online, "gateway": gateway, "site": site, "contract": CONTRACT_VERSION}
+    if reason:
+        doc["reason"] = reason
+    return json.dumps(doc).encode()
+
+
+class MqttLink:
+    def __init__(
+        self,
+        config: Mqtt,
+        topics: Topics,
+        *,
+        on_request: Callable[[Request], None],
+        on_connection: Callable[[bool], None],
+        on_ack: Callable[[int, bool], None],
+        announce: Callable[[], list[tuple[str, bytes]]],
+    ) -> None:
+        self.config = config
+        self.topics = topics
+        self._on_request = on_request
+        self._on_connection = on_connection
+        self._on_ack = on_ack
+        self._announce = announce
+        self._connected = threading.Event()
+        url = urlparse(config.url)
+        self.host = url.hostname or "127.0.0.1"
+        self.port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self.v5 = config.protocol == "5"
+        client_id = config.client_id or f"campus-gateway-{topics.site}-{topics.gateway}"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            clean_session=None if self.v5 else True,
+        )
+        self.client.enable_logger(logging.getLogger("gateway.mqtt.paho"))
+        self.client.reconnect_delay_set(min_delay=1, max_delay=15)
+        self.client.max_inflight_messages_set(20)
+        if config.username:
+            password = config.password.read() if config.password else None
+            self.client.username_pw_set(config.username, password)
+        if config.tls is not None or url.scheme == "mqtts":
+            tls = config.tls
+            self.client.tls_set(
+                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls and tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            if tls and tls.insecure:
+                self.client.tls_insecure_set(True)
+        self.client.will_set(
+            topics.status,
+            status_document(False, topics.gateway, topics.site, "connection lost"),
+            qos=1,
+            retain=True,
+            properties=self._props("application/json", None) if self.v5 else None,
+        )
+        self.client.on_connect = self._handle_connect
+        self.client.on_disconnect = self._handle_disconnect
+        self.client.on_publish = self._handle_publish
+        self.client.on_message = self._handle_message
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=int(self.config.keepalive))
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        if self.connected:
+            info = self.client.publish(
+                self.topics.status,
+                status_document(False, self.topics.gateway, self.topics.site, "stopped"),
+                qos=1,
+                retain=True,
+            )
+            info.wait_for_publish(timeout=2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _props(self, content_type: str, expiry: int | None) -> Properties:
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = content_type
+        if expiry:
+            props.MessageExpiryInterval = expiry
+        return props
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int, retain: bool, content_type: str,
+        expiry: int | None,
+    ) -> int | None:
+        if not self.connected:
+            return None
+        props = self._props(content_type, expiry) if self.v5 else None
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
+
+    def respond(self, request: Request, body: dict[str, Any]) -> None:
+        """Answer a command (QoS 1, not retained, expires after 5 minutes on MQTT 5)."""
+        topic = request.response_topic or self.topics.response(request.name)
+        props = None
+        if self.v5:
+            props = self._props("application/json", 300)
+            if request.correlation_data is not None:
+                props.CorrelationData = request.correlation_data
+        self.client.publish(topic, json.dumps(body).encode(), qos=1, properties=props)
+
+    # -- paho callbacks (network thread) --------------------------------------------------
+
+    def _handle_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
+                        _p: Any = None) -> None:
+        if reason.is_failure:
+            log.error("broker %s:%d refused the connection: %s", self.host, self.port, reason)
+            return
+        log.info("connected to broker %s:%d (MQTT %s)", self.host, self.port,
+                 self.config.protocol)
+        client.subscribe(self.topics.requests, qos=1)
+        client.publish(self.topics.status,
+                       status_document(True, self.topics.gateway, self.topics.site),
+                       qos=1, retain=True)
+        for topic, payload in self._announce():
+            client.publish(topic, payload, qos=1, retain=True)
+        self._connected.set()
+        self._on_connection(True)
+
+    def _handle_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any,
+                           _p: Any = None) -> None:
+        was = self.connected
+        self._connected.clear()
+        if was:
+            log.warning("lost the broker %s:%d: %s", self.host, self.port, reason)
+            self._on_connection(False)
+
+    def _handle_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any,
+                        _p: Any = None) -> None:
+        self._on_ack(mid, not reason.is_failure)
+
+    def _handle_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        name = self.topics.request_name(message.topic)
+        if name is None:
+            return
+        props = getattr(message, "properties", None)
+        self._on_request(
+            Request(
+                name=name,
+                payload=bytes(message.payload),
+                retained=bool(message.retain),
+                response_topic=getattr(props, "ResponseTopic", None) if props else None,
+                correlation_data=getattr(props, "CorrelationData", None) if props else None,
+            )
+        )

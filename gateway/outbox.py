@@ -1,0 +1,373 @@
+"""The durable outbox: nothing leaves the box without first being committed to SQLite.
+
+A message is *accepted* once its row is committed; it is deleted only after the broker's PUBACK.
+One thread owns the database (WAL mode) and hands rows to the MQTT transport in a bounded window:
+life-safety rows first, but never ahead of an earlier row of the same device (an earlier row is
+promoted with the life-safety one). paho keeps the handed rows in memory and resends them after a
+reconnect; after a crash every row left in the database is sent again, so a subscriber sees each
+accepted message at least once, in order within a device, a duplicate only with the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.config import Outbox as OutboxLimits
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    priority INTEGER NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    expiry INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_next ON outbox (sent, priority DESC, id);
+CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device, priority, sent);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+WINDOW = 1000  # rows handed to the transport and not yet acknowledged
+BATCH = 2000  # rows committed or handed in one go
+HOUSEKEEPING_EVERY = 1.0
+REJECTED_RETRY = 30.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish. ``body`` None sends an empty payload (clears a retained topic)."""
+
+    topic: str
+    body: dict[str, Any] | None
+    device: str
+    kind: str
+    retain: bool = False
+    qos: int = 1
+    life_safety: bool = False
+    sequenced: bool = False  # gets the next per-gateway sequence number as body["seqno"]
+    content_type: str = "application/json"
+    expiry: int | None = None
+
+
+class Transport(Protocol):
+    """The MQTT side, as the outbox sees it. ``publish`` returns the message id, or None."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int, retain: bool, content_type: str,
+        expiry: int | None,
+    ) -> int | None: ...
+
+
+@dataclass
+class OutboxStats:
+    backlog: int = 0
+    life_safety_backlog: int = 0
+    in_flight: int = 0
+    accepted: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    last_sequence: int = 0
+
+
+class Outbox:
+    def __init__(
+        self,
+        path: Path,
+        limits: OutboxLimits,
+        on_dropped: Callable[[dict[str, Any]], None] = lambda summary: None,
+        window: int = WINDOW,
+    ) -> None:
+        self.path = path
+        self._limits = limits
+        self._on_dropped = on_dropped
+        self._window = window
+        self._incoming: deque[Outgoing] = deque()
+        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._accepted_cond = threading.Condition()
+        self._stop = threading.Event()
+        self._transport: Transport | None = None
+        self._in_flight: dict[int, int] = {}  # mid -> row id
+        self._stats = OutboxStats()
+        self._replaying = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- called from other threads -------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def put(self, message: Outgoing) -> None:
+        """Queue a message; it is accepted (durable) at the next commit, within milliseconds."""
+        self._incoming.append(message)
+        self._wake.set()
+
+    def attach(self, transport: Transport) -> None:
+        self._transport = transport
+        self._wake.set()
+
+    def connection_changed(self) -> None:
+        """The transport connected or disconnected: re-check what can be handed over."""
+        self._replaying = True
+        self._wake.set()
+
+    def acked(self, mid: int, ok: bool) -> None:
+        """PUBACK for ``mid`` (from the MQTT thread). ``ok`` False: the broker refused it."""
+        self._acks.put((mid, ok))
+        self._wake.set()
+
+    def stats(self) -> OutboxStats:
+        return OutboxStats(**vars(self._stats))
+
+    def wait_accepted(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` messages in total have been committed (used by benchmarks)."""
+        with self._accepted_cond:
+            return self._accepted_cond.wait_for(lambda: self._stats.accepted >= count, timeout)
+
+    def close(self, drain: float = 0.0) -> None:
+        """Stop; with ``drain`` > 0, first wait that long for the backlog to be delivered."""
+        deadline = time.monotonic() + drain
+        while drain and time.monotonic() < deadline:
+            s = self._stats
+            if not self._incoming and s.backlog == 0:
+                break
+            if self._transport is None or not self._transport.connected:
+                break
+            time.sleep(0.02)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- the outbox thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            db = self._open()
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        next_housekeeping = 0.0
+        try:
+            while True:
+                self._wake.wait(timeout=0.2)
+                self._wake.clear()
+                self._commit_incoming(db)
+                self._apply_acks(db)
+                if time.monotonic() >= next_housekeeping:
+                    self._housekeeping(db)
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY
+                self._hand_over(db)
+                if self._stop.is_set() and not self._incoming:
+                    break
+        except Exception:
+            log.exception("outbox thread failed; messages stay in %s", self.path)
+            raise
+        finally:
+            db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self._limits.synchronous.upper()}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        db.execute("UPDATE outbox SET sent = 0 WHERE sent != 0")
+        row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        self._stats.last_sequence = row[0] if row else 0
+        self._refresh_counts(db)
+        if self._stats.backlog:
+            log.info("outbox %s holds %d undelivered messages", self.path, self._stats.backlog)
+            self._replaying = True
+        return db
+
+    def _refresh_counts(self, db: sqlite3.Connection) -> None:
+        total, urgent = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(priority), 0) FROM outbox"
+        ).fetchone()
+        self._stats.backlog, self._stats.life_safety_backlog = total, urgent
+
+    def _commit_incoming(self, db: sqlite3.Connection) -> None:
+        while self._incoming:
+            rows: list[tuple[Any, ...]] = []
+            promote: set[str] = set()
+            seq = self._stats.last_sequence
+            now = time.time()
+            while self._incoming and len(rows) < BATCH:
+                m = self._incoming.popleft()
+                body = m.body
+                row_seq = None
+                if m.sequenced and body is not None:
+                    seq += 1
+                    row_seq = seq
+                    body = {**body, "seqno": seq}
+                payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+                if m.life_safety:
+                    promote.add(m.device)
+                rows.append((now, int(m.life_safety), m.device, m.kind, row_seq, m.topic, payload,
+                             m.qos, int(m.retain), m.content_type, m.expiry))
+            db.execute("BEGIN IMMEDIATE")
+            for device in promote:
+                db.execute(
+                    "UPDATE outbox SET priority = 1 WHERE device = ? AND priority = 0", (device,)
+                )
+            db.executemany(
+                "INSERT INTO outbox (created, priority, device, kind, seq, topic, payload, qos,"
+                " retain, content_type, expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
+            db.execute("COMMIT")
+            with self._accepted_cond:
+                self._stats.last_sequence = seq
+                self._stats.accepted += len(rows)
+                self._stats.backlog += len(rows)
+                self._stats.life_safety_backlog += sum(r[1] for r in rows)
+                self._accepted_cond.notify_all()
+
+    def _apply_acks(self, db: sqlite3.Connection) -> None:
+        done: list[tuple[int]] = []
+        refused: list[tuple[int]] = []
+        while True:
+            try:
+                mid, ok = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            row_id = self._in_flight.pop(mid, None)
+            if row_id is not None:
+                (done if ok else refused).append((row_id,))
+        if not done and not refused:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        urgent = 0
+        if done:
+            placeholders = ",".join("?" * len(done))
+            ids = [d[0] for d in done]
+            urgent = db.execute(
+                f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({placeholders})", ids
+            ).fetchone()[0]
+            db.executemany("DELETE FROM outbox WHERE id = ?", done)
+        if refused:
+            # Left in place; housekeeping offers them again after REJECTED_RETRY.
+            db.executemany("UPDATE outbox SET sent = 2 WHERE id = ?", refused)
+        db.execute("COMMIT")
+        self._stats.delivered += len(done)
+        self._stats.rejected += len(refused)
+        self._stats.backlog -= len(done)
+        self._stats.life_safety_backlog -= urgent
+        self._stats.in_flight = len(self._in_flight)
+        if refused:
+            log.warning("broker refused %d messages; retrying in %.0f s", len(refused),
+                        REJECTED_RETRY)
+
+    def _hand_over(self, db: sqlite3.Connection) -> None:
+        transport = self._transport
+        if transport is None or not transport.connected:
+            return
+        room = self._window - len(self._in_flight)
+        if room <= 0:
+            return
+        if self._replaying:
+            # Pace a backlog so the broker, the network and this box stay responsive.
+            room = min(room, max(1, int(self._limits.replay_rate * 0.05)))
+        rows = db.execute(
+            "SELECT id, topic, payload, qos, retain, content_type, expiry FROM outbox"
+            " WHERE sent = 0 ORDER BY priority DESC, id LIMIT ?",
+            (room,),
+        ).fetchall()
+        handed: list[tuple[int]] = []
+        for row_id, topic, payload, qos, retain, content_type, expiry in rows:
+            mid = transport.publish(topic, payload, qos=qos, retain=bool(retain),
+                                    content_type=content_type, expiry=expiry)
+            if mid is None:
+                break
+            if qos == 0:
+                self._acks.put((mid, True))
+            self._in_flight[mid] = row_id
+            handed.append((row_id,))
+        if handed:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE outbox SET sent = 1 WHERE id = ?", handed)
+            db.execute("COMMIT")
+        self._stats.in_flight = len(self._in_flight)
+        if self._replaying:
+            if len(rows) < room and not self._incoming:
+                self._replaying = False
+            else:
+                time.sleep(0.05)
+                self._wake.set()
+
+    def _housekeeping(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "UPDATE outbox SET sent = 0 WHERE sent = 2 AND created < ?",
+            (time.time() - REJECTED_RETRY,),
+        )
+        victims = db.execute(
+            "SELECT id, seq, kind FROM outbox WHERE sent = 0 AND priority = 0 AND created < ?"
+            " ORDER BY id",
+            (time.time() - self._limits.max_age,),
+        ).fetchall()
+        reason = f"older than {self._limits.max_age:.0f} s"
+        backlog = self._stats.backlog - len(victims)
+        if backlog > self._limits.max_events:
+            reason = f"outbox over {self._limits.max_events} messages"
+            excess = backlog - self._limits.max_events
+            taken = {v[0] for v in victims}
+            victims += [
+                v
+                for v in db.execute(
+                    "SELECT id, seq, kind FROM outbox WHERE sent = 0 AND id NOT IN"
+                    " (SELECT value FROM json_each(?)) ORDER BY priority, id LIMIT ?",
+                    (json.dumps(sorted(taken)), excess),
+                ).fetchall()
+            ]
+        if victims:
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
+        db.execute("COMMIT")
+        if victims:
+            seqs = [v[1] for v in victims if v[1] is not None]
+            summary = {
+                "count": len(victims),
+                "first_sequence": min(seqs, default=0),
+                "last_sequence": max(seqs, default=0),
+                "types": dict(Counter(v[2] for v in victims)),
+                "reason": reason,
+            }
+            self._stats.dropped += len(victims)
+            log.warning("outbox dropped %d undelivered messages: %s", len(victims), reason)
+            self._refresh_counts(db)
+            self._on_dropped(summary)

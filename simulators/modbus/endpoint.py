@@ -1,0 +1,178 @@
+"""One place on the wire where Modbus units answer: a TCP host:port or an RTU serial line.
+
+Several units may share an endpoint (a TCP/RTU gateway in front of an RS-485 line, or several
+modules on one line), so taking a unit offline is decided per unit and applied here:
+
+* ``silent``: the endpoint keeps listening but requests for the unit get no answer, like a module
+  whose cable was cut behind a gateway; the poller sees timeouts.
+* ``refuse``: the unit wants its link gone. The link goes only when every unit on it wants that
+  (a TCP port stops listening and drops its connections; a serial line is unplugged); until then
+  the unit stays silent, because one module cannot take its neighbours off the wire.
+
+The server object, and so the data store, lives from ``start`` to ``stop``: coils a gateway
+switched on are still on when the unit comes back online, as on a module that kept its power.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Generic, Literal, TypeVar, cast
+
+from pymodbus import FramerType
+from pymodbus.pdu import ModbusPDU
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.simulator import SimDevice
+
+from drivers.modbus.models import RtuLink, TcpLink
+from simulators.modbus.pty_relay import PtyRelay
+from simulators.simulator import StartError
+
+UnitMode = Literal["online", "silent", "refuse"]
+
+COILS = 1
+DISCRETE_INPUTS = 2
+
+_Server = TypeVar("_Server", ModbusTcpServer, ModbusSerialServer)
+_PduFilter = Callable[[bool, ModbusPDU], ModbusPDU]
+
+
+class ModbusEndpoint(ABC, Generic[_Server]):
+    """Owns one pymodbus server for the units at one link, and whether that link is up."""
+
+    def __init__(self, label: str, devices: list[SimDevice]) -> None:
+        self.label = label
+        self._devices = devices
+        self._modes: dict[int, UnitMode] = {device.id: "online" for device in devices}
+        self._server: _Server | None = None
+        self.link_up = False
+
+    @property
+    def wants_link(self) -> bool:
+        return any(mode != "refuse" for mode in self._modes.values())
+
+    async def start(self) -> None:
+        self._server = await self._create_server()
+        await self._reconcile()
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        if self.link_up:
+            await self._close_link(self._server)
+            self.link_up = False
+        await self._shutdown(self._server)
+        self._server = None
+
+    async def set_mode(self, unit: int, mode: UnitMode) -> None:
+        self._modes[unit] = mode
+        await self._reconcile()
+
+    async def read(self, unit: int, function_code: int, address: int, count: int) -> list[bool]:
+        values = await self._running().async_getValues(unit, function_code, address, count)
+        return [bool(v) for v in values]
+
+    async def write(self, unit: int, function_code: int, address: int, values: list[bool]) -> None:
+        await self._running().async_setValues(unit, function_code, address, values)
+
+    def _running(self) -> _Server:
+        if self._server is None:
+            raise RuntimeError(f"modbus {self.label}: simulator is not started")
+        return self._server
+
+    async def _reconcile(self) -> None:
+        server = self._running()
+        if self.wants_link and not self.link_up:
+            await self._open_link(server)
+            self.link_up = True
+        elif not self.wants_link and self.link_up:
+            await self._close_link(server)
+            self.link_up = False
+
+    @property
+    def _request_filter(self) -> _PduFilter:
+        """Drop requests for units that are offline or not simulated here: no answer at all.
+
+        pymodbus types the hook as returning a PDU, but a falsy result is what makes its request
+        handler skip the request, which is exactly a module that does not answer.
+        """
+
+        def keep(sending: bool, pdu: ModbusPDU) -> ModbusPDU | None:
+            if not sending and self._modes.get(pdu.dev_id) != "online":
+                return None
+            return pdu
+
+        return cast(_PduFilter, keep)
+
+    @abstractmethod
+    async def _create_server(self) -> _Server: ...
+
+    @abstractmethod
+    async def _open_link(self, server: _Server) -> None: ...
+
+    @abstractmethod
+    async def _close_link(self, server: _Server) -> None: ...
+
+    async def _shutdown(self, server: _Server) -> None:
+        await server.shutdown()
+
+
+class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):
+    def __init__(self, link: TcpLink, devices: list[SimDevice]) -> None:
+        super().__init__(f"tcp {link.host}:{link.port}", devices)
+        self.link = link
+
+    async def _create_server(self) -> ModbusTcpServer:
+        return ModbusTcpServer(
+            self._devices, address=(self.link.host, self.link.port), trace_pdu=self._request_filter
+        )
+
+    async def _open_link(self, server: ModbusTcpServer) -> None:
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError:
+            raise StartError(
+                f"modbus {self.label}: cannot listen (is the port in use by another program,"
+                " or the host not an address of this machine?)"
+            ) from None
+
+    async def _close_link(self, server: ModbusTcpServer) -> None:
+        server.close()
+
+
+class RtuEndpoint(ModbusEndpoint[ModbusSerialServer]):
+    """A serial line reached through a pty relay; unplugging removes the gateway's port path."""
+
+    def __init__(self, link: RtuLink, devices: list[SimDevice]) -> None:
+        super().__init__(f"rtu {link.port}", devices)
+        self.link = link
+        self._relay = PtyRelay(link.port)
+
+    async def _create_server(self) -> ModbusSerialServer:
+        self._relay.open()
+        server = ModbusSerialServer(
+            self._devices,
+            framer=FramerType.RTU,
+            port=self._relay.module_port,
+            baudrate=self.link.baudrate,
+            parity=self.link.parity,
+            stopbits=self.link.stopbits,
+            bytesize=self.link.bytesize,
+            trace_pdu=self._request_filter,
+        )
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError:
+            self._relay.close()
+            raise StartError(f"modbus {self.label}: cannot open the simulated line") from None
+        return server
+
+    async def _open_link(self, server: ModbusSerialServer) -> None:
+        self._relay.plug()
+
+    async def _close_link(self, server: ModbusSerialServer) -> None:
+        self._relay.unplug()
+
+    async def _shutdown(self, server: ModbusSerialServer) -> None:
+        await server.shutdown()
+        self._relay.close()

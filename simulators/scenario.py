@@ -1,0 +1,132 @@
+"""Timed scenarios: a YAML list of steps played against the control API of a running campus.
+
+A step names a time (seconds from the start, or a duration such as ``"500ms"``), a device, an
+action and its arguments. Scenarios are checked completely before anything is played: the file
+against the schema, then every device and action against what the running campus offers, so a
+typo in step 7 does not leave the campus half way through a drill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from gateway.fields import Identifier, Seconds, Strict
+from simulators.control_client import ControlClient, ControlError
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be played; ``problems`` lists each one with file and step."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class Step(Strict):
+    at: Seconds
+    device: Identifier
+    action: Identifier
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    def describe(self) -> str:
+        args = " ".join(f"{key}={value}" for key, value in self.args.items())
+        return f"{self.device} {self.action}" + (f" {args}" if args else "")
+
+
+class Scenario(Strict):
+    name: str = ""
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _in_time_order(self) -> Scenario:
+        for index in range(1, len(self.steps)):
+            if self.steps[index].at < self.steps[index - 1].at:
+                raise ValueError(
+                    f"steps[{index}].at: {self.steps[index].at:g}s is earlier than"
+                    f" steps[{index - 1}] ({self.steps[index - 1].at:g}s); keep steps in time order"
+                )
+        return self
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file, or raise ScenarioError naming file and step index."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: (top level): expected a mapping with steps: [...]")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{path}: {_location(err['loc'])}: {_message(err)}" for err in exc.errors()]
+        raise ScenarioError("\n".join(problems), problems) from None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    return text.lstrip(".") or "(top level)"
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if error["type"] == "value_error" else f"{message} (got {error['input']!r})"
+
+
+async def check_against(scenario: Scenario, client: ControlClient, source: str) -> None:
+    """Every step names a device the campus has and an action that device knows."""
+    devices = {d["id"]: d for d in await client.devices()}
+    problems: list[str] = []
+    for index, step in enumerate(scenario.steps):
+        device = devices.get(step.device)
+        if device is None:
+            problems.append(
+                f"{source}: steps[{index}].device: no device {step.device!r} in the running"
+                f" campus (devices: {', '.join(devices)})"
+            )
+        elif step.action not in device.get("actions", [step.action]):
+            problems.append(
+                f"{source}: steps[{index}].action: {step.device} has no action {step.action!r}"
+                f" (actions: {', '.join(device['actions'])})"
+            )
+    if problems:
+        raise ScenarioError("\n".join(problems), problems)
+
+
+async def play(
+    scenario: Scenario,
+    client: ControlClient,
+    *,
+    source: str = "scenario",
+    speed: float = 1.0,
+    echo: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Play every step at its time (divided by ``speed``); stop at the first refused step."""
+    await check_against(scenario, client, source)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results: list[dict[str, Any]] = []
+    for index, step in enumerate(scenario.steps):
+        await asyncio.sleep(max(0.0, started + step.at / speed - loop.time()))
+        prefix = f"[{loop.time() - started:8.3f}s] step {index}: {step.describe()}"
+        try:
+            results.append(await client.act(step.device, step.action, step.args))
+        except ControlError as exc:
+            echo(f"{prefix} -> FAILED")
+            raise ScenarioError(f"{source}: steps[{index}]: {exc}") from None
+        echo(f"{prefix} -> ok")
+    return results
