@@ -135,7 +135,7 @@ class SiteConfig(Strict):
         for name in {n for n in names if names.count(n) > 1}:
             problems.append(f"operators: duplicate operator {name!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def device(self, device_id: str) -> DeviceConfig:
@@ -191,8 +191,10 @@ def load_site(path: str | Path) -> SiteConfig:
     try:
         return SiteConfig.model_validate(raw, context={"base_dir": path.parent})
     except ValidationError as exc:
-        problems = [
-            f"{path}: {_format_location(tuple(err['loc']))}: {_describe(err)}"
-            for err in exc.errors()
-        ]
+        problems = []
+        for err in exc.errors():
+            where = _format_location(tuple(err["loc"]))
+            for line in _describe(err).splitlines():
+                # whole-file checks name their own paths (devices[1].id: ...)
+                problems.append(f"{path}: {line}" if not err["loc"] else f"{path}: {where}: {line}")
         raise ConfigError("\n".join(problems), problems) from None

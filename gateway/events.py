@@ -140,7 +140,7 @@ def _t(name: str, payload: type[Payload], summary: str, life_safety: bool = Fals
 
 PANIC_PRESSED = _t("panic.pressed", PointFact, "A panic button was pressed.", life_safety=True)
 PANIC_RELEASED = _t("panic.released", PointFact, "A panic button returned to normal (key reset).")
-LINE_FAULT = _t("panic.line_fault", PointFact, "The wiring supervision of a button reports a fault.")
+LINE_FAULT = _t("panic.line_fault", PointFact, "The wiring of a button reports a fault.")
 LINE_RESTORED = _t("panic.line_restored", PointFact, "The wiring supervision is normal again.")
 TAMPER = _t("panic.tamper", PointFact, "A button housing or module was opened.")
 TAMPER_RESTORED = _t("panic.tamper_restored", PointFact, "The tamper contact is closed again.")

@@ -240,22 +240,23 @@ class Outbox:
                 rows.append((now, int(m.life_safety), m.device, m.kind, row_seq, m.topic, payload,
                              m.qos, int(m.retain), m.content_type, m.expiry))
             db.execute("BEGIN IMMEDIATE")
-            for device in promote:
-                db.execute(
-                    "UPDATE outbox SET priority = 1 WHERE device = ? AND priority = 0", (device,)
-                )
             db.executemany(
                 "INSERT INTO outbox (created, priority, device, kind, seq, topic, payload, qos,"
                 " retain, content_type, expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            urgent = sum(r[1] for r in rows)
+            for device in promote:
+                urgent += db.execute(
+                    "UPDATE outbox SET priority = 1 WHERE device = ? AND priority = 0", (device,)
+                ).rowcount
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
             db.execute("COMMIT")
             with self._accepted_cond:
                 self._stats.last_sequence = seq
                 self._stats.accepted += len(rows)
                 self._stats.backlog += len(rows)
-                self._stats.life_safety_backlog += sum(r[1] for r in rows)
+                self._stats.life_safety_backlog += urgent
                 self._accepted_cond.notify_all()
 
     def _apply_acks(self, db: sqlite3.Connection) -> None:

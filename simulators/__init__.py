@@ -1,13 +1,12 @@
 """Simulated campus hardware speaking the real protocols over real sockets and serial lines.
 
-The tree mirrors ``drivers/``: one package per device family. To add a family: a package with a
-group class that satisfies ``simulators.simulator.SimulatorFamily``, registered below under the
-same name as its driver.
+The tree mirrors ``drivers/``: one package per device family (``simulators/modbus/`` for
+``drivers/modbus/``), the contract in ``simulators/simulator.py``, and the driver-name registry in
+``simulators/families.py``. This package itself stays light so ``campus-sim act`` starts quickly.
 """
 
 from __future__ import annotations
 
-from simulators.modbus import ModbusSimulators
 from simulators.simulator import (
     InvalidArguments,
     SimulatedDevice,
@@ -20,10 +19,7 @@ from simulators.simulator import (
     UnknownPoint,
 )
 
-SIMULATORS: dict[str, SimulatorFamily] = {"modbus": ModbusSimulators}
-
 __all__ = [
-    "SIMULATORS",
     "InvalidArguments",
     "SimulatedDevice",
     "SimulatorError",

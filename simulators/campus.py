@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from gateway.config import SiteConfig, load_site
-from simulators import SIMULATORS
+from simulators.families import SIMULATORS
 from simulators.modbus import ModbusIoSimulator
 from simulators.simulator import (
     SimulatedDevice,

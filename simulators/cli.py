@@ -17,14 +17,20 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.config import ConfigError, load_site
-from simulators.campus import SimulatedCampus
-from simulators.control import DEFAULT_HOST, DEFAULT_PORT, ControlServer
-from simulators.control_client import DEFAULT_URL, ControlClient, ControlError
+from simulators.control_client import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_URL,
+    ControlClient,
+    ControlError,
+)
 from simulators.scenario import Scenario, ScenarioError, load_scenario, play
 from simulators.simulator import SimulatorError
+
+if TYPE_CHECKING:
+    from simulators.campus import SimulatedCampus
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -48,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run a simulator for every device of a site file")
     serve.add_argument("-c", "--config", required=True, metavar="SITE.yaml")
     serve.add_argument(
-        "--control", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", metavar="HOST:PORT",
+        "--control",
+        default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+        metavar="HOST:PORT",
         help="where the HTTP control API listens (default %(default)s)",
     )
     serve.set_defaults(run=_serve)
@@ -74,13 +82,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Site loading, Modbus and the web stack are imported only here: `act` starts quickly.
+    from gateway.config import ConfigError, load_site
+    from simulators.campus import SimulatedCampus
+
+    try:
+        host, port = _host_port(args.control)
+    except ValueError as exc:
+        print(f"campus-sim serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         site = load_site(args.config)
-        host, port = _host_port(args.control)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
+
     try:
         asyncio.run(_serve_until_signal(SimulatedCampus(site), host, port))
     except SimulatorError as exc:
@@ -93,7 +110,7 @@ def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rstrip("/").rpartition(":")
     host = host.removeprefix("http://").strip("[]")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--control: expected HOST:PORT, got {value!r}")
+        raise ValueError(f"--control: expected HOST:PORT, got {value!r}")
     return host, int(port)
 
 
@@ -102,6 +119,8 @@ async def _serve_until_signal(campus: SimulatedCampus, host: str, port: int) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from simulators.control import ControlServer
+
     control = ControlServer(campus, host, port)
     async with campus:
         await control.start()
@@ -183,7 +202,10 @@ async def _play(scenario: Scenario, args: argparse.Namespace) -> None:
     print(f"playing {title}: {len(scenario.steps)} steps against {args.control}", flush=True)
     async with ControlClient(args.control) as client:
         await play(
-            scenario, client, source=args.file, speed=args.speed,
+            scenario,
+            client,
+            source=args.file,
+            speed=args.speed,
             echo=lambda line: print(line, flush=True),
         )
     print("done", flush=True)

@@ -23,10 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from simulators.campus import SimulatedCampus
+from simulators.control_client import DEFAULT_HOST, DEFAULT_PORT
 from simulators.simulator import InvalidArguments, SimulatorError, StartError
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
 
 
 def create_app(campus: SimulatedCampus) -> FastAPI:

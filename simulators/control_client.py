@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from simulators.control import DEFAULT_HOST, DEFAULT_PORT
-
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 

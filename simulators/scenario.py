@@ -9,6 +9,8 @@ typo in step 7 does not leave the campus half way through a drill.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,10 @@ class Step(Strict):
     args: dict[str, Any] = Field(default_factory=dict)
 
     def describe(self) -> str:
-        args = " ".join(f"{key}={value}" for key, value in self.args.items())
+        args = " ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in self.args.items()
+        )
         return f"{self.device} {self.action}" + (f" {args}" if args else "")
 
 
@@ -55,11 +60,24 @@ class Scenario(Strict):
         return self
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: ``on: true`` must stay the argument ``on``, not the key ``True``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file, or raise ScenarioError naming file and step index."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
@@ -74,7 +92,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    text = "".join(f"[{part}]" if type(part) is int else f".{part}" for part in loc)
     return text.lstrip(".") or "(top level)"
 
 

@@ -230,8 +230,11 @@ class ModbusIoSimulator:
     @staticmethod
     def _point_view(point: PointState, wire: dict[int, bool]) -> dict[str, Any]:
         c = point.config
-        inputs = [("input", c.input), ("line_fault_input", c.line_fault_input),
-                  ("tamper_input", c.tamper_input)]
+        inputs = [
+            ("input", c.input),
+            ("line_fault_input", c.line_fault_input),
+            ("tamper_input", c.tamper_input),
+        ]
         return {
             "id": c.id,
             "zone": c.zone,

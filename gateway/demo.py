@@ -1,0 +1,109 @@
+"""`campus-gateway demo`: an embedded MQTT broker, the simulated demo campus and the gateway.
+
+Everything runs in one process tree: the broker (amqtt, MQTT 3.1.1) and the gateway in this
+process, the simulators in a `campus-sim serve` child. Ctrl-C stops all of it. A fresh operator
+token is made for every run, so the demo has no default password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.cli import EXIT_CONFIG, serve_until_signalled
+from gateway.commands import token_digest
+from gateway.config import ConfigError, Operator, load_site
+
+log = logging.getLogger(__name__)
+
+CONTROL = "127.0.0.1:8787"
+OPERATOR = "demo-guard"
+
+
+async def _start_broker(port: int) -> Any:
+    from amqtt.broker import Broker
+
+    broker = Broker({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    })
+    await broker.start()
+    return broker
+
+
+def _banner(broker_url: str, site_id: str, config: Path, token_file: Path,
+            devices: list[Any]) -> str:
+    first = devices[0]
+    return f"""
+Campus gateway demo is running.
+  broker        {broker_url}   (embedded amqtt, MQTT 3.1.1)
+  site          {site_id}   ({len(devices)} simulated I/O modules from {config})
+  simulators    http://{CONTROL}/devices
+
+Watch what the central platform sees:
+  campus-gateway tail --broker {broker_url}
+  mosquitto_sub -h 127.0.0.1 -p {broker_url.rsplit(':', 1)[1]} -t 'campus/#' -v
+
+Press a panic button, then act on the alarm (the operator token is in {token_file}):
+  campus-sim act {first.id} press point={first.points[0].id}
+  export CAMPUS_OPERATOR={OPERATOR} CAMPUS_OPERATOR_TOKEN=$(cat {token_file})
+  campus-gateway alarm list  -c {config} --broker {broker_url}
+  campus-gateway alarm ack   -c {config} --broker {broker_url} ALARM_ID
+  campus-sim act {first.id} key-reset point={first.points[0].id}
+  campus-gateway alarm reset -c {config} --broker {broker_url} ALARM_ID --note "false alarm"
+
+Ctrl-C stops everything.
+"""
+
+
+def run_demo(config_path: Path, broker_url: str | None, port: int) -> int:
+    try:
+        site = load_site(config_path)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_CONFIG
+    url = broker_url or f"mqtt://127.0.0.1:{port}"
+    token = secrets.token_urlsafe(24)
+    state = site.gateway.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    token_file = state / "operator-token"
+    token_file.touch(mode=0o600)
+    token_file.write_text(token + "\n")
+    site = site.model_copy(update={
+        "mqtt": site.mqtt.model_copy(update={"url": url, "protocol": "3.1.1"}),
+        "operators": [*site.operators,
+                      Operator(name=OPERATOR, role="supervisor", token_sha256=token_digest(token))],
+    })
+
+    async def main(stop: asyncio.Event) -> None:
+        from gateway.app import Gateway
+
+        broker = await _start_broker(port) if broker_url is None else None
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "simulators.cli", "serve", "-c", str(config_path),
+             "--control", CONTROL],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            gateway = Gateway(site)
+            print(_banner(url, site.site.id, config_path, token_file, list(site.devices)),
+                  flush=True)
+            await gateway.run(stop)
+        finally:
+            sim.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                sim.wait(timeout=5)
+            if sim.poll() is None:
+                sim.kill()
+            if broker is not None:
+                await broker.shutdown()
+
+    asyncio.run(serve_until_signalled(main))
+    return 0

@@ -1,0 +1,12 @@
+"""Which simulator family stands in for which driver; the key is the site file's ``driver:``.
+
+To add a family: a package mirroring ``drivers/<name>/`` with a group class that satisfies
+``simulators.simulator.SimulatorFamily``, registered here under the same name as its driver.
+"""
+
+from __future__ import annotations
+
+from simulators.modbus import ModbusSimulators
+from simulators.simulator import SimulatorFamily
+
+SIMULATORS: dict[str, SimulatorFamily] = {"modbus": ModbusSimulators}

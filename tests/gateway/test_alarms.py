@@ -1,0 +1,185 @@
+"""The alarm lifecycle, driven by facts as a driver would report them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.alarms import AlarmError, AlarmService, AlarmStore
+from gateway.config import Alarms
+from gateway.drills import Drills
+from gateway.events import (
+    DEVICE_OFFLINE,
+    DEVICE_ONLINE,
+    LINE_FAULT,
+    LINE_RESTORED,
+    PANIC_PRESSED,
+    PANIC_RELEASED,
+    AlarmSnapshot,
+    Availability,
+    Event,
+    EventType,
+    PointFact,
+    Severity,
+)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, AlarmSnapshot, str | None, str | None]] = []
+
+    def __call__(self, kind: EventType, alarm: AlarmSnapshot, by: str | None,
+                 report: str | None) -> None:
+        self.changes.append((kind.name.removeprefix("campus.alarm."), alarm, by, report))
+
+    @property
+    def kinds(self) -> list[str]:
+        return [c[0] for c in self.changes]
+
+
+def fact(kind: EventType, point: str = "b1", device: str = "m1") -> Event:
+    return Event(kind, device, PointFact(point=point, zone="gate", location="Booth"),
+                 Severity.CRITICAL, point)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[AlarmService, Recorder, Drills, AlarmStore]:
+    store = AlarmStore(tmp_path / "alarms.sqlite3")
+    drills = Drills(store)
+    recorder = Recorder()
+    service = AlarmService(store, Alarms(escalate_after=60), recorder, lambda: drills.active)
+    return service, recorder, drills, store
+
+
+def test_panic_latches_until_reset_after_the_key_is_turned(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, _, _ = setup
+    alarms.on_event(fact(PANIC_PRESSED))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.state == "active_unacknowledged" and alarm.latched
+    assert alarm.severity is Severity.CRITICAL
+    assert set(alarm.reports_due) == {"first", "written"}
+
+    alarms.acknowledge(alarm.alarm_id, "guard1")
+    with pytest.raises(AlarmError, match="still active"):
+        alarms.reset(alarm.alarm_id, "guard1")
+
+    alarms.on_event(fact(PANIC_RELEASED))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.state == "rtn_acknowledged"  # latched: not closed by the input clearing
+
+    closed = alarms.reset(alarm.alarm_id, "guard1", "false alarm")
+    assert closed.state == "closed" and closed.closed_by == "guard1"
+    assert alarms.open_alarms() == []
+    assert rec.kinds == ["raised", "acknowledged", "returned", "closed"]
+
+
+def test_a_second_press_of_an_open_alarm_reactivates_it_unacknowledged(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, _, _ = setup
+    alarms.on_event(fact(PANIC_PRESSED))
+    alarm_id = alarms.open_alarms()[0].alarm_id
+    alarms.acknowledge(alarm_id, "g")
+    alarms.on_event(fact(PANIC_RELEASED))
+    alarms.on_event(fact(PANIC_PRESSED))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.alarm_id == alarm_id
+    assert alarm.activations == 2 and alarm.state == "active_unacknowledged"
+    assert rec.kinds[-1] == "reactivated"
+
+
+def test_simultaneous_presses_are_separate_alarms_in_order(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, _, _ = setup
+    for point in ("b1", "b2", "b3"):
+        alarms.on_event(fact(PANIC_PRESSED, point))
+    ids = [a.alarm_id for a in alarms.open_alarms()]
+    assert [a.point for a in alarms.open_alarms()] == ["b1", "b2", "b3"]
+    assert ids == sorted(ids)  # time-ordered ids keep the order they were raised in
+
+
+def test_a_fault_that_clears_itself_waits_for_acknowledge(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, _, _ = setup
+    alarms.on_event(fact(LINE_FAULT))
+    alarms.on_event(fact(LINE_RESTORED))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.state == "rtn_unacknowledged" and not alarm.latched
+    alarms.acknowledge(alarm.alarm_id, "g")
+    assert alarms.open_alarms() == []
+    assert rec.kinds == ["raised", "returned", "acknowledged", "closed"]
+
+
+def test_device_offline_is_a_comm_fault_alarm(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, _, _, _ = setup
+    alarms.on_event(Event(DEVICE_OFFLINE, "m1", Availability(online=False), Severity.MAJOR))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.condition == "comm_fault" and alarm.severity is Severity.MAJOR
+    alarms.on_event(Event(DEVICE_ONLINE, "m1", Availability(online=True)))
+    assert alarms.open_alarms()[0].state == "rtn_unacknowledged"
+
+
+def test_escalation_and_reporting_deadlines(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, _, _ = setup
+    alarms.on_event(fact(PANIC_PRESSED))
+    alarm = alarms.open_alarms()[0]
+    t0 = alarm.raised_at
+    alarms.tick(t0 + timedelta(seconds=59))
+    assert rec.kinds == ["raised"]
+    alarms.tick(t0 + timedelta(seconds=61))
+    assert rec.kinds == ["raised", "escalated"]
+    alarms.tick(t0 + timedelta(seconds=62))
+    assert rec.kinds.count("escalated") == 1  # once only
+
+    alarms.report(alarm.alarm_id, "first", "g")
+    alarms.tick(t0 + timedelta(minutes=41))
+    assert rec.changes[-1][0] == "report_overdue" and rec.changes[-1][3] == "written"
+    assert [c[3] for c in rec.changes if c[0] == "report_overdue"] == ["written"]
+    with pytest.raises(AlarmError, match="no 'general' report"):
+        alarms.report(alarm.alarm_id, "general", "g")
+
+
+def test_deadlines_survive_closing_and_restarts(tmp_path: Path) -> None:
+    store = AlarmStore(tmp_path / "a.sqlite3")
+    rec = Recorder()
+    alarms = AlarmService(store, Alarms(), rec, lambda: False)
+    alarms.on_event(fact(PANIC_PRESSED))
+    alarm_id = alarms.open_alarms()[0].alarm_id
+    alarms.on_event(fact(PANIC_RELEASED))
+    alarms.reset(alarm_id, "g")
+    store.close()
+
+    store = AlarmStore(tmp_path / "a.sqlite3")
+    again = AlarmService(store, Alarms(), rec, lambda: False)
+    assert again.open_alarms() == []
+    alarm = again.get(alarm_id)  # still tracked: its reports are not done
+    again.tick(alarm.raised_at + timedelta(minutes=21))
+    assert rec.changes[-1][0] == "report_overdue" and rec.changes[-1][3] == "first"
+
+
+def test_open_alarms_survive_a_restart_and_resync_keys(tmp_path: Path) -> None:
+    store = AlarmStore(tmp_path / "a.sqlite3")
+    AlarmService(store, Alarms(), Recorder(), lambda: False).on_event(fact(PANIC_PRESSED))
+    store.close()
+    again = AlarmService(AlarmStore(tmp_path / "a.sqlite3"), Alarms(), Recorder(), lambda: False)
+    assert again.active_conditions("m1") == {"b1/panic"}
+
+
+def test_drill_alarms_are_flagged_and_summarised(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, rec, drills, _ = setup
+    drills.start("monthly drill", "principal")
+    alarms.on_event(fact(PANIC_PRESSED))
+    for kind, alarm, _, _ in rec.changes:
+        drills.observe(f"campus.alarm.{kind}", alarm)
+    alarm = alarms.open_alarms()[0]
+    assert alarm.drill and alarm.reports_due == {}
+    alarms.acknowledge(alarm.alarm_id, "g")
+    alarms.on_event(fact(PANIC_RELEASED))
+    alarms.reset(alarm.alarm_id, "g")
+    for kind, changed, _, _ in rec.changes[1:]:
+        drills.observe(f"campus.alarm.{kind}", changed)
+    summary = drills.stop("principal")
+    assert summary.alarms_raised == 1 and summary.alarms_still_open == 0
+    assert summary.seconds_to_first_acknowledge is not None
+    assert summary.seconds_to_last_reset is not None
+    assert summary.seconds_to_last_reset >= summary.seconds_to_first_acknowledge
+    with pytest.raises(AlarmError, match="no drill"):
+        drills.stop("principal")

@@ -1,0 +1,118 @@
+"""Site files: what an installer gets told when something is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_site
+from gateway.fields import parse_duration
+
+GOOD = """
+site: {id: s1}
+devices:
+  - id: m1
+    driver: modbus
+    tcp: {host: 127.0.0.1, port: 15020}
+    points: [{id: b1, input: 0, zone: gate}]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_site(write(tmp_path, text))
+    return info.value.problems
+
+
+def test_the_shipped_demo_campus_is_valid() -> None:
+    site = load_site("config/demo-campus.yaml")
+    assert len(site.devices) >= 5
+    assert {p.zone for d in site.devices for p in d.points} >= {
+        "gate-house", "main-building-f1", "dormitory", "kindergarten"}
+    # the profile supplies the poll interval the site file does not repeat
+    assert all(d.poll_interval == pytest.approx(0.1) for d in site.devices)
+
+
+def test_durations() -> None:
+    assert parse_duration("100ms") == pytest.approx(0.1)
+    assert parse_duration("20m") == 1200
+    assert parse_duration(3) == 3
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("zone: gate}", "zone: gate, colour: red}"))
+    assert found == [f"{tmp_path / 'site.yaml'}: devices[0].points[0].colour: unknown key"]
+
+
+def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("input: 0", "input: first"))
+    assert len(found) == 1
+    assert "devices[0].points[0].input" in found[0] and "integer" in found[0]
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    text = GOOD.replace("site: {id: s1}", "site: {id: s1, colour: red}").replace(
+        "port: 15020", "port: 99999")
+    found = problems(tmp_path, text)
+    assert len(found) == 2
+    assert any("site.colour: unknown key" in p for p in found)
+    assert any("devices[0].tcp.port" in p for p in found)
+
+
+def test_duplicate_device_ids_and_port_clashes(tmp_path: Path) -> None:
+    extra = """
+  - id: {id}
+    driver: modbus
+    tcp: {{host: 127.0.0.1, port: 15020}}
+    points: [{{id: b1, input: 0, zone: gate}}]
+"""
+    found = problems(tmp_path, GOOD + extra.format(id="m1") + extra.format(id="m2"))
+    path = tmp_path / "site.yaml"
+    assert f"{path}: devices[1].id: duplicate device id 'm1' (also devices[0])" in found
+    assert (f"{path}: devices: 'm2' and 'm1' both use modbus tcp 127.0.0.1:15020 unit 1"
+            in found)
+
+
+def test_an_input_used_twice_is_refused(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("zone: gate}", "zone: gate, tamper_input: 0}"))
+    assert "input 0 of point 'b1' (tamper_input) is already b1.input" in found[0]
+
+
+def test_unknown_driver_and_missing_link(tmp_path: Path) -> None:
+    assert "driver" in problems(tmp_path, GOOD.replace("driver: modbus", "driver: telex"))[0]
+    found = problems(tmp_path, GOOD.replace("    tcp: {host: 127.0.0.1, port: 15020}\n", ""))
+    assert "give exactly one of tcp or rtu" in found[0]
+
+
+def test_passwords_never_sit_in_the_site_file(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD + "mqtt: {username: gw, password: hunter2}\n")
+    assert "mqtt.password" in found[0]
+    site = load_site(write(tmp_path, GOOD + "mqtt: {username: gw, password: {env: GW_PW}}\n"))
+    assert site.mqtt.password is not None and site.mqtt.password.env == "GW_PW"
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    found = problems(tmp_path, "site: [unclosed")
+    assert "not valid YAML" in found[0]
+
+
+def test_validate_command_exit_codes(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "gateway.cli", "validate",
+                         str(write(tmp_path, GOOD))], capture_output=True, text=True)
+    assert ok.returncode == 0 and "ok: site s1, 1 devices, 1 points" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "gateway.cli", "validate",
+                          str(write(tmp_path, GOOD.replace("input: 0", "input: -1")))],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "devices[0].points[0].input" in bad.stderr

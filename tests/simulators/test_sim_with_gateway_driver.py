@@ -1,0 +1,91 @@
+"""The gateway's own Modbus driver polling the simulators, over TCP and over the pty relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drivers.modbus.driver import ModbusIoDriver
+from drivers.modbus.models import ModbusIoConfig
+from gateway.config import load_site
+from gateway.events import Event
+from simulators.campus import SimulatedCampus
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.availability_changes: list[bool] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def availability(self, device_id: str, online: bool, reason: str) -> None:
+        self.availability_changes.append(online)
+
+    def active_conditions(self, device_id: str) -> set[str]:
+        return set()
+
+    def seen(self, event_name: str, subject: str) -> bool:
+        return any(e.type.name == event_name and e.subject == subject for e in self.events)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def drive(site_path: Path, device_id: str) -> None:
+    site = load_site(site_path)
+    config = site.device(device_id)
+    assert isinstance(config, ModbusIoConfig)
+    sink = RecordingSink()
+    async with SimulatedCampus(site) as campus:
+        io = campus.io_module(device_id)
+        driver = ModbusIoDriver(config, sink)
+        task = asyncio.create_task(driver.run())
+        try:
+            await until(lambda: sink.availability_changes == [True], "first poll")
+            assert sink.events == [], "an idle module (active-low button at 1) raises nothing"
+
+            await io.press("btn-nc")
+            await until(lambda: sink.seen("campus.panic.pressed", "btn-nc"), "active-low press")
+            await io.set_line_fault("btn-1", True)
+            await until(lambda: sink.seen("campus.panic.line_fault", "btn-1"), "line fault")
+            await io.release("btn-nc")
+            await until(lambda: sink.seen("campus.panic.released", "btn-nc"), "key reset")
+
+            result = await driver.execute("output", {"name": "hall-siren", "on": True})
+            assert result["confirmed"] is True, result
+            assert await io.coil("hall-siren") is True
+
+            await io.go_offline()
+            await until(lambda: sink.availability_changes[-1] is False, "offline")
+            await io.go_online()
+            await until(lambda: sink.availability_changes[-1] is True, "back online", 10.0)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def test_gateway_driver_over_tcp(io_site: tuple[Path, int], run: Callable[..., Any]) -> None:
+    path, _ = io_site
+    run(drive(path, "hall-io"))
+
+
+def test_gateway_driver_over_rtu(
+    tmp_path: Path,
+    write_site: Callable[..., Path],
+    io_device: Callable[..., dict[str, Any]],
+    run: Callable[..., Any],
+) -> None:
+    rtu = {"port": str(tmp_path / "ttyCAMPUS1"), "baudrate": 38400}
+    path = write_site([io_device("line-io", 0, unit=7, tcp=None, rtu=rtu)])
+    run(drive(path, "line-io"))
