@@ -121,8 +121,11 @@ class Subscriber:
 
     def wait_for(self, predicate: Callable[[list[Message]], Any], timeout: float = 15.0,
                  what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
         with self._cond:
-            result = self._cond.wait_for(lambda: predicate(self.messages), timeout)
+            # woken by each message, and every 50 ms for predicates about other things
+            while not (result := predicate(self.messages)) and time.monotonic() < deadline:
+                self._cond.wait(0.05)
         if not result:
             topics = [m.topic for m in self.messages[-15:]]
             raise AssertionError(f"timed out waiting for {what or predicate}; last: {topics}")

@@ -40,8 +40,9 @@ _PduFilter = Callable[[bool, ModbusPDU], ModbusPDU]
 class ModbusEndpoint(ABC, Generic[_Server]):
     """Owns one pymodbus server for the units at one link, and whether that link is up."""
 
-    def __init__(self, label: str, devices: list[SimDevice]) -> None:
+    def __init__(self, label: str, devices: list[SimDevice], owners: str) -> None:
         self.label = label
+        self.owners = owners
         self._devices = devices
         self._modes: dict[int, UnitMode] = {device.id: "online" for device in devices}
         self._server: _Server | None = None
@@ -118,8 +119,8 @@ class ModbusEndpoint(ABC, Generic[_Server]):
 
 
 class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):
-    def __init__(self, link: TcpLink, devices: list[SimDevice]) -> None:
-        super().__init__(f"tcp {link.host}:{link.port}", devices)
+    def __init__(self, link: TcpLink, devices: list[SimDevice], owners: str) -> None:
+        super().__init__(f"tcp {link.host}:{link.port}", devices, owners)
         self.link = link
 
     async def _create_server(self) -> ModbusTcpServer:
@@ -132,8 +133,8 @@ class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):
             await server.serve_forever(background=True)
         except RuntimeError:
             raise StartError(
-                f"modbus {self.label}: cannot listen (is the port in use by another program,"
-                " or the host not an address of this machine?)"
+                f"{self.owners}: modbus {self.label}: cannot listen (is the port in use by"
+                " another program, or the host not an address of this machine?)"
             ) from None
 
     async def _close_link(self, server: ModbusTcpServer) -> None:
@@ -143,8 +144,8 @@ class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):
 class RtuEndpoint(ModbusEndpoint[ModbusSerialServer]):
     """A serial line reached through a pty relay; unplugging removes the gateway's port path."""
 
-    def __init__(self, link: RtuLink, devices: list[SimDevice]) -> None:
-        super().__init__(f"rtu {link.port}", devices)
+    def __init__(self, link: RtuLink, devices: list[SimDevice], owners: str) -> None:
+        super().__init__(f"rtu {link.port}", devices, owners)
         self.link = link
         self._relay = PtyRelay(link.port)
 
@@ -164,7 +165,9 @@ class RtuEndpoint(ModbusEndpoint[ModbusSerialServer]):
             await server.serve_forever(background=True)
         except RuntimeError:
             self._relay.close()
-            raise StartError(f"modbus {self.label}: cannot open the simulated line") from None
+            raise StartError(
+                f"{self.owners}: modbus {self.label}: cannot open the simulated line"
+            ) from None
         return server
 
     async def _open_link(self, server: ModbusSerialServer) -> None:

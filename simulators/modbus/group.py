@@ -7,6 +7,7 @@ store per unit, as modules behind one TCP gateway or on one RS-485 line do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from drivers.modbus.models import ModbusIoConfig
 from simulators.modbus.endpoint import ModbusEndpoint, RtuEndpoint, TcpEndpoint
@@ -19,7 +20,7 @@ class ModbusSimulators:
         by_link: dict[tuple[str, ...], list[ModbusIoSimulator]] = {}
         for device in self._devices:
             by_link.setdefault(_link_key(device.config), []).append(device)
-        self.endpoints: list[ModbusEndpoint] = []
+        self.endpoints: list[ModbusEndpoint[Any]] = []
         for members in by_link.values():
             endpoint = _endpoint_for(members)
             for member in members:
@@ -32,7 +33,7 @@ class ModbusSimulators:
 
     async def start(self) -> None:
         """Start every endpoint, or none: a failure stops the ones already listening."""
-        started: list[ModbusEndpoint] = []
+        started: list[ModbusEndpoint[Any]] = []
         try:
             for endpoint in self.endpoints:
                 started.append(endpoint)
@@ -54,10 +55,11 @@ def _link_key(config: ModbusIoConfig) -> tuple[str, ...]:
     return ("rtu", config.rtu.port)
 
 
-def _endpoint_for(members: list[ModbusIoSimulator]) -> ModbusEndpoint:
+def _endpoint_for(members: list[ModbusIoSimulator]) -> ModbusEndpoint[Any]:
     config = members[0].config
     sim_devices = [member.sim_device() for member in members]
+    owners = ", ".join(member.device_id for member in members)
     if config.tcp is not None:
-        return TcpEndpoint(config.tcp, sim_devices)
+        return TcpEndpoint(config.tcp, sim_devices, owners)
     assert config.rtu is not None
-    return RtuEndpoint(config.rtu, sim_devices)
+    return RtuEndpoint(config.rtu, sim_devices, owners)

@@ -89,7 +89,7 @@ class ModbusIoSimulator:
         self.device_id = config.id
         self.points = {p.id: PointState(p) for p in config.points}
         self.offline_mode: OfflineMode | None = None
-        self._endpoint: ModbusEndpoint | None = None
+        self._endpoint: ModbusEndpoint[Any] | None = None
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ class ModbusIoSimulator:
     def online(self) -> bool:
         return self.offline_mode is None
 
-    def attach(self, endpoint: ModbusEndpoint) -> None:
+    def attach(self, endpoint: ModbusEndpoint[Any]) -> None:
         self._endpoint = endpoint
 
     def sim_device(self) -> SimDevice:
@@ -276,7 +276,7 @@ class ModbusIoSimulator:
         names = ", ".join(s.name for s in self.config.sirens) or "none"
         raise UnknownPoint(f"{self.device_id}: no siren {name!r} (sirens: {names})")
 
-    def _wire(self) -> ModbusEndpoint:
+    def _wire(self) -> ModbusEndpoint[Any]:
         if self._endpoint is None:
             raise RuntimeError(f"{self.device_id}: simulator is not started")
         return self._endpoint

@@ -1,4 +1,4 @@
-"""``campus-sim`` as a user runs it: ``serve`` in one process, ``act`` and ``scenario`` in others."""
+"""``campus-sim`` as a user runs it: ``serve`` in one process, ``act`` and ``scenario`` next."""
 
 from __future__ import annotations
 
@@ -93,14 +93,15 @@ def test_act_against_a_running_serve(served: tuple[str, int, subprocess.Popen[st
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert f"hall-io  modbus tcp 127.0.0.1:{modbus_port} unit 1  points: btn-1, btn-2, btn-nc" in out
+    banner = f"hall-io  modbus tcp 127.0.0.1:{modbus_port} unit 1  points: btn-1, btn-2, btn-nc"
+    assert banner in out
     assert f"control API: {url}" in out
 
 
 def test_scenario_against_a_running_serve(
     served: tuple[str, int, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
-    url, _, process = served
+    url, _, _ = served
     path = tmp_path / "drill.yaml"
     path.write_text(
         "steps:\n"
@@ -118,8 +119,9 @@ def test_scenario_against_a_running_serve(
 
 
 def test_act_without_a_running_serve_fails_clearly(free_port: Callable[[], int]) -> None:
-    result = campus_sim("act", "hall-io", "press", "point=btn-1", "--control",
-                        f"127.0.0.1:{free_port()}")
+    result = campus_sim(
+        "act", "hall-io", "press", "point=btn-1", "--control", f"127.0.0.1:{free_port()}"
+    )
     assert result.returncode == 1
     assert "cannot reach the simulator control API" in result.stderr
 

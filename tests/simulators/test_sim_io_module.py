@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
 from simulators.campus import SimulatedCampus
-from simulators.simulator import UnknownPoint
+from simulators.simulator import StartError, UnknownPoint
 
 
 def client(port: int) -> AsyncModbusTcpClient:
@@ -71,9 +72,9 @@ def test_line_fault_and_tamper_inputs(io_site: tuple[Path, int], run: Callable[.
             bits = await read_inputs(port)
             assert (bits[0], bits[8], bits[9]) == (False, False, True)
 
-            with pytest.raises(UnknownPoint, match="btn-2.*no line_fault_input"):
+            with pytest.raises(UnknownPoint, match=r"btn-2.*no line_fault_input"):
                 await io.set_line_fault("btn-2", True)
-            with pytest.raises(UnknownPoint, match="no point 'btn-9'.*btn-1, btn-2, btn-nc"):
+            with pytest.raises(UnknownPoint, match=r"no point 'btn-9'.*btn-1, btn-2, btn-nc"):
                 await io.press("btn-9")
 
     run(scenario())
@@ -205,7 +206,8 @@ def test_a_busy_port_is_a_clear_start_error(
     async def scenario() -> None:
         async with SimulatedCampus.from_file(path):
             second = SimulatedCampus.from_file(path)
-            with pytest.raises(Exception, match=f"127.0.0.1:{port}: cannot listen"):
+            expected = f"hall-io: modbus tcp 127.0.0.1:{port}: cannot listen"
+            with pytest.raises(StartError, match=re.escape(expected)):
                 await second.start()
 
     run(scenario())

@@ -42,12 +42,16 @@ steps:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("steps:\n  - {at: 0, device: a, action: press, colour: red}\n", "steps[0].colour: unknown key"),
+        (
+            "steps:\n  - {at: 0, device: a, action: press, colour: red}\n",
+            "steps[0].colour: unknown key",
+        ),
         ("steps:\n  - {at: soon, device: a, action: press}\n", "steps[0].at: "),
         ("steps:\n  - {at: 0, action: press}\n", "steps[0].device: required key is missing"),
         ("steps: []\n", "steps: "),
         (
-            "steps:\n  - {at: 5, device: a, action: press}\n  - {at: 1, device: a, action: online}\n",
+            "steps:\n  - {at: 5, device: a, action: press}\n"
+            "  - {at: 1, device: a, action: online}\n",
             "steps[1].at: 1s is earlier than steps[0]",
         ),
         ("- just a list\n", "(top level)"),
