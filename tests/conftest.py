@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 import pytest
 
 
@@ -101,15 +103,21 @@ class Subscriber:
         self._cond = threading.Condition()
         # A persistent session, so messages published while a broker restarts are queued for us.
         self.client_id = self.client_id or f"test-sub-{id(self):x}"
+        v5 = self.protocol == mqtt.MQTTv5
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                   protocol=self.protocol, clean_session=False)
+                                   protocol=self.protocol, clean_session=None if v5 else False)
         self._client.reconnect_delay_set(0.1, 0.5)
         self._client.on_message = self._on_message
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *a: subscribed.set()
         self._client.on_connect = lambda c, *a: c.subscribe(self.topic_filter, qos=1)
         port = int(self.url.rsplit(":", 1)[1])
-        self._client.connect("127.0.0.1", port)
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 300
+            self._client.connect("127.0.0.1", port, clean_start=False, properties=props)
+        else:
+            self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         if not subscribed.wait(10):
             raise TimeoutError("subscriber could not subscribe")
