@@ -77,7 +77,7 @@ class MqttLink:
             clean_session=None if self.v5 else True,
         )
         self.client.enable_logger(logging.getLogger("gateway.mqtt.paho"))
-        # Alarms wait while the link is down: retry often (fire alarms must reach the centre in 10 s).
+        # Alarms wait while the link is down: retry often (fire alarms reach the centre in 10 s).
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.max_inflight_messages_set(20)
         if config.username:

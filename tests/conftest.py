@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-import pytest
 
 
 def free_port() -> int:
@@ -147,10 +147,12 @@ class Subscriber:
         return out
 
     def wait_event(self, type_suffix: str, count: int = 1, timeout: float = 15.0,
-                   **data: Any) -> list[dict[str, Any]]:
+                   device: str | None = None, **data: Any) -> list[dict[str, Any]]:
+        """Wait for ``count`` events of a type (of one device, with these data values)."""
         def match(_msgs: list[Message]) -> list[dict[str, Any]] | None:
             found = [e for e in self.events(type_suffix)
-                     if all(e["data"].get(k) == v for k, v in data.items())]
+                     if (device is None or e["device"] == device)
+                     and all(e["data"].get(k) == v for k, v in data.items())]
             return found if len(found) >= count else None
 
         return self.wait_for(match, timeout, f"{count} x {type_suffix} {data}")  # type: ignore[no-any-return]

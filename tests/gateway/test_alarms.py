@@ -89,7 +89,7 @@ def test_a_second_press_of_an_open_alarm_reactivates_it_unacknowledged(setup) ->
 
 
 def test_simultaneous_presses_are_separate_alarms_in_order(setup) -> None:  # type: ignore[no-untyped-def]
-    alarms, rec, _, _ = setup
+    alarms, _, _, _ = setup
     for point in ("b1", "b2", "b3"):
         alarms.on_event(fact(PANIC_PRESSED, point))
     ids = [a.alarm_id for a in alarms.open_alarms()]
