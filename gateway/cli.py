@@ -205,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     _setup_logging(args.verbose)
-    return run_demo(Path(args.config), args.broker, args.port)
+    return run_demo(Path(args.config), args.broker, args.port, args.control)
 
 
 def _add_remote(p: argparse.ArgumentParser) -> None:
@@ -278,6 +278,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", help="use this broker (mqtt://host:port) instead of the "
                    "embedded one")
     p.add_argument("--port", type=int, default=1883, help="port of the embedded broker")
+    p.add_argument("--control", default="127.0.0.1:8787",
+                   help="address of the simulators' control API")
     p.set_defaults(func=cmd_demo)
     return root
 

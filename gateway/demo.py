@@ -23,7 +23,6 @@ from gateway.config import ConfigError, Operator, load_site
 
 log = logging.getLogger(__name__)
 
-CONTROL = "127.0.0.1:8787"
 OPERATOR = "demo-guard"
 
 
@@ -39,31 +38,48 @@ async def _start_broker(port: int) -> Any:
 
 
 def _banner(broker_url: str, site_id: str, config: Path, token_file: Path,
-            devices: list[Any]) -> str:
+            devices: list[Any], control: str) -> str:
     first = devices[0]
     return f"""
 Campus gateway demo is running.
   broker        {broker_url}   (embedded amqtt, MQTT 3.1.1)
   site          {site_id}   ({len(devices)} simulated I/O modules from {config})
-  simulators    http://{CONTROL}/devices
+  simulators    http://{control}/devices
 
 Watch what the central platform sees:
   campus-gateway tail --broker {broker_url}
   mosquitto_sub -h 127.0.0.1 -p {broker_url.rsplit(':', 1)[1]} -t 'campus/#' -v
 
 Press a panic button, then act on the alarm (the operator token is in {token_file}):
-  campus-sim act {first.id} press point={first.points[0].id}
+  campus-sim act {first.id} press point={first.points[0].id} --control {control}
   export CAMPUS_OPERATOR={OPERATOR} CAMPUS_OPERATOR_TOKEN=$(cat {token_file})
   campus-gateway alarm list  -c {config} --broker {broker_url}
   campus-gateway alarm ack   -c {config} --broker {broker_url} ALARM_ID
-  campus-sim act {first.id} key-reset point={first.points[0].id}
+  campus-sim act {first.id} key-reset point={first.points[0].id} --control {control}
   campus-gateway alarm reset -c {config} --broker {broker_url} ALARM_ID --note "false alarm"
 
 Ctrl-C stops everything.
 """
 
 
-def run_demo(config_path: Path, broker_url: str | None, port: int) -> int:
+async def _wait_for_simulators(sim: subprocess.Popen[bytes], control: str) -> None:
+    """Start the gateway only once every simulated device listens (no false offline alarms)."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        for _ in range(200):
+            if sim.poll() is not None:
+                raise RuntimeError(f"the simulators exited with code {sim.returncode}")
+            try:
+                if (await client.get(f"http://{control}/devices")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the simulators' control API at {control} did not answer")
+
+
+def run_demo(config_path: Path, broker_url: str | None, port: int, control: str) -> int:
     try:
         site = load_site(config_path)
     except ConfigError as exc:
@@ -87,14 +103,15 @@ def run_demo(config_path: Path, broker_url: str | None, port: int) -> int:
 
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(
-            [sys.executable, "-m", "simulators.cli", "serve", "-c", str(config_path),
-             "--control", CONTROL],
+            [sys.executable, "-m", "simulators", "serve", "-c", str(config_path),
+             "--control", control],
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
+            await _wait_for_simulators(sim, control)
             gateway = Gateway(site)
-            print(_banner(url, site.site.id, config_path, token_file, list(site.devices)),
-                  flush=True)
+            print(_banner(url, site.site.id, config_path, token_file, list(site.devices),
+                          control), flush=True)
             await gateway.run(stop)
         finally:
             sim.terminate()

@@ -209,3 +209,7 @@ async def _play(scenario: Scenario, args: argparse.Namespace) -> None:
             echo=lambda line: print(line, flush=True),
         )
     print("done", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

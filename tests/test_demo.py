@@ -1,0 +1,64 @@
+"""`campus-gateway demo` as a newcomer runs it: embedded broker, simulated campus, gateway."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.conftest import Subscriber, free_port, wait_port
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_SITE = REPO / "config" / "demo-campus.yaml"
+
+
+def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> None:
+    port, control = free_port(), f"127.0.0.1:{free_port()}"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "-c", str(DEMO_SITE), "--port", str(port),
+         "--control", control],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    output: list[str] = []
+    threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout or []],
+                     daemon=True).start()
+    sub = None
+    try:
+        while "Campus gateway demo is running" not in (line := lines.get(timeout=60)):
+            output.append(line)
+        wait_port(port)
+        sub = Subscriber(f"mqtt://127.0.0.1:{port}")
+        sub.wait_event("device.online", count=5, timeout=30)
+
+        act = subprocess.run(
+            [sys.executable, "-m", "simulators", "act", "gate-house-io", "press",
+             "point=btn-1", "--control", control],
+            capture_output=True, text=True, timeout=30)
+        assert act.returncode == 0, act.stderr
+        (raised,) = sub.wait_event("alarm.raised", timeout=15)
+        alarm = raised["data"]["alarm"]
+        assert alarm["device_id"] == "gate-house-io" and alarm["zone"] == "gate-house"
+
+        token = (tmp_path / "var" / "demo" / "operator-token").read_text().strip()
+        listed = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "alarm", "list", "-c", str(DEMO_SITE),
+             "--broker", f"mqtt://127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=30,
+            env={**os.environ, "CAMPUS_OPERATOR": "demo-guard", "CAMPUS_OPERATOR_TOKEN": token})
+        assert listed.returncode == 0, listed.stderr
+        assert alarm["alarm_id"] in listed.stdout
+    finally:
+        if sub is not None:
+            sub.close()
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(30)
+        while not lines.empty():
+            output.append(lines.get())
+        print("".join(output))
+    assert code == 0
