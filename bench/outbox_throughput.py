@@ -35,10 +35,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import uuid6
+from benchlib import CpuWindow, Mosquitto, machine
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from benchlib import CpuWindow, Mosquitto, machine
 from gateway.config import Mqtt
 from gateway.config import Outbox as OutboxLimits
 from gateway.events import PANIC_PRESSED, Event, PointFact, Severity

@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as mqtt
 import yaml
-
 from benchlib import CpuWindow, Mosquitto, free_ports, machine, rss_mib
 
 SITE_ID = "school-1"

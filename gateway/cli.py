@@ -27,7 +27,8 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    logging.getLogger("gateway.mqtt.paho").setLevel(logging.WARNING)
+    # paho logs every loop pass without a socket as an error; our own callbacks say what matters
+    logging.getLogger("gateway.mqtt.paho").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def _load(path: str) -> SiteConfig:

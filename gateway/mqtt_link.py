@@ -65,6 +65,7 @@ class MqttLink:
         self._on_ack = on_ack
         self._announce = announce
         self._connected = threading.Event()
+        self._stopping = False
         url = urlparse(config.url)
         self.host = url.hostname or "127.0.0.1"
         self.port = url.port or (8883 if url.scheme == "mqtts" else 1883)
@@ -117,6 +118,7 @@ class MqttLink:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
+        self._stopping = True
         if self.connected:
             info = self.client.publish(
                 self.topics.status,
@@ -179,7 +181,7 @@ class MqttLink:
                            _p: Any = None) -> None:
         was = self.connected
         self._connected.clear()
-        if was:
+        if was and not self._stopping:
             log.warning("lost the broker %s:%d: %s", self.host, self.port, reason)
             self._on_connection(False)
 
