@@ -4,8 +4,12 @@ and guards acting through the same MQTT command path the central platform uses."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -203,3 +207,61 @@ def test_retained_and_oversized_requests_are_refused(rig, subscriber: Subscriber
     finally:
         client.loop_stop()
         replies.close()
+
+
+def test_tail_shows_what_the_central_platform_sees(rig, mosquitto: Mosquitto,
+                                                   subscriber: Subscriber) -> None:  # type: ignore[no-untyped-def]
+    _, sims, _ = rig
+    tails = {
+        mode: subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "tail", "--broker", mosquitto.url,
+             "--site", "school-1", *(["--json"] if mode == "json" else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        for mode in ("human", "json")
+    }
+    try:
+        for tail in tails.values():  # each says what it watches once it is subscribed
+            assert tail.stderr is not None and "# watching" in tail.stderr.readline()
+        sims.press("io-1", "btn-a")
+        subscriber.wait_event("alarm.raised")
+        lines = {mode: _read_until(tail, "panic.pressed") for mode, tail in tails.items()}
+        human = [line for line in lines["human"] if "panic.pressed" in line][0]
+        assert "CRITICAL" in human and "io-1" in human and "zone=zone-1" in human
+        assert any(line.startswith("GATEWAY school-1 gw1 online") for line in lines["human"])
+        raw = [json.loads(line) for line in lines["json"]]
+        pressed = [r for r in raw if r["topic"] == "campus/school-1/event/panic/io-1"][0]
+        assert pressed["payload"]["type"] == "campus.panic.pressed"
+    finally:
+        for tail in tails.values():
+            tail.terminate()
+            tail.wait(10)
+
+
+def _read_until(process: subprocess.Popen[str], needle: str, limit: int = 200) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    while len(lines) < limit:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            break
+    return lines
+
+
+def test_stats_report_backlog_devices_and_alarms(rig, subscriber: Subscriber) -> None:  # type: ignore[no-untyped-def]
+    _, sims, _ = rig
+    sims.press("io-0", "btn-a")
+    subscriber.wait_event("alarm.raised")
+    stats_topic = "campus/school-1/gateway/gw1/stats"
+
+    def latest(messages: list[Any]) -> dict[str, Any] | None:
+        found = [m.json() for m in messages if m.topic == stats_topic]
+        return found[-1] if found and found[-1]["alarms_open"] == 1 else None
+
+    stats = subscriber.wait_for(latest, 10, "stats with the open alarm")
+    assert stats["devices"] == {"total": 2, "online": 2, "offline": 0}
+    assert stats["outbox"]["backlog"] == 0 and stats["outbox"]["accepted"] >= 4
+    assert stats["drill"] is False
