@@ -226,11 +226,11 @@ def test_tail_shows_what_the_central_platform_sees(rig, mosquitto: Mosquitto,
         sims.press("io-1", "btn-a")
         subscriber.wait_event("alarm.raised")
         lines = {mode: _read_until(tail, "panic.pressed") for mode, tail in tails.items()}
-        human = [line for line in lines["human"] if "panic.pressed" in line][0]
+        human = next(line for line in lines["human"] if "panic.pressed" in line)
         assert "CRITICAL" in human and "io-1" in human and "zone=zone-1" in human
         assert any(line.startswith("GATEWAY school-1 gw1 online") for line in lines["human"])
         raw = [json.loads(line) for line in lines["json"]]
-        pressed = [r for r in raw if r["topic"] == "campus/school-1/event/panic/io-1"][0]
+        pressed = next(r for r in raw if r["topic"] == "campus/school-1/event/panic/io-1")
         assert pressed["payload"]["type"] == "campus.panic.pressed"
     finally:
         for tail in tails.values():
