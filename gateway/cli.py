@@ -60,7 +60,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     site = _load(args.config)
     _setup_logging(args.verbose)
-    gateway = Gateway(site)
+    try:
+        gateway = Gateway(site)
+    except ConfigError as exc:  # e.g. a secret's environment variable is not set
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     asyncio.run(serve_until_signalled(gateway.run))
     return 0
 

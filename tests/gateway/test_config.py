@@ -116,3 +116,11 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert "devices[0].points[0].input" in bad.stderr
+
+
+def test_a_missing_secret_stops_the_daemon_with_a_clear_message(tmp_path: Path) -> None:
+    site = write(tmp_path, GOOD + "mqtt: {username: gw, password: {env: NO_SUCH_VAR_HERE}}\n")
+    run = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "-c", str(site)],
+                         capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "environment variable NO_SUCH_VAR_HERE is not set" in run.stderr
