@@ -40,7 +40,7 @@ def inventory(site: SiteConfig) -> list[dict[str, Any]]:
             "name": d.name,
             "endpoint": d.endpoints()[0],
             "points": [{"id": p.id, "zone": p.zone, "location": p.location} for p in d.points],
-            "outputs": [s.name for s in d.sirens],
+            "outputs": [{"name": o.name, "kind": o.kind} for o in d.outputs],
         }
         for d in site.devices
     ]

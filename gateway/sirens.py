@@ -30,7 +30,10 @@ class SirenLinkage:
         execute: Execute,
         emit: Callable[[Event], None],
     ) -> None:
-        self._devices = {d.id: d for d in devices if d.sirens}
+        self._outputs = {
+            d.id: [o for o in d.outputs if o.follows_panic] for d in devices
+        }
+        self._outputs = {device: outs for device, outs in self._outputs.items() if outs}
         self._off_on = off_on
         self._open_alarms = open_alarms
         self._execute = execute
@@ -40,11 +43,11 @@ class SirenLinkage:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def alarm_changed(self, alarm: AlarmSnapshot) -> None:
-        if alarm.condition == "panic" and alarm.device_id in self._devices:
+        if alarm.condition == "panic" and alarm.device_id in self._outputs:
             self._schedule(alarm.device_id, f"alarm {alarm.alarm_id} {alarm.state}", force=False)
 
     def device_online(self, device_id: str) -> None:
-        if device_id in self._devices:
+        if device_id in self._outputs:
             self._schedule(device_id, "module back online", force=True)
 
     def _schedule(self, device_id: str, reason: str, force: bool) -> None:
@@ -64,7 +67,7 @@ class SirenLinkage:
     async def _drive(self, device_id: str, reason: str, force: bool) -> None:
         lock = self._locks.setdefault(device_id, asyncio.Lock())
         async with lock:
-            for siren in self._devices[device_id].sirens:
+            for siren in self._outputs[device_id]:
                 want = self._wanted(device_id, siren.zones)
                 key = (device_id, siren.name)
                 if not force and self._written.get(key, False) == want:

@@ -51,7 +51,7 @@ def site_file(tmp_path: Path, broker_url: str, modules: int = 2, *, protocol: st
                 {"id": "btn-b", "input": 1, "zone": f"zone-{i}", "location": f"Room {i}B",
                  "tamper_input": 9},
             ],
-            "sirens": [{"name": "siren", "coil": 0}],
+            "outputs": [{"name": "siren", "coil": 0}, {"name": "door", "kind": "relay", "coil": 1}],
         })
     if rtu_port is not None:
         devices.append({

@@ -1,1 +1,1 @@
-"""Modbus I/O modules (TCP and RTU) carrying panic buttons, their supervision and sirens."""
+"""Modbus I/O modules (TCP and RTU) carrying panic buttons, their supervision, sirens and relays."""

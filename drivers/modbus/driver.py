@@ -180,21 +180,21 @@ class ModbusIoDriver:
     async def execute(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
         if action != "output":
             raise ActionError(f"{self.device_id}: unknown action {action!r} (known: output)")
-        siren = next((s for s in self.config.sirens if s.name == args.get("name")), None)
-        if siren is None:
-            names = [s.name for s in self.config.sirens]
+        output = next((o for o in self.config.outputs if o.name == args.get("name")), None)
+        if output is None:
+            names = [o.name for o in self.config.outputs]
             raise ActionError(f"{self.device_id}: no output {args.get('name')!r} (has {names})")
         on = bool(args.get("on"))
         client = self._client
-        result = OutputChange(output=siren.name, address=siren.coil, requested=on,
+        result = OutputChange(output=output.name, address=output.coil, requested=on,
                               confirmed=None, reason=str(args.get("reason", "")))
         if client is None or not client.connected:
             return result.model_copy(update={"error": "module not connected"}).model_dump()
         try:
-            written = await client.write_coil(siren.coil, on, device_id=self.config.unit)
+            written = await client.write_coil(output.coil, on, device_id=self.config.unit)
             if written.isError():
                 raise ActionError(f"write refused: {written}")
-            readback = await client.read_coils(siren.coil, count=1, device_id=self.config.unit)
+            readback = await client.read_coils(output.coil, count=1, device_id=self.config.unit)
             if readback.isError():
                 raise ActionError(f"read-back refused: {readback}")
         except (ModbusException, OSError, TimeoutError, ActionError) as exc:

@@ -43,12 +43,21 @@ class PanicPoint(Strict):
     tamper_input: int | None = Field(default=None, ge=0, le=65535)
 
 
-class Siren(Strict):
-    """A siren, strobe or relay on a coil, switched on by alarms of its zones (all if empty)."""
+class Output(Strict):
+    """A coil driving a siren, strobe or relay (door release, sounder).
+
+    Sirens and strobes follow the panic alarms of their ``zones`` (every zone if empty); relays
+    move only when a linkage rule or a command says so.
+    """
 
     name: Identifier
     coil: int = Field(ge=0, le=65535)
+    kind: Literal["siren", "strobe", "relay"] = "siren"
     zones: list[Identifier] = []
+
+    @property
+    def follows_panic(self) -> bool:
+        return self.kind in ("siren", "strobe")
 
 
 class ModbusIoConfig(Strict):
@@ -66,7 +75,7 @@ class ModbusIoConfig(Strict):
     timeout: Seconds = 1.0
     offline_after: int = Field(default=3, ge=1, le=10, description="failed polls before offline")
     points: list[PanicPoint] = Field(min_length=1)
-    sirens: list[Siren] = []
+    outputs: list[Output] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -109,8 +118,10 @@ class ModbusIoConfig(Strict):
             raise ValueError(f"point ids must be unique: {repeated}")
         if max(used) - min(used) >= 2000:
             raise ValueError("inputs must fit in one read of 2000 discrete inputs")
-        if len({s.coil for s in self.sirens}) != len(self.sirens):
-            raise ValueError("two sirens share a coil")
+        if len({o.coil for o in self.outputs}) != len(self.outputs):
+            raise ValueError("two outputs share a coil")
+        if len({o.name for o in self.outputs}) != len(self.outputs):
+            raise ValueError("two outputs share a name")
         return self
 
     def endpoints(self) -> list[str]:
@@ -118,9 +129,6 @@ class ModbusIoConfig(Strict):
             return [f"modbus tcp {self.tcp.host}:{self.tcp.port} unit {self.unit}"]
         assert self.rtu is not None
         return [f"modbus rtu {self.rtu.port} unit {self.unit}"]
-
-    def sirens_for(self, zone: str) -> list[str]:
-        return [s.name for s in self.sirens if not s.zones or zone in s.zones]
 
     def input_span(self) -> tuple[int, int]:
         """First input address and count of the one read that covers every point."""

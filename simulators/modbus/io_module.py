@@ -1,10 +1,10 @@
-"""A simulated Modbus I/O module carrying panic buttons, their supervision inputs and sirens.
+"""A simulated Modbus I/O module carrying panic buttons, their supervision inputs and outputs.
 
 The module keeps the physical state of each point (is the button latched down, is the line cut,
 is the housing open) and writes the resulting input levels into the Modbus data store, so the
 gateway reads exactly what a real module would put on the wire: an ``active_low`` button idles
 at 1 and reads 0 when pressed. Panic buttons latch mechanically; only the key reset (``release``)
-brings them back. Coils are written by the gateway and only read here, to show siren states.
+brings them back. Coils are written by the gateway and only read here, to show output states.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.modbus.models import ModbusIoConfig, PanicPoint, Siren
+from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
 from simulators.modbus.endpoint import COILS, DISCRETE_INPUTS, ModbusEndpoint, UnitMode
 from simulators.simulator import InvalidArguments, UnknownAction, UnknownPoint
 
@@ -114,7 +114,7 @@ class ModbusIoSimulator:
         for point in self.points.values():
             levels.update(point.levels())
         input_count = max(16, max(levels) + 1)
-        coil_count = max([4, *(s.coil + 1 for s in self.config.sirens)])
+        coil_count = max([4, *(o.coil + 1 for o in self.config.outputs)])
         inputs = [levels.get(address, False) for address in range(input_count)]
         return SimDevice(
             self.unit,
@@ -128,8 +128,8 @@ class ModbusIoSimulator:
 
     def summary(self) -> str:
         text = "points: " + ", ".join(self.points)
-        if self.config.sirens:
-            text += "  sirens: " + ", ".join(s.name for s in self.config.sirens)
+        if self.config.outputs:
+            text += "  outputs: " + ", ".join(o.name for o in self.config.outputs)
         return text
 
     # --- the physical world -----------------------------------------------------------------
@@ -176,9 +176,9 @@ class ModbusIoSimulator:
         await self._set_mode("online")
 
     async def coil(self, name: str) -> bool:
-        """Whether the siren (coil) called ``name`` is on, as last written by the gateway."""
-        siren = self._siren(name)
-        (value,) = await self._wire().read(self.unit, COILS, siren.coil, 1)
+        """Whether the output (coil) called ``name`` is on, as last written by the gateway."""
+        output = self._output(name)
+        (value,) = await self._wire().read(self.unit, COILS, output.coil, 1)
         return value
 
     async def inputs(self) -> dict[int, bool]:
@@ -209,7 +209,7 @@ class ModbusIoSimulator:
 
     async def state(self) -> dict[str, Any]:
         wire = await self.inputs()
-        coils = {s.name: await self.coil(s.name) for s in self.config.sirens}
+        coils = {o.name: await self.coil(o.name) for o in self.config.outputs}
         endpoint = self._wire()
         return {
             "id": self.device_id,
@@ -220,8 +220,9 @@ class ModbusIoSimulator:
             "link_up": endpoint.link_up,
             "actions": list(self.actions),
             "points": [self._point_view(p, wire) for p in self.points.values()],
-            "sirens": [
-                {"name": s.name, "coil": s.coil, "on": coils[s.name]} for s in self.config.sirens
+            "outputs": [
+                {"name": o.name, "kind": o.kind, "coil": o.coil, "on": coils[o.name]}
+                for o in self.config.outputs
             ],
         }
 
@@ -269,12 +270,12 @@ class ModbusIoSimulator:
                 f"{self.device_id}: no point {point!r} (points: {', '.join(self.points)})"
             ) from None
 
-    def _siren(self, name: str) -> Siren:
-        for siren in self.config.sirens:
-            if siren.name == name:
-                return siren
-        names = ", ".join(s.name for s in self.config.sirens) or "none"
-        raise UnknownPoint(f"{self.device_id}: no siren {name!r} (sirens: {names})")
+    def _output(self, name: str) -> Output:
+        for output in self.config.outputs:
+            if output.name == name:
+                return output
+        names = ", ".join(o.name for o in self.config.outputs) or "none"
+        raise UnknownPoint(f"{self.device_id}: no output {name!r} (outputs: {names})")
 
     def _wire(self) -> ModbusEndpoint[Any]:
         if self._endpoint is None:

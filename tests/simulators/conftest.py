@@ -55,7 +55,8 @@ def _io_device(device_id: str, port: int, unit: int = 1, **extra: Any) -> dict[s
             {"id": "btn-2", "input": 1, "zone": "hall"},
             {"id": "btn-nc", "input": 2, "zone": "hall", "active_low": True},
         ],
-        "sirens": [{"name": "hall-siren", "coil": 0}, {"name": "hall-strobe", "coil": 3}],
+        "outputs": [{"name": "hall-siren", "coil": 0},
+                    {"name": "hall-strobe", "kind": "strobe", "coil": 3}],
     }
     device.update(extra)
     return device

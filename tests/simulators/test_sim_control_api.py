@@ -59,7 +59,7 @@ async def check_api(http: httpx.AsyncClient, modbus_port: int) -> None:
     await client.write_coil(0, True, device_id=1)
     client.close()
     state = (await http.get("/devices/hall-io")).json()
-    assert state["sirens"][0] == {"name": "hall-siren", "coil": 0, "on": True}
+    assert state["outputs"][0] == {"name": "hall-siren", "kind": "siren", "coil": 0, "on": True}
 
     answer = await http.post("/devices/hall-io/offline", json={"mode": "silent"})
     assert answer.json()["state"]["online"] is False

@@ -153,11 +153,11 @@ def test_coils_written_by_a_client_show_as_siren_states(
             assert await io.coil("hall-siren") is True
             assert await io.coil("hall-strobe") is False
             state = await io.state()
-            assert {s["name"]: s["on"] for s in state["sirens"]} == {
+            assert {s["name"]: s["on"] for s in state["outputs"]} == {
                 "hall-siren": True,
                 "hall-strobe": False,
             }
-            with pytest.raises(UnknownPoint, match="no siren 'bell'"):
+            with pytest.raises(UnknownPoint, match="no output 'bell'"):
                 await io.coil("bell")
 
     run(scenario())
