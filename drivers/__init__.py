@@ -2,7 +2,8 @@
 
 A driver owns its device connection, turns wire data into ``gateway.events.Event`` objects and
 carries out device actions. It knows nothing about MQTT. To add a driver: a new package with a
-pydantic config model (a ``driver: Literal[...]`` key and ``endpoints()``) and a class that
+pydantic config model (a ``driver: Literal[...]`` key, ``id``, ``endpoints()`` naming the
+addresses it uses, ``inventory()`` listing the devices its events name) and a class that
 satisfies ``drivers.driver.Driver``; then add both to ``DeviceConfig`` and ``DRIVERS`` below.
 """
 

@@ -33,17 +33,7 @@ DRAIN_ON_STOP = 5.0
 
 
 def inventory(site: SiteConfig) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": d.id,
-            "driver": d.driver,
-            "name": d.name,
-            "endpoint": d.endpoints()[0],
-            "points": [{"id": p.id, "zone": p.zone, "location": p.location} for p in d.points],
-            "outputs": [{"name": o.name, "kind": o.kind} for o in d.outputs],
-        }
-        for d in site.devices
-    ]
+    return [entry for device in site.devices for entry in device.inventory()]
 
 
 class Gateway:

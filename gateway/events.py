@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,46 @@ class PointFact(Payload):
     input: int | None = Field(default=None, description="input address on the I/O module")
 
 
+FireCondition = Literal["fire", "pre_alarm", "fault", "supervisory", "shielded", "power_fault"]
+
+
+class FireFact(Payload):
+    """A condition at a fire panel's point, or at a component behind a transmission device.
+
+    ``point`` is stable within the device: ``L<loop>-P<point>`` (or ``Z<zone>``) for register-map
+    panels, ``S<system type>-<system address>/C<component address>`` for GB/T 26875.3 components,
+    ``system`` or ``transmitter`` for conditions of the whole panel or transmission device.
+    """
+
+    condition: FireCondition
+    point: str
+    zone: str = Field(default="", description="zone name from the site file or profile")
+    location: str = Field(default="", description="where a person finds the point")
+    description: str = Field(default="", description="the panel's own text for the point")
+    loop: int | None = None
+    point_number: int | None = None
+    system_type: int | None = Field(default=None, description="GB/T 26875.3 system type code")
+    system_address: int | None = None
+    component_address: int | None = None
+    component_type: str = Field(default="", description="e.g. smoke detector, manual call point")
+    component_type_code: int | None = None
+    device_time: datetime | None = Field(default=None, description="time the device reported")
+    status: int | None = Field(default=None, description="raw status word, for diagnosis")
+
+
+class PanelAction(Payload):
+    """Something done at the panel itself (reset, silence) or recorded by it (operation)."""
+
+    action: Literal["reset", "silenced", "operation"]
+    point: str = ""
+    system_type: int | None = None
+    system_address: int | None = None
+    operator: str = Field(default="", description="operator id reported by the device, if any")
+    operation_code: int | None = None
+    description: str = ""
+    device_time: datetime | None = None
+
+
 class Availability(Payload):
     online: bool
     reason: str = Field(default="", description="why the state changed, e.g. 3 polls timed out")
@@ -50,6 +91,17 @@ class OutputChange(Payload):
     confirmed: bool | None = Field(description="state read back from the device; null if unread")
     reason: str = Field(default="", description="alarm or command that drove it")
     error: str = Field(default="", description="why the write or read-back failed, if it did")
+
+
+class LinkageOutcome(Payload):
+    """A linkage rule fired: what it drove and how each action went."""
+
+    rule: str
+    alarm_id: str
+    zone: str
+    ok: bool
+    seconds_after_alarm: float
+    actions: list[OutputChange]
 
 
 class AlarmSnapshot(Payload):
@@ -157,6 +209,18 @@ ALARM_REPORTED = _t("alarm.reported", AlarmChange, "A person marked a report as 
 ALARM_REPORT_OVERDUE = _t("alarm.report_overdue", AlarmChange, "A reporting deadline passed.")
 DRILL_STARTED = _t("drill.started", DrillSummary, "A drill began; events carry the drill flag.")
 DRILL_STOPPED = _t("drill.stopped", DrillSummary, "A drill ended, with its summary.")
+FIRE_ALARM = _t("fire.alarm", FireFact, "A fire alarm at a panel point or component.",
+                life_safety=True)
+FIRE_PRE_ALARM = _t("fire.pre_alarm", FireFact, "A detector is close to its alarm threshold.")
+FIRE_FAULT = _t("fire.fault", FireFact, "A fault at a fire panel point, loop or component.")
+FIRE_SUPERVISORY = _t("fire.supervisory", FireFact, "A supervisory condition (valve, pump...).")
+FIRE_SHIELDED = _t("fire.shielded", FireFact, "A point was disabled (shielded) at the panel.")
+FIRE_POWER_FAULT = _t("fire.power_fault", FireFact, "Main or backup power of a panel failed.")
+FIRE_RESTORED = _t("fire.restored", FireFact, "A fire-system condition is normal again.")
+FIRE_PANEL_RESET = _t("fire.panel_reset", PanelAction, "The panel was reset; its alarms close.")
+FIRE_SILENCED = _t("fire.silenced", PanelAction, "The panel's sounders were silenced.")
+FIRE_OPERATION = _t("fire.operation", PanelAction, "An operation recorded by the panel.")
+LINKAGE_EXECUTED = _t("linkage.executed", LinkageOutcome, "A linkage rule drove its outputs.")
 EVENTS_DROPPED = _t("gateway.events_dropped", EventsDropped, "The outbox dropped events at a cap.")
 COMMAND_AUDIT = _t("audit.command", CommandAudit, "A command was accepted, denied or failed.")
 
@@ -182,6 +246,17 @@ CATALOGUE: dict[str, EventType] = {
         ALARM_REPORT_OVERDUE,
         DRILL_STARTED,
         DRILL_STOPPED,
+        FIRE_ALARM,
+        FIRE_PRE_ALARM,
+        FIRE_FAULT,
+        FIRE_SUPERVISORY,
+        FIRE_SHIELDED,
+        FIRE_POWER_FAULT,
+        FIRE_RESTORED,
+        FIRE_PANEL_RESET,
+        FIRE_SILENCED,
+        FIRE_OPERATION,
+        LINKAGE_EXECUTED,
         EVENTS_DROPPED,
         COMMAND_AUDIT,
     )
@@ -207,3 +282,35 @@ class Event:
     def life_safety(self) -> bool:
         """Life-safety events jump the outbox queue when there is a backlog."""
         return self.type.life_safety or self.severity is Severity.CRITICAL
+
+
+# Which fact type reports which fire condition becoming active.
+FIRE_RAISING: dict[str, EventType] = {
+    "fire": FIRE_ALARM,
+    "pre_alarm": FIRE_PRE_ALARM,
+    "fault": FIRE_FAULT,
+    "supervisory": FIRE_SUPERVISORY,
+    "shielded": FIRE_SHIELDED,
+    "power_fault": FIRE_POWER_FAULT,
+}
+FIRE_SEVERITY: dict[str, Severity] = {
+    "fire": Severity.CRITICAL,
+    "pre_alarm": Severity.MAJOR,
+    "fault": Severity.MAJOR,
+    "supervisory": Severity.MINOR,
+    "shielded": Severity.MINOR,
+    "power_fault": Severity.MAJOR,
+}
+
+
+def fire_event(device_id: str, fact: FireFact, active: bool,
+               time: datetime | None = None) -> Event:
+    """The event a fire driver emits when ``fact.condition`` becomes active or clears."""
+    return Event(
+        type=FIRE_RAISING[fact.condition] if active else FIRE_RESTORED,
+        device_id=device_id,
+        payload=fact,
+        severity=FIRE_SEVERITY[fact.condition] if active else Severity.INFO,
+        subject=fact.point,
+        time=time or utcnow(),
+    )

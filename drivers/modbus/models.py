@@ -130,6 +130,17 @@ class ModbusIoConfig(Strict):
         assert self.rtu is not None
         return [f"modbus rtu {self.rtu.port} unit {self.unit}"]
 
+    def inventory(self) -> list[dict[str, Any]]:
+        """What the retained device inventory says about this device."""
+        return [{
+            "id": self.id,
+            "driver": self.driver,
+            "name": self.name,
+            "endpoint": self.endpoints()[0],
+            "points": [{"id": p.id, "zone": p.zone, "location": p.location} for p in self.points],
+            "outputs": [{"name": o.name, "kind": o.kind} for o in self.outputs],
+        }]
+
     def input_span(self) -> tuple[int, int]:
         """First input address and count of the one read that covers every point."""
         addresses = [
