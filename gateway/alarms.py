@@ -32,8 +32,11 @@ from gateway.events import (
     ALARM_RETURNED,
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
+    FIRE_PANEL_RESET,
+    FIRE_RESTORED,
     LINE_FAULT,
     LINE_RESTORED,
+    LINKAGE_EXECUTED,
     PANIC_PRESSED,
     PANIC_RELEASED,
     TAMPER,
@@ -41,7 +44,9 @@ from gateway.events import (
     AlarmSnapshot,
     Event,
     EventType,
-    PointFact,
+    FireFact,
+    LinkageOutcome,
+    PanelAction,
     Severity,
     utcnow,
 )
@@ -58,6 +63,18 @@ PANIC = Condition("panic", Severity.CRITICAL, latched=True)
 LINE = Condition("line_fault", Severity.MAJOR, latched=False)
 TAMPERED = Condition("tamper", Severity.MAJOR, latched=False)
 COMM = Condition("comm_fault", Severity.MAJOR, latched=False)
+LINKAGE_FAILED = Condition("linkage_failed", Severity.MAJOR, latched=False)
+
+# A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
+# here once it is normal again). Faults and the rest close once normal and acknowledged.
+FIRE_CONDITIONS: dict[str, Condition] = {
+    "fire": Condition("fire", Severity.CRITICAL, latched=True),
+    "pre_alarm": Condition("pre_alarm", Severity.MAJOR, latched=False),
+    "fault": Condition("fault", Severity.MAJOR, latched=False),
+    "supervisory": Condition("supervisory", Severity.MINOR, latched=False),
+    "shielded": Condition("shielded", Severity.MINOR, latched=False),
+    "power_fault": Condition("power_fault", Severity.MAJOR, latched=False),
+}
 
 # fact type -> (condition, True if it raises / False if it returns to normal)
 FACTS: dict[str, tuple[Condition, bool]] = {
@@ -72,6 +89,20 @@ FACTS: dict[str, tuple[Condition, bool]] = {
 }
 
 REPORT_KINDS = ("first", "written", "general")
+
+
+def classify(event: Event) -> tuple[Condition, bool, str] | None:
+    """Which alarm condition a fact is about, whether it raises it, and the point."""
+    point = event.subject or "device"
+    fact = FACTS.get(event.type.name)
+    if fact is not None:
+        return fact[0], fact[1], point
+    if isinstance(event.payload, FireFact):
+        return (FIRE_CONDITIONS[event.payload.condition], event.type is not FIRE_RESTORED,
+                event.payload.point)
+    if event.type is LINKAGE_EXECUTED and isinstance(event.payload, LinkageOutcome):
+        return LINKAGE_FAILED, not event.payload.ok, event.payload.rule
+    return None
 
 
 class AlarmError(Exception):
@@ -165,11 +196,13 @@ class AlarmService:
     # -- facts from devices --------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        fact = FACTS.get(event.type.name)
+        if event.type is FIRE_PANEL_RESET and isinstance(event.payload, PanelAction):
+            self._panel_reset(event.device_id, event.payload)
+            return
+        fact = classify(event)
         if fact is None:
             return
-        condition, raising = fact
-        point = event.subject or "device"
+        condition, raising, point = fact
         key = f"{event.device_id}/{point}/{condition.name}"
         alarm = self._open_for(key)
         if raising:
@@ -184,10 +217,22 @@ class AlarmService:
             if not alarm.latched and alarm.acknowledged:
                 self._close(alarm, None, "returned to normal after acknowledge")
 
+    def _panel_reset(self, device_id: str, action: PanelAction) -> None:
+        """A reset at the panel closes the fire-system alarms it covers."""
+        scope = (f"S{action.system_type}-{action.system_address}/"
+                 if action.system_address is not None else "")
+        for alarm in self.open_alarms():
+            if (alarm.device_id == device_id and alarm.condition in FIRE_CONDITIONS
+                    and alarm.point.startswith(scope)):
+                if alarm.active:
+                    alarm = self._change(ALARM_RETURNED, alarm, active=False,
+                                         returned_at=utcnow())
+                self._close(alarm, None, "panel reset")
+
     def _raise(self, event: Event, condition: Condition, key: str, point: str) -> None:
-        zone = location = ""
-        if isinstance(event.payload, PointFact):
-            zone, location = event.payload.zone, event.payload.location
+        payload = event.payload
+        zone = str(getattr(payload, "zone", ""))
+        location = str(getattr(payload, "location", "") or getattr(payload, "description", ""))
         drill = self._drill_active()
         raised = event.time
         due: dict[str, datetime] = {}

@@ -20,6 +20,7 @@ from gateway.config import SiteConfig
 from gateway.drills import Drills
 from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
 from gateway.intake import AlarmFanout, Intake
+from gateway.linkage import Linkage
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox
 from gateway.publisher import EventPublisher
@@ -50,8 +51,11 @@ class Gateway:
                                    lambda: self.alarms.open_alarms(), self.supervisor.execute,
                                    lambda event: self.intake.emit(event))
         self.intake = Intake(self.publisher, self.sirens)
+        self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
+                               site.gateway.id)
         self.alarms = AlarmService(self.store, site.alarms,
-                                   AlarmFanout(self.publisher, self.drills, self.sirens),
+                                   AlarmFanout(self.publisher, self.drills, self.sirens,
+                                               self.linkage),
                                    lambda: self.drills.active)
         self.intake.alarms = self.alarms
         for device in site.devices:
@@ -85,6 +89,7 @@ class Gateway:
                     task.cancel()
         finally:
             await self.sirens.wait_idle()
+            await self.linkage.wait_idle()
             await asyncio.to_thread(self.outbox.close, DRAIN_ON_STOP)
             self.link.stop()
             self.audit.close()

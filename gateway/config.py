@@ -103,6 +103,30 @@ class Operator(Strict):
     token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+class LinkageTrigger(Strict):
+    conditions: list[str] = Field(default=["fire"], min_length=1,
+                                  description="alarm conditions that fire the rule")
+    zones: list[Identifier] = Field(default=[], description="only alarms in these zones (or all)")
+
+
+class LinkageAction(Strict):
+    device: Identifier
+    output: Identifier
+    set: bool = Field(default=True, description="true energises the output, false releases it")
+
+
+class LinkageRule(Strict):
+    """When an alarm of these conditions is raised in these zones, drive these outputs.
+
+    Fire linkage is a secondary action: egress doors must be released by the fire system itself
+    (NFPA 72 21.9 / GB 50116); the gateway's release adds to it and reports what it did.
+    """
+
+    name: Identifier
+    when: LinkageTrigger = LinkageTrigger()
+    do: list[LinkageAction] = Field(min_length=1)
+
+
 class SiteConfig(Strict):
     site: Site
     gateway: GatewayIdentity = GatewayIdentity()
@@ -111,6 +135,7 @@ class SiteConfig(Strict):
     alarms: Alarms = Alarms()
     operators: list[Operator] = []
     devices: list[DeviceConfig] = []
+    linkage: list[LinkageRule] = []
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:
@@ -134,6 +159,16 @@ class SiteConfig(Strict):
         names = [op.name for op in self.operators]
         for name in {n for n in names if names.count(n) > 1}:
             problems.append(f"operators: duplicate operator {name!r}")
+        by_id = {d.id: d for d in self.devices}
+        for index, rule in enumerate(self.linkage):
+            for n, action in enumerate(rule.do):
+                target = by_id.get(action.device)
+                outputs = [o.name for o in getattr(target, "outputs", [])]
+                if target is None:
+                    problems.append(f"linkage[{index}].do[{n}].device: no device {action.device!r}")
+                elif action.output not in outputs:
+                    problems.append(f"linkage[{index}].do[{n}].output: device {action.device!r} "
+                                    f"has no output {action.output!r} (has {outputs})")
         if problems:
             raise ValueError("\n".join(problems))
         return self

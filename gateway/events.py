@@ -86,6 +86,7 @@ class OutputChange(Payload):
     """An output (siren, strobe, relay) the gateway drove, with the state it read back."""
 
     output: str = Field(description="output name from the site file")
+    device: str = Field(default="", description="device the output is on, in linkage outcomes")
     address: int = Field(description="coil address on the device")
     requested: bool
     confirmed: bool | None = Field(description="state read back from the device; null if unread")

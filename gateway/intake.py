@@ -3,7 +3,7 @@
 ``Intake`` is the ``DeviceSink`` every driver gets: it publishes each fact, suppresses repeated
 availability reports (no flapping topics), and lets the alarm service react. ``AlarmFanout``
 publishes each alarm change as an event plus the retained alarm state, and tells the drill
-bookkeeping and the siren linkage.
+bookkeeping, the sirens and the linkage rules.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from gateway.alarms import AlarmService
 from gateway.drills import Drills
 from gateway.events import (
+    ALARM_RAISED,
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     AlarmChange,
@@ -20,6 +21,7 @@ from gateway.events import (
     EventType,
     Severity,
 )
+from gateway.linkage import Linkage
 from gateway.publisher import EventPublisher
 from gateway.sirens import SirenLinkage
 
@@ -56,10 +58,12 @@ class Intake:
 
 
 class AlarmFanout:
-    def __init__(self, publisher: EventPublisher, drills: Drills, sirens: SirenLinkage) -> None:
+    def __init__(self, publisher: EventPublisher, drills: Drills, sirens: SirenLinkage,
+                 linkage: Linkage) -> None:
         self._publisher = publisher
         self._drills = drills
         self._sirens = sirens
+        self._linkage = linkage
 
     def __call__(self, kind: EventType, alarm: AlarmSnapshot, by: str | None,
                  report: str | None) -> None:
@@ -70,3 +74,5 @@ class AlarmFanout:
         self._publisher.alarm_state(alarm)
         self._drills.observe(kind.name, alarm)
         self._sirens.alarm_changed(alarm)
+        if kind is ALARM_RAISED:
+            self._linkage.alarm_raised(alarm)
