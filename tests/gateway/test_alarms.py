@@ -183,3 +183,40 @@ def test_drill_alarms_are_flagged_and_summarised(setup) -> None:  # type: ignore
     assert summary.seconds_to_last_reset >= summary.seconds_to_first_acknowledge
     with pytest.raises(AlarmError, match="no drill"):
         drills.stop("principal")
+
+
+def fire(condition: str, point: str = "S1-1/C258", active: bool = True) -> Event:
+    from gateway.events import FireFact, fire_event
+
+    return fire_event("utd-b", FireFact(condition=condition, point=point, zone="building-b",  # type: ignore[arg-type]
+                                        description="二层东走廊感烟探测器"), active)
+
+
+def test_fire_alarm_latches_until_the_panel_is_reset(setup) -> None:  # type: ignore[no-untyped-def]
+    from gateway.events import FIRE_PANEL_RESET, PanelAction
+
+    alarms, rec, _, _ = setup
+    alarms.on_event(fire("fire"))
+    alarms.on_event(fire("fault", point="S1-1/C300"))
+    alarms.on_event(fire("fire", point="S1-2/C001"))  # another system behind the same device
+    fire_alarm = alarms.open_alarms()[0]
+    assert fire_alarm.severity is Severity.CRITICAL and fire_alarm.latched
+    assert fire_alarm.zone == "building-b" and fire_alarm.location == "二层东走廊感烟探测器"
+    alarms.on_event(fire("fire", active=False))
+    assert alarms.open_alarms()[0].state == "rtn_unacknowledged"  # latched, still open
+
+    alarms.on_event(Event(FIRE_PANEL_RESET, "utd-b",
+                          PanelAction(action="reset", system_type=1, system_address=1)))
+    left = alarms.open_alarms()
+    assert [a.point for a in left] == ["S1-2/C001"]  # the reset covered system 1 only
+    assert rec.kinds.count("closed") == 2
+
+
+def test_a_fire_fault_that_clears_waits_for_acknowledge(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, _, _, _ = setup
+    alarms.on_event(fire("fault"))
+    alarms.on_event(fire("fault", active=False))
+    (alarm,) = alarms.open_alarms()
+    assert alarm.state == "rtn_unacknowledged" and alarm.severity is Severity.MAJOR
+    alarms.acknowledge(alarm.alarm_id, "g")
+    assert alarms.open_alarms() == []
