@@ -26,7 +26,7 @@ from simulators.control_client import (
     ControlClient,
     ControlError,
 )
-from simulators.scenario import Scenario, ScenarioError, load_scenario, play
+from simulators.scenario import Commander, Scenario, ScenarioError, load_scenario, play
 from simulators.simulator import SimulatorError
 
 if TYPE_CHECKING:
@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     scenario = commands.add_parser("scenario", help="play a timed scenario file")
     scenario.add_argument("file", metavar="FILE.yaml")
     scenario.add_argument("--control", default=DEFAULT_URL, metavar="URL")
+    scenario.add_argument("--broker", metavar="mqtt://HOST:PORT",
+                          help="for command steps: the broker the gateway uses")
+    scenario.add_argument("-c", "--config", metavar="SITE.yaml",
+                          help="for command steps: the site file (site and gateway ids)")
     scenario.add_argument(
         "--speed", type=float, default=1.0, help="time factor (2 plays twice as fast)"
     )
@@ -207,8 +211,42 @@ async def _play(scenario: Scenario, args: argparse.Namespace) -> None:
             source=args.file,
             speed=args.speed,
             echo=lambda line: print(line, flush=True),
+            commander=_commander(args) if args.config else None,
         )
     print("done", flush=True)
+
+
+def _commander(args: argparse.Namespace) -> Commander:
+    """Gateway commands over MQTT, as the operator named in the environment."""
+    import os
+
+    from gateway import remote
+    from gateway.config import load_site
+    from gateway.topics import Topics
+
+    site = load_site(args.config)
+    topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
+    url = args.broker or site.mqtt.url
+    operator = os.environ.get("CAMPUS_OPERATOR", "")
+    token = os.environ.get("CAMPUS_OPERATOR_TOKEN", "")
+
+    def call(name: str, command_args: dict[str, Any]) -> Any:
+        client = remote.connect(url)
+        try:
+            answer = remote.request(client, topics, name, operator=operator, token=token,
+                                    args=command_args)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        if answer.get("status") != "ok":
+            error = answer.get("error") or {}
+            raise ScenarioError(f"{name} refused: {error.get('code')}: {error.get('message')}")
+        return answer.get("data")
+
+    async def command(name: str, command_args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(call, name, command_args)
+
+    return command
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ steps:
             "steps[0].colour: unknown key",
         ),
         ("steps:\n  - {at: soon, device: a, action: press}\n", "steps[0].at: "),
-        ("steps:\n  - {at: 0, action: press}\n", "steps[0].device: required key is missing"),
+        ("steps:\n  - {at: 0, action: press}\n",
+         "steps[0]: a step needs device and action, or command"),
         ("steps: []\n", "steps: "),
         (
             "steps:\n  - {at: 5, device: a, action: press}\n"
