@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     site = _load(args.config)
-    points = sum(len(d.points) for d in site.devices)
-    print(f"{args.config}: ok: site {site.site.id}, {len(site.devices)} devices, {points} points")
+    kinds = Counter(d.driver for d in site.devices)
+    summary = ", ".join(f"{n} {driver}" for driver, n in sorted(kinds.items()))
+    print(f"{args.config}: ok: site {site.site.id}, {len(site.devices)} devices ({summary}), "
+          f"{len(site.linkage)} linkage rules")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from drivers import DeviceConfig
+from drivers import DRIVERS, DeviceConfig
 from gateway.fields import Identifier, Seconds, Strict
 
 
@@ -193,8 +193,8 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"modbus", "function-after[_one_source()]"} or item.startswith("function-"):
-            continue
+        elif item in DRIVERS or item.startswith("function-"):
+            continue  # pydantic's names for the union member and validators, not YAML keys
         else:
             parts.append(("." if parts else "") + item)
     return "".join(parts) or "(top level)"

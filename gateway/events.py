@@ -200,7 +200,7 @@ TAMPER_RESTORED = _t("panic.tamper_restored", PointFact, "The tamper contact is 
 DEVICE_ONLINE = _t("device.online", Availability, "The gateway reaches the device again.")
 DEVICE_OFFLINE = _t("device.offline", Availability, "The gateway cannot reach the device.")
 OUTPUT_CHANGED = _t("output.changed", OutputChange, "An output was driven and read back.")
-ALARM_RAISED = _t("alarm.raised", AlarmChange, "A new alarm.", life_safety=True)
+ALARM_RAISED = _t("alarm.raised", AlarmChange, "A new alarm.")
 ALARM_REACTIVATED = _t("alarm.reactivated", AlarmChange, "An open alarm's condition came back.")
 ALARM_RETURNED = _t("alarm.returned", AlarmChange, "The alarm's condition returned to normal.")
 ALARM_ACKNOWLEDGED = _t("alarm.acknowledged", AlarmChange, "A person acknowledged the alarm.")

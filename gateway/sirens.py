@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from drivers import ActionError, DeviceConfig
+from drivers.modbus.models import ModbusIoConfig
 from gateway.events import OUTPUT_CHANGED, AlarmSnapshot, Event, OutputChange, Severity
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ class SirenLinkage:
         emit: Callable[[Event], None],
     ) -> None:
         self._outputs = {
-            d.id: [o for o in d.outputs if o.follows_panic] for d in devices
+            d.id: [o for o in d.outputs if o.follows_panic]
+            for d in devices
+            if isinstance(d, ModbusIoConfig) and any(o.follows_panic for o in d.outputs)
         }
-        self._outputs = {device: outs for device, outs in self._outputs.items() if outs}
         self._off_on = off_on
         self._open_alarms = open_alarms
         self._execute = execute

@@ -110,7 +110,7 @@ def test_not_yaml(tmp_path: Path) -> None:
 def test_validate_command_exit_codes(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "gateway.cli", "validate",
                          str(write(tmp_path, GOOD))], capture_output=True, text=True)
-    assert ok.returncode == 0 and "ok: site s1, 1 devices, 1 points" in ok.stdout
+    assert ok.returncode == 0 and "ok: site s1, 1 devices (1 modbus), 0 linkage rules" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "gateway.cli", "validate",
                           str(write(tmp_path, GOOD.replace("input: 0", "input: -1")))],
                          capture_output=True, text=True)
