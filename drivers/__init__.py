@@ -15,12 +15,22 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from drivers.driver import ActionError, DeviceSink, Driver
+from drivers.gbt26875.driver import TransmissionReceiver
+from drivers.gbt26875.models import TransmissionReceiverConfig
 from drivers.modbus.driver import ModbusIoDriver
 from drivers.modbus.models import ModbusIoConfig
+from drivers.modbus_fire.driver import ModbusFireDriver
+from drivers.modbus_fire.models import ModbusFireConfig
 
-DeviceConfig = Annotated[ModbusIoConfig, Field(discriminator="driver")]
+DeviceConfig = Annotated[
+    ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig, Field(discriminator="driver")
+]
 
-DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {"modbus": ModbusIoDriver}
+DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {
+    "modbus": ModbusIoDriver,
+    "gbt26875": TransmissionReceiver,
+    "modbus_fire": ModbusFireDriver,
+}
 
 
 def build_driver(config: DeviceConfig, sink: DeviceSink) -> Driver:

@@ -6,7 +6,13 @@ To add a family: a package mirroring ``drivers/<name>/`` with a group class that
 
 from __future__ import annotations
 
+from simulators.gbt26875 import TransmissionDeviceSimulators
 from simulators.modbus import ModbusSimulators
+from simulators.modbus_fire import ModbusFireSimulators
 from simulators.simulator import SimulatorFamily
 
-SIMULATORS: dict[str, SimulatorFamily] = {"modbus": ModbusSimulators}
+SIMULATORS: dict[str, SimulatorFamily] = {
+    "modbus": ModbusSimulators,
+    "modbus_fire": ModbusFireSimulators,
+    "gbt26875": TransmissionDeviceSimulators,
+}

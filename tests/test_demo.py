@@ -53,6 +53,25 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
             env={**os.environ, "CAMPUS_OPERATOR": "demo-guard", "CAMPUS_OPERATOR_TOKEN": token})
         assert listed.returncode == 0, listed.stderr
         assert alarm["alarm_id"] in listed.stdout
+
+        # the shipped fire drill, played four times faster than written
+        drill = subprocess.run(
+            [sys.executable, "-m", "simulators", "scenario",
+             str(REPO / "config" / "scenarios" / "fire-drill.yaml"), "-c", str(DEMO_SITE),
+             "--broker", f"mqtt://127.0.0.1:{port}", "--control", control, "--speed", "4"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "CAMPUS_OPERATOR": "demo-guard", "CAMPUS_OPERATOR_TOKEN": token})
+        assert drill.returncode == 0, drill.stdout + drill.stderr
+        (summary,) = sub.wait_event("drill.stopped", timeout=15)
+        assert summary["drill"] is True
+        assert summary["data"]["alarms_raised"] == 1
+        assert summary["data"]["seconds_to_first_acknowledge"] is not None
+        (fire,) = sub.events("fire.alarm")
+        assert fire["drill"] is True and fire["data"]["zone"] == "building-b-f2"
+        (linkage,) = sub.events("linkage.executed")
+        assert linkage["data"]["ok"] is True
+        closed = [e["data"]["alarm"] for e in sub.events("alarm.closed")]
+        assert [a["condition"] for a in closed] == ["fire"] and closed[0]["note"] == "panel reset"
     finally:
         if sub is not None:
             sub.close()

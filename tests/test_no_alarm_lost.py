@@ -91,7 +91,7 @@ def test_broker_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
                        and e["device"] == device and e["data"]["point"] == button]
             assert len(presses) == cycles, f"{device}/{button}: {len(presses)} of {cycles}"
         assert_complete_and_ordered(events, max(e["seqno"] for e in events))
-        assert assert_events_valid(subscriber) == len(subscriber.events())
+        assert assert_events_valid(subscriber) >= len(events)  # more may arrive meanwhile
     finally:
         gateway.stop()
         sims.stop()

@@ -1,0 +1,43 @@
+"""Simulated transmitters -> `campus-gateway run` -> mosquitto -> a subscriber, as on a site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Mosquitto, Subscriber
+from tests.gbt26875.support import free_port, receiver_section
+from tests.rig import GatewayProcess, SimulatorThread, assert_events_valid
+
+B = "utd-building-b"
+
+
+def test_a_fire_behind_a_transmission_device_reaches_the_central_platform(
+    tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
+) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({
+        "site": {"id": "school-1"},
+        "gateway": {"id": "gw1", "state_dir": str(tmp_path / "state")},
+        "mqtt": {"url": mosquitto.url, "protocol": "5"},
+        "devices": [receiver_section(free_port())],
+    }, allow_unicode=True), encoding="utf-8")
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+    try:
+        subscriber.wait_event("device.online", count=2, timeout=20)
+        sims.run(lambda: sims.campus.act("fire-link", "fire", {
+            "transmitter": B, "component_address": 258, "description": "二层东走廊感烟探测器"}))
+        (alarm,) = subscriber.wait_event("fire.alarm", device=B, point="S1-1/C258")
+        assert alarm["data"]["description"] == "二层东走廊感烟探测器"
+        assert alarm["data"]["zone"] == "building-b-f2"
+        subscriber.wait_event("alarm.raised", device=B)
+
+        sims.run(lambda: sims.campus.act("fire-link", "system-reset", {"transmitter": B}))
+        subscriber.wait_event("fire.panel_reset", device=B)
+        assert assert_events_valid(subscriber) >= 4
+    finally:
+        gateway.stop()
+        sims.stop()
+    assert "Traceback" not in gateway.output(), gateway.output()
