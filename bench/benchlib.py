@@ -126,6 +126,86 @@ class CpuWindow:
         return 100.0 * (self.cpu1 - self.cpu0) / wall if wall > 0 else 0.0
 
 
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine so far, summed over cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS, steal / CLOCK_TICKS
+
+
+@dataclass
+class MachineWindow:
+    """CPU used on the whole machine over a window, to see load from outside the benchmark."""
+
+    busy0: float = 0.0
+    steal0: float = 0.0
+    wall0: float = 0.0
+    busy1: float = 0.0
+    steal1: float = 0.0
+    wall1: float = 0.0
+
+    def start(self) -> MachineWindow:
+        (self.busy0, self.steal0), self.wall0 = machine_busy_seconds(), time.monotonic()
+        return self
+
+    def stop(self) -> MachineWindow:
+        (self.busy1, self.steal1), self.wall1 = machine_busy_seconds(), time.monotonic()
+        return self
+
+    @property
+    def percent(self) -> float:
+        """Busy CPU of all processes, as % of one core (200 % = both cores of two)."""
+        wall = self.wall1 - self.wall0
+        return 100.0 * (self.busy1 - self.busy0) / wall if wall > 0 else 0.0
+
+    @property
+    def steal(self) -> float:
+        wall = self.wall1 - self.wall0
+        return 100.0 * (self.steal1 - self.steal0) / wall if wall > 0 else 0.0
+
+    def describe(self, ours: float) -> str:
+        """How busy the machine was, and how much of that was not ``ours`` (% of a core)."""
+        cores = os.cpu_count() or 1
+        others = max(0.0, self.percent - ours)
+        return (f"machine: {self.percent:.0f} % busy of {cores * 100} % ({cores} cores); "
+                f"outside this benchmark {others:.0f} %; hypervisor steal {self.steal:.0f} %")
+
+
+def others_running(exclude: set[int], threshold: float = 20.0) -> list[str]:
+    """Processes not in ``exclude`` that used more than ``threshold`` % of a core over 0.5 s."""
+    def sample() -> dict[int, tuple[float, str]]:
+        out: dict[int, tuple[float, str]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in exclude:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                out[int(entry)] = (cpu_seconds(int(entry)), cmd[:80])
+            except (OSError, IndexError, ValueError):
+                continue
+        return out
+
+    first = sample()
+    time.sleep(0.5)
+    second = sample()
+    busy = []
+    for pid, (cpu, cmd) in second.items():
+        if pid in first and (cpu - first[pid][0]) / 0.5 * 100 > threshold:
+            busy.append(f"{pid} {cmd}")
+    return busy
+
+
+def check_quiet(exclude: set[int]) -> None:
+    """Say so when other programs are busy: the figures are then not this machine at rest."""
+    busy = others_running(exclude)
+    if busy:
+        print("WARNING: other busy processes on this machine, figures will be lower than at rest:")
+        for line in busy:
+            print(f"  {line}")
+
+
 def machine() -> str:
     """One line about the machine the figures come from."""
     model = ""

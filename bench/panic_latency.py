@@ -1,4 +1,4 @@
-"""Panic latency: a button pressed at a simulated I/O module -> `campus.panic.pressed` at a subscriber.
+"""Panic latency: a press at a simulated I/O module -> `campus.panic.pressed` at a subscriber.
 
 Everything runs on this machine, each part where it would run on a site:
 
@@ -9,8 +9,10 @@ Everything runs on this machine, each part where it would run on a site:
 * a paho subscriber on ``campus/+/event/panic/#`` in this process.
 
 Presses are played by the simulator's own event loop, and each press is timestamped
-(``time.time()``) right after the new input level is written to the module's data store, i.e. the
-moment a poll could first see it. Latency = subscriber receive time - press time, both
+(``time.time()``) right after the new input level is written to the module's data store. The write
+never yields to the loop (pymodbus' simulator data store completes it synchronously), so no poll is
+answered between the timestamps taken just before and just after it: "after" is the first moment a
+poll could see the press (the script prints the longest before-to-after gap). Latency = subscriber receive time - press time, both
 ``time.time()`` on this machine. Each press is released later (a fresh edge next time) and no
 button is pressed again within ``--reuse`` seconds, so the gateway's debounce never hides one.
 
@@ -45,7 +47,15 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as mqtt
 import yaml
-from benchlib import CpuWindow, Mosquitto, free_ports, machine, rss_mib
+from benchlib import (
+    CpuWindow,
+    MachineWindow,
+    Mosquitto,
+    check_quiet,
+    free_ports,
+    machine,
+    rss_mib,
+)
 
 SITE_ID = "school-1"
 GATEWAY_ID = "gw1"
@@ -84,7 +94,7 @@ def write_site(workdir: Path, broker_url: str, args: argparse.Namespace) -> Path
             ],
         }
         if args.sirens:
-            entry["sirens"] = [{"name": "siren", "coil": 0}]
+            entry["outputs"] = [{"name": "siren", "coil": 0, "kind": "siren"}]
         devices.append(entry)
     doc = {
         "site": {"id": SITE_ID, "name": "Benchmark School"},
@@ -180,8 +190,12 @@ class SimProcess:
         self._proc = ctx.Process(target=_sim_child, args=(str(site), child), daemon=True,
                                  name="campus-simulators")
         self._proc.start()
-        if not self._conn.poll(60):
-            raise RuntimeError("the simulators did not start within 60 s")
+        deadline = time.monotonic() + 60
+        while not self._conn.poll(0.2):
+            if not self._proc.is_alive():
+                raise RuntimeError("the simulator process failed to start (see above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulators did not start within 60 s")
         kind, _ = self._conn.recv()
         assert kind == "ready"
 
@@ -358,6 +372,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
           f"{args.poll_interval:g} ms, debounce {args.debounce:g} ms, {args.presses} presses, "
           f"MQTT {args.protocol}, simulators in a {args.sim}")
     print(f"machine: {machine()}")
+    check_quiet({os.getpid()})
     broker = Mosquitto(workdir).start()
     site = write_site(workdir, broker.url, args)
     sim: SimProcess | SimThread | None = None
@@ -392,6 +407,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         if args.sim == "process":
             watched["bench (subscriber)"] = os.getpid()
         busy = {name: CpuWindow(pid).start() for name, pid in watched.items()}
+        whole = MachineWindow().start()
         rss_peak = rss_mib(gateway.proc.pid)
         start_at = time.time() + 0.5
         records = sim.play(steps, start_at, timeout=span + 60)
@@ -404,6 +420,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         time.sleep(0.3)  # let the last released events land too
         for w in busy.values():
             w.stop()
+        whole.stop()
         rss_end = rss_mib(gateway.proc.pid)
         rss_peak = max(rss_peak, rss_end)
         if not gateway.alive():
@@ -442,6 +459,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                            if name != "gateway")
         print(f"other processes while pressing (% of one core): {others}; "
               f"simulators idle {idle['simulators'].percent:.1f} %")
+        print(whole.describe(sum(w.percent for w in busy.values())))
         return 0
     finally:
         if gateway is not None:
@@ -474,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sim", choices=["process", "thread"], default="process",
                         help="run the simulators in a child process or a thread of this one")
     parser.add_argument("--sirens", action="store_true",
-                        help="give each module a siren (the gateway then writes coils on alarms)")
+                        help="give each module a siren output (alarms then switch its coil)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--online-timeout", type=float, default=120.0, metavar="S")
     parser.add_argument("--settle", type=float, default=2.0, metavar="S",
