@@ -62,7 +62,8 @@ class Gateway:
             self.supervisor.add(build_driver(device, self.intake))
         self.audit = AuditLog(state / "audit.jsonl")
         self.commands = CommandRouter(site.operators, self.alarms, self.drills, self.audit,
-                                      self.intake.emit, lambda: inventory(site), site.gateway.id)
+                                      self.intake.emit, lambda: inventory(site), site.gateway.id,
+                                      self.supervisor.execute)
         self.link = MqttLink(site.mqtt, self.topics, on_request=self._request,
                              on_connection=lambda _up: self.outbox.connection_changed(),
                              on_ack=self.outbox.acked, announce=self._announce)

@@ -184,6 +184,23 @@ def cmd_alarm(args: argparse.Namespace) -> int:
     return _remote_command(args, name, {"alarm_id": args.alarm_id, "note": args.note})
 
 
+def cmd_device(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _remote_command(args, "device.list", {})
+    params: dict[str, Any] = {}
+    for pair in args.params:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            print(f"expected KEY=VALUE, got {pair!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return _remote_command(args, "device.action",
+                           {"device": args.device, "action": args.name, "args": params})
+
+
 def cmd_drill(args: argparse.Namespace) -> int:
     if args.action == "start":
         return _remote_command(args, "drill.start", {"note": args.note})
@@ -271,6 +288,19 @@ def parser() -> argparse.ArgumentParser:
         if action == "start":
             q.add_argument("--note", default="")
     p.set_defaults(func=cmd_drill)
+
+    p = sub.add_parser("device", help="list devices, or make one act (output, clock-sync, ...)")
+    vsub = p.add_subparsers(dest="action", required=True)
+    q = vsub.add_parser("list")
+    _add_remote(q)
+    _add_operator(q)
+    q = vsub.add_parser("act", help="e.g. act gate-house-io output name=gate-release on=true")
+    _add_remote(q)
+    _add_operator(q)
+    q.add_argument("device")
+    q.add_argument("name", metavar="ACTION")
+    q.add_argument("params", nargs="*", metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_device)
 
     p = sub.add_parser("operator-token", help="make a token for an operator and its hash")
     p.add_argument("name")

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from drivers import ActionError
 from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService
 from gateway.config import Operator
 from gateway.drills import Drills
@@ -101,6 +102,7 @@ class CommandRouter:
         emit: Callable[[Event], None],
         inventory: Callable[[], list[dict[str, Any]]],
         gateway_device: str,
+        execute: Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]],
     ) -> None:
         self._operators = {op.name: op for op in operators}
         self._alarms = alarms
@@ -109,6 +111,7 @@ class CommandRouter:
         self._emit = emit
         self._inventory = inventory
         self._device = gateway_device
+        self._execute = execute
         self.commands: dict[str, Command] = {
             "alarm.list": Command("viewer", False, self._alarm_list),
             "alarm.acknowledge": Command("guard", True, self._alarm_acknowledge),
@@ -117,6 +120,7 @@ class CommandRouter:
             "drill.start": Command("supervisor", True, self._drill_start),
             "drill.stop": Command("supervisor", True, self._drill_stop),
             "device.list": Command("viewer", False, self._device_list),
+            "device.action": Command("guard", True, self._device_action),
         }
 
     async def handle(self, name: str, raw: bytes, retained: bool) -> dict[str, Any]:
@@ -206,3 +210,14 @@ class CommandRouter:
 
     async def _device_list(self, args: dict[str, Any], _by: str) -> Any:
         return self._inventory()
+
+    async def _device_action(self, args: dict[str, Any], by: str) -> Any:
+        """Drive an output, sync a transmitter's clock, ...: whatever the device's driver offers."""
+        params = args.get("args", {})
+        if not isinstance(params, dict):
+            raise CommandError("bad_request", "argument 'args' must be an object")
+        try:
+            return await self._execute(_arg(args, "device"), _arg(args, "action"),
+                                       {**params, "reason": f"command by {by}"})
+        except ActionError as exc:
+            raise CommandError("refused", str(exc)) from None

@@ -265,3 +265,17 @@ def test_stats_report_backlog_devices_and_alarms(rig, subscriber: Subscriber) ->
     assert stats["devices"] == {"total": 2, "online": 2, "offline": 0}
     assert stats["outbox"]["backlog"] == 0 and stats["outbox"]["accepted"] >= 4
     assert stats["drill"] is False
+
+
+def test_a_guard_opens_a_door_relay_by_command(rig, subscriber: Subscriber) -> None:  # type: ignore[no-untyped-def]
+    site, sims, _ = rig
+    opened = cli(site, "device", "act", "io-1", "output", "name=door", "on=true")
+    assert opened.returncode == 0, opened.stderr
+    result = json.loads(opened.stdout)
+    assert result["requested"] is True and result["confirmed"] is True
+    assert result["reason"] == "command by guard1"
+    assert sims.coil("io-1", "door") is True
+    (audit,) = subscriber.wait_event("audit.command", command="device.action")
+    assert audit["data"]["outcome"] == "ok" and audit["data"]["args"]["device"] == "io-1"
+    unknown = cli(site, "device", "act", "io-1", "output", "name=trapdoor", "on=true")
+    assert unknown.returncode == 1 and "no output 'trapdoor'" in unknown.stderr
