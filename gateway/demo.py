@@ -26,14 +26,24 @@ log = logging.getLogger(__name__)
 OPERATOR = "demo-guard"
 
 
+class DemoError(Exception):
+    """The demo cannot start; the message says what to do."""
+
+
 async def _start_broker(port: int) -> Any:
     from amqtt.broker import Broker
+    from amqtt.errors import BrokerError
 
     broker = Broker({
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     })
-    await broker.start()
+    try:
+        await broker.start()
+    except BrokerError as exc:
+        raise DemoError(f"the embedded broker cannot listen on 127.0.0.1:{port} ({exc}): is "
+                        f"another broker there? use --port N, or --broker "
+                        f"mqtt://127.0.0.1:{port} to use it") from None
     return broker
 
 
@@ -69,17 +79,21 @@ async def _wait_for_simulators(sim: subprocess.Popen[bytes], control: str) -> No
     async with httpx.AsyncClient(timeout=1.0) as client:
         for _ in range(200):
             if sim.poll() is not None:
-                raise RuntimeError(f"the simulators exited with code {sim.returncode}")
+                raise DemoError(f"the simulators exited with code {sim.returncode} (see above: "
+                                "a port of the demo campus may be in use)")
             try:
                 if (await client.get(f"http://{control}/devices")).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"the simulators' control API at {control} did not answer")
+    raise DemoError(f"the simulators' control API at {control} did not answer")
 
 
 def run_demo(config_path: Path, broker_url: str | None, port: int, control: str) -> int:
+    # the embedded broker narrates every session state change; the gateway says what matters
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     try:
         site = load_site(config_path)
     except ConfigError as exc:
@@ -122,5 +136,9 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str)
             if broker is not None:
                 await broker.shutdown()
 
-    asyncio.run(serve_until_signalled(main))
+    try:
+        asyncio.run(serve_until_signalled(main))
+    except DemoError as exc:
+        print(f"campus-gateway demo: {exc}", file=sys.stderr)
+        return 1
     return 0
