@@ -143,5 +143,11 @@ class Gateway:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, request: Request) -> None:
-        response = await self.commands.handle(request.name, request.payload, request.retained)
+        try:
+            response = await self.commands.handle(request.name, request.payload,
+                                                  request.retained)
+        except Exception as exc:  # a defect must still get an answer, and not stop the daemon
+            log.exception("command %s failed", request.name)
+            response = {"correlation_id": "", "status": "error", "data": None,
+                        "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}}
         self.link.respond(request, response)
