@@ -66,6 +66,7 @@ class MqttLink:
         self._announce = announce
         self._connected = threading.Event()
         self._stopping = False
+        self._shared_props: dict[tuple[str, int | None], Properties] = {}
         url = urlparse(config.url)
         self.host = url.hostname or "127.0.0.1"
         self.port = url.port or (8883 if url.scheme == "mqtts" else 1883)
@@ -143,7 +144,12 @@ class MqttLink:
     ) -> int | None:
         if not self.connected:
             return None
-        props = self._props(content_type, expiry) if self.v5 else None
+        props = None
+        if self.v5:  # the same few property sets over and over: build each once
+            props = self._shared_props.get((content_type, expiry))
+            if props is None:
+                props = self._shared_props[(content_type, expiry)] = self._props(content_type,
+                                                                                 expiry)
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return None

@@ -1,11 +1,13 @@
 """The durable outbox: nothing leaves the box without first being committed to SQLite.
 
 A message is *accepted* once its row is committed; it is deleted only after the broker's PUBACK.
-One thread owns the database (WAL mode) and hands rows to the MQTT transport in a bounded window:
-life-safety rows first, but never ahead of an earlier row of the same device (an earlier row is
-promoted with the life-safety one). paho keeps the handed rows in memory and resends them after a
-reconnect; after a crash every row left in the database is sent again, so a subscriber sees each
-accepted message at least once, in order within a device, a duplicate only with the same id.
+One thread owns the database (WAL mode) and hands rows to the MQTT transport in a bounded window,
+from two lanes: life-safety rows first, each preceded by the earlier rows of its own device that
+are still waiting (a device's order is never broken), then the rest. Which rows were handed is
+kept in memory (a cursor per lane), so a row costs one INSERT and one DELETE. paho keeps the
+handed rows in memory and resends them after a reconnect; after a crash every row left in the
+database is sent again, so a subscriber sees each accepted message at least once, in order within
+a device, a duplicate only with the same id.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created REAL NOT NULL,
     priority INTEGER NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0,
     device TEXT NOT NULL,
     kind TEXT NOT NULL,
     seq INTEGER,
@@ -42,8 +43,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     content_type TEXT NOT NULL,
     expiry INTEGER
 );
-CREATE INDEX IF NOT EXISTS outbox_next ON outbox (sent, priority DESC, id);
-CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device, priority, sent);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (priority, id);
+CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device, priority, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -112,6 +113,9 @@ class Outbox:
         self._stop = threading.Event()
         self._transport: Transport | None = None
         self._in_flight: dict[int, int] = {}  # mid -> row id
+        self._cursor = {0: 0, 1: 0}  # per lane (priority): the last row id handed over
+        self._handed_ahead: set[int] = set()  # ordinary rows handed before a life-safety one
+        self._retry: dict[int, float] = {}  # row id -> when to offer a refused row again
         self._stats = OutboxStats()
         self._replaying = False
         self._thread: threading.Thread | None = None
@@ -205,7 +209,6 @@ class Outbox:
         db.execute(f"PRAGMA synchronous={self._limits.synchronous.upper()}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
-        db.execute("UPDATE outbox SET sent = 0 WHERE sent != 0")
         row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         self._stats.last_sequence = row[0] if row else 0
         self._refresh_counts(db)
@@ -223,7 +226,6 @@ class Outbox:
     def _commit_incoming(self, db: sqlite3.Connection) -> None:
         while self._incoming:
             rows: list[tuple[Any, ...]] = []
-            promote: set[str] = set()
             seq = self._stats.last_sequence
             now = time.time()
             while self._incoming and len(rows) < BATCH:
@@ -235,8 +237,6 @@ class Outbox:
                     row_seq = seq
                     body = {**body, "seqno": seq}
                 payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-                if m.life_safety:
-                    promote.add(m.device)
                 rows.append((now, int(m.life_safety), m.device, m.kind, row_seq, m.topic, payload,
                              m.qos, int(m.retain), m.content_type, m.expiry))
             db.execute("BEGIN IMMEDIATE")
@@ -246,10 +246,6 @@ class Outbox:
                 rows,
             )
             urgent = sum(r[1] for r in rows)
-            for device in promote:
-                urgent += db.execute(
-                    "UPDATE outbox SET priority = 1 WHERE device = ? AND priority = 0", (device,)
-                ).rowcount
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
             db.execute("COMMIT")
             with self._accepted_cond:
@@ -274,17 +270,16 @@ class Outbox:
             return
         db.execute("BEGIN IMMEDIATE")
         urgent = 0
-        if done:
-            placeholders = ",".join("?" * len(done))
-            ids = [d[0] for d in done]
-            urgent = db.execute(
-                f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({placeholders})", ids
+        for start in range(0, len(done), 500):
+            chunk = [d[0] for d in done[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            urgent += db.execute(
+                f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
             ).fetchone()[0]
-            db.executemany("DELETE FROM outbox WHERE id = ?", done)
-        if refused:
-            # Left in place; housekeeping offers them again after REJECTED_RETRY.
-            db.executemany("UPDATE outbox SET sent = 2 WHERE id = ?", refused)
+            db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
         db.execute("COMMIT")
+        # A refused row stays; it is offered again after REJECTED_RETRY.
+        self._retry.update({r[0]: time.monotonic() + REJECTED_RETRY for r in refused})
         self._stats.delivered += len(done)
         self._stats.rejected += len(refused)
         self._stats.backlog -= len(done)
@@ -304,58 +299,96 @@ class Outbox:
         if self._replaying:
             # Pace a backlog so the broker, the network and this box stay responsive.
             room = min(room, max(1, int(self._limits.replay_rate * 0.05)))
-        rows = db.execute(
-            "SELECT id, topic, payload, qos, retain, content_type, expiry FROM outbox"
-            " WHERE sent = 0 ORDER BY priority DESC, id LIMIT ?",
-            (room,),
-        ).fetchall()
-        handed: list[tuple[int]] = []
-        for row_id, topic, payload, qos, retain, content_type, expiry in rows:
+        batch = self._due_retries(db, room)
+        if len(batch) < room:
+            batch += self._next_rows(db, room - len(batch))
+        for handed, (row_id, topic, payload, qos, retain, content_type, expiry) in enumerate(batch):
             mid = transport.publish(topic, payload, qos=qos, retain=bool(retain),
                                     content_type=content_type, expiry=expiry)
-            if mid is None:
+            if mid is None:  # the link dropped meanwhile: what was not handed stays for later
+                self._rewind(batch[handed:])
                 break
             if qos == 0:
                 self._acks.put((mid, True))
             self._in_flight[mid] = row_id
-            handed.append((row_id,))
-        if handed:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany("UPDATE outbox SET sent = 1 WHERE id = ?", handed)
-            db.execute("COMMIT")
         self._stats.in_flight = len(self._in_flight)
         if self._replaying:
-            if len(rows) < room and not self._incoming:
+            if len(batch) < room and not self._incoming:
                 self._replaying = False
             else:
                 time.sleep(0.05)
                 self._wake.set()
 
+    _COLUMNS = "id, topic, payload, qos, retain, content_type, expiry"
+
+    def _next_rows(self, db: sqlite3.Connection, room: int) -> list[tuple[Any, ...]]:
+        """Up to ``room`` rows in hand-over order, moving the lane cursors past them."""
+        out: list[tuple[Any, ...]] = []
+        urgent = db.execute(
+            f"SELECT {self._COLUMNS}, device FROM outbox WHERE priority = 1 AND id > ?"
+            " ORDER BY id LIMIT ?", (self._cursor[1], room)).fetchall()
+        for *row, device in urgent:
+            if len(out) >= room:
+                break
+            ahead = db.execute(
+                f"SELECT {self._COLUMNS} FROM outbox WHERE device = ? AND priority = 0"
+                " AND id > ? AND id < ? ORDER BY id", (device, self._cursor[0], row[0])).fetchall()
+            for earlier in ahead:
+                if earlier[0] not in self._handed_ahead:
+                    self._handed_ahead.add(earlier[0])
+                    out.append(earlier)
+            out.append(tuple(row))
+            self._cursor[1] = row[0]
+        if len(out) < room:
+            for row in db.execute(
+                    f"SELECT {self._COLUMNS} FROM outbox WHERE priority = 0 AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    (self._cursor[0], room - len(out) + len(self._handed_ahead))).fetchall():
+                if len(out) >= room:
+                    break
+                self._cursor[0] = row[0]
+                if row[0] in self._handed_ahead:
+                    self._handed_ahead.discard(row[0])
+                else:
+                    out.append(row)
+            if self._handed_ahead:  # some were delivered and deleted before the cursor came
+                self._handed_ahead = {i for i in self._handed_ahead if i > self._cursor[0]}
+        return out
+
+    def _rewind(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows taken but not handed over: offer them again at once."""
+        self._retry.update({row[0]: 0.0 for row in rows})
+
+    def _due_retries(self, db: sqlite3.Connection, room: int) -> list[tuple[Any, ...]]:
+        now = time.monotonic()
+        due = sorted(i for i, at in self._retry.items() if at <= now)[:room]
+        if not due:
+            return []
+        for row_id in due:
+            del self._retry[row_id]
+        marks = ",".join("?" * len(due))
+        return db.execute(f"SELECT {self._COLUMNS} FROM outbox WHERE id IN ({marks})"
+                          " ORDER BY id", due).fetchall()
+
     def _housekeeping(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
-        db.execute(
-            "UPDATE outbox SET sent = 0 WHERE sent = 2 AND created < ?",
-            (time.time() - REJECTED_RETRY,),
-        )
+        in_flight = json.dumps(sorted(self._in_flight.values()))
         victims = db.execute(
-            "SELECT id, seq, kind FROM outbox WHERE sent = 0 AND priority = 0 AND created < ?"
-            " ORDER BY id",
-            (time.time() - self._limits.max_age,),
+            "SELECT id, seq, kind FROM outbox WHERE priority = 0 AND created < ? AND id NOT IN"
+            " (SELECT value FROM json_each(?)) ORDER BY id",
+            (time.time() - self._limits.max_age, in_flight),
         ).fetchall()
         reason = f"older than {self._limits.max_age:.0f} s"
         backlog = self._stats.backlog - len(victims)
         if backlog > self._limits.max_events:
             reason = f"outbox over {self._limits.max_events} messages"
             excess = backlog - self._limits.max_events
-            taken = {v[0] for v in victims}
-            victims += [
-                v
-                for v in db.execute(
-                    "SELECT id, seq, kind FROM outbox WHERE sent = 0 AND id NOT IN"
-                    " (SELECT value FROM json_each(?)) ORDER BY priority, id LIMIT ?",
-                    (json.dumps(sorted(taken)), excess),
-                ).fetchall()
-            ]
+            spare = json.dumps(sorted({v[0] for v in victims} | set(self._in_flight.values())))
+            victims += db.execute(
+                "SELECT id, seq, kind FROM outbox WHERE id NOT IN"
+                " (SELECT value FROM json_each(?)) ORDER BY priority, id LIMIT ?",
+                (spare, excess),
+            ).fetchall()
         if victims:
             db.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
         db.execute("COMMIT")
