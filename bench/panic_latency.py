@@ -12,9 +12,10 @@ Presses are played by the simulator's own event loop, and each press is timestam
 (``time.time()``) right after the new input level is written to the module's data store. The write
 never yields to the loop (pymodbus' simulator data store completes it synchronously), so no poll is
 answered between the timestamps taken just before and just after it: "after" is the first moment a
-poll could see the press (the script prints the longest before-to-after gap). Latency = subscriber receive time - press time, both
-``time.time()`` on this machine. Each press is released later (a fresh edge next time) and no
-button is pressed again within ``--reuse`` seconds, so the gateway's debounce never hides one.
+poll could see the press (the script prints the longest before-to-after gap).
+Latency = subscriber receive time - press time, both ``time.time()`` on this machine.
+Each press is released later (a fresh edge next time) and no button is pressed again within
+``--reuse`` seconds, so the gateway's debounce never hides one.
 
 The event's own ``time`` (stamped by the gateway when the poll saw the edge) splits each latency
 into "press -> seen by a poll" and "seen -> at the subscriber" (outbox commit + MQTT).
