@@ -1,8 +1,9 @@
 """Polls one Modbus I/O module and turns input edges into panic, line-fault and tamper events.
 
-One driver instance per module and one pymodbus client per module, so a dead module only ever
-delays itself. The first successful read after start (or after a reconnect) is compared with what
-the gateway last knew, so a button still pressed when the gateway starts raises its alarm.
+The link, its polling and its availability are ``drivers.modbus.poller``'s; this module knows
+what the inputs mean. The first successful read after start (or after a reconnect) is compared
+with what the gateway last knew, so a button still pressed when the gateway starts raises its
+alarm.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.driver import ActionError, DeviceSink
 from drivers.modbus.models import ModbusIoConfig, PanicPoint
+from drivers.modbus.poller import Client, Poller, Unreachable
 from gateway.events import (
     LINE_FAULT,
     LINE_RESTORED,
@@ -33,8 +34,6 @@ from gateway.events import (
 )
 
 log = logging.getLogger(__name__)
-
-OFFLINE_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,70 +82,19 @@ class ModbusIoDriver:
         self._first, self._count = config.input_span()
         self._known: dict[int, bool] = {}
         self._held_until: dict[int, float] = {}
-        self._failures = 0
-        self._online: bool | None = None
-        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
-
-    def _new_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
-        c = self.config
-        if c.tcp is not None:
-            return AsyncModbusTcpClient(
-                c.tcp.host, port=c.tcp.port, timeout=c.timeout, retries=0,
-                reconnect_delay=0, name=c.id,
-            )
-        assert c.rtu is not None
-        return AsyncModbusSerialClient(
-            c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity, stopbits=c.rtu.stopbits,
-            bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0, reconnect_delay=0, name=c.id,
-        )
+        self._link = Poller(config, sink)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._client = client = self._new_client()
-        try:
-            while True:
-                started = loop.time()
-                try:
-                    bits = await self._read(client)
-                except (ModbusException, OSError, TimeoutError, ActionError) as exc:
-                    self._poll_failed(client, str(exc) or type(exc).__name__)
-                else:
-                    self._poll_succeeded()
-                    self._apply(bits, loop.time())
-                interval = OFFLINE_RETRY if self._online is False else self.config.poll_interval
-                await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
-        finally:
-            client.close()
-            self._client = None
+        await self._link.run(self._read, lambda bits: self._apply(bits, loop.time()))
 
-    async def _read(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient) -> list[bool]:
-        if not client.connected and not await client.connect():
-            raise ActionError(f"cannot connect to {self.config.endpoints()[0]}")
+    async def _read(self, client: Client) -> list[bool]:
         reply = await client.read_discrete_inputs(
             self._first, count=self._count, device_id=self.config.unit
         )
         if reply.isError():
-            raise ActionError(f"module answered with an exception: {reply}")
+            raise Unreachable(f"module answered with an exception: {reply}")
         return list(reply.bits[: self._count])
-
-    def _poll_failed(self, client: Any, reason: str) -> None:
-        self._failures += 1
-        log.debug("%s: poll failed (%d): %s", self.device_id, self._failures, reason)
-        if self._failures >= self.config.offline_after and self._online is not False:
-            self._online = False
-            client.close()
-            self._sink.availability(
-                self.device_id, False, f"{self._failures} polls failed, last: {reason}"
-            )
-
-    def _poll_succeeded(self) -> None:
-        self._failures = 0
-        if self._online is not True:
-            was_known = self._online is False
-            self._online = True
-            self._sink.availability(
-                self.device_id, True, "answering again" if was_known else "first poll answered"
-            )
 
     def _apply(self, bits: list[bool], now: float) -> None:
         believed = self._sink.active_conditions(self.device_id) if not self._known else set()
@@ -185,7 +133,7 @@ class ModbusIoDriver:
             names = [o.name for o in self.config.outputs]
             raise ActionError(f"{self.device_id}: no output {args.get('name')!r} (has {names})")
         on = bool(args.get("on"))
-        client = self._client
+        client = self._link.client
         result = OutputChange(output=output.name, address=output.coil, requested=on,
                               confirmed=None, reason=str(args.get("reason", "")))
         if client is None or not client.connected:

@@ -1,6 +1,6 @@
 """Polls one fire panel over Modbus and turns changes of its register map into fire events.
 
-One driver and one pymodbus client per panel, so a dead panel only ever delays itself. Each poll
+The link, its polling and its availability are ``drivers.modbus.poller``'s. Each poll
 reads the few blocks ``RegisterMap.reads`` planned, decodes them (pure, in ``register_map``) and
 compares the active conditions with the last poll's. The first successful poll after start is
 compared with what the gateway believes active (``sink.active_conditions``), so an alarm that
@@ -15,10 +15,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.driver import ActionError, DeviceSink
+from drivers.modbus.poller import Client, Poller, Unreachable
 from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.register_map import ActiveCondition, Block, PanelReading, Read
 from gateway.events import (
@@ -35,16 +35,9 @@ from gateway.events import (
 
 log = logging.getLogger(__name__)
 
-OFFLINE_RETRY = 1.0
-
 # Order of events when one poll shows several changes: fire first, then what needs people.
 CONDITION_ORDER = ("fire", "pre_alarm", "supervisory", "fault", "power_fault", "shielded")
 
-Client = AsyncModbusTcpClient | AsyncModbusSerialClient
-
-
-class PanelUnreachable(Exception):
-    """A poll that got no usable answer: no connection, a timeout or a Modbus exception."""
 
 
 class ModbusFireDriver:
@@ -57,47 +50,14 @@ class ModbusFireDriver:
         self._order = {point: index for index, point in enumerate(self._map.points)}
         self._known: frozenset[ActiveCondition] | None = None
         self._flags: tuple[bool, bool] | None = None
-        self._failures = 0
-        self._online: bool | None = None
-        self._client: Client | None = None
-
-    def _new_client(self) -> Client:
-        c = self.config
-        if c.tcp is not None:
-            return AsyncModbusTcpClient(
-                c.tcp.host, port=c.tcp.port, timeout=c.timeout, retries=0,
-                reconnect_delay=0, name=c.id,
-            )
-        assert c.rtu is not None
-        return AsyncModbusSerialClient(
-            c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity, stopbits=c.rtu.stopbits,
-            bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0, reconnect_delay=0, name=c.id,
-        )
+        self._link = Poller(config, sink)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._client = client = self._new_client()
-        try:
-            while True:
-                started = loop.time()
-                try:
-                    blocks = await self._poll(client)
-                except (ModbusException, OSError, TimeoutError, PanelUnreachable) as exc:
-                    self._poll_failed(client, str(exc) or type(exc).__name__)
-                else:
-                    self._poll_succeeded()
-                    self._apply(self._map.decode(blocks))
-                interval = OFFLINE_RETRY if self._online is False else self.config.poll_interval
-                await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
-        finally:
-            client.close()
-            self._client = None
+        await self._link.run(self._poll, lambda blocks: self._apply(self._map.decode(blocks)))
 
     # --- the wire -----------------------------------------------------------------------------
 
     async def _poll(self, client: Client) -> list[Block]:
-        if not client.connected and not await client.connect():
-            raise PanelUnreachable(f"cannot connect to {self.config.endpoints()[0]}")
         return [await self._read(client, read) for read in self._map.reads]
 
     async def _read(self, client: Client, read: Read) -> Block:
@@ -114,30 +74,11 @@ class ModbusFireDriver:
             reply = await client.read_input_registers(read.address, count=read.count,
                                                       device_id=unit)
         if reply.isError():
-            raise PanelUnreachable(
+            raise Unreachable(
                 f"panel answered {read.table} {read.address}+{read.count} with {reply}"
             )
         values = reply.bits if read.table in ("coils", "discrete_inputs") else reply.registers
         return Block(read.table, read.address, [int(v) for v in values[: read.count]])
-
-    def _poll_failed(self, client: Client, reason: str) -> None:
-        self._failures += 1
-        log.debug("%s: poll failed (%d): %s", self.device_id, self._failures, reason)
-        if self._failures >= self.config.offline_after and self._online is not False:
-            self._online = False
-            client.close()
-            self._sink.availability(
-                self.device_id, False, f"{self._failures} polls failed, last: {reason}"
-            )
-
-    def _poll_succeeded(self) -> None:
-        self._failures = 0
-        if self._online is not True:
-            was_known = self._online is False
-            self._online = True
-            self._sink.availability(
-                self.device_id, True, "answering again" if was_known else "first poll answered"
-            )
 
     # --- what changed ---------------------------------------------------------------------------
 
@@ -207,7 +148,7 @@ class ModbusFireDriver:
                 f"{self.device_id}: profile {self.config.profile} declares no reset coil; reset"
                 " the panel at its keypad (a gateway-side reset is optional and vendor-specific)"
             )
-        client = self._client
+        client = self._link.client
         if client is None or not client.connected:
             raise ActionError(f"{self.device_id}: panel not connected")
         unit = self.config.unit

@@ -1,0 +1,108 @@
+"""The Modbus link to one device, polled: shared by every driver that polls over Modbus.
+
+One pymodbus client per device (the client serialises its requests, and a dead device must only
+ever delay itself). A poll that fails counts towards ``offline_after``; the device is reported
+offline once, retried every second, and reported online again on the first answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from drivers.driver import DeviceSink
+from drivers.modbus.models import RtuLink, TcpLink
+
+log = logging.getLogger(__name__)
+
+OFFLINE_RETRY = 1.0
+
+Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+T = TypeVar("T")
+
+
+class Unreachable(Exception):
+    """A poll that got no usable answer: no connection, or a Modbus exception reply."""
+
+
+class PolledDevice(Protocol):
+    """What a site-file section of a polled Modbus device offers."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tcp(self) -> TcpLink | None: ...
+    @property
+    def rtu(self) -> RtuLink | None: ...
+    @property
+    def unit(self) -> int: ...
+    @property
+    def poll_interval(self) -> float: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def offline_after(self) -> int: ...
+    def endpoints(self) -> list[str]: ...
+
+
+class Poller:
+    def __init__(self, config: PolledDevice, sink: DeviceSink) -> None:
+        self.config = config
+        self._sink = sink
+        self._failures = 0
+        self._online: bool | None = None
+        self.client: Client | None = None
+
+    def _new_client(self) -> Client:
+        c = self.config
+        if c.tcp is not None:
+            return AsyncModbusTcpClient(c.tcp.host, port=c.tcp.port, timeout=c.timeout,
+                                        retries=0, reconnect_delay=0, name=c.id)
+        assert c.rtu is not None
+        return AsyncModbusSerialClient(
+            c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity, stopbits=c.rtu.stopbits,
+            bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0, reconnect_delay=0, name=c.id)
+
+    async def run(self, poll: Callable[[Client], Awaitable[T]], apply: Callable[[T], None]) -> None:
+        """Poll until cancelled: ``poll`` reads (raising on failure), ``apply`` uses the answer."""
+        loop = asyncio.get_running_loop()
+        self.client = client = self._new_client()
+        try:
+            while True:
+                started = loop.time()
+                try:
+                    if not client.connected and not await client.connect():
+                        raise Unreachable(f"cannot connect to {self.config.endpoints()[0]}")
+                    answer = await poll(client)
+                except (ModbusException, OSError, TimeoutError, Unreachable) as exc:
+                    self._failed(client, str(exc) or type(exc).__name__)
+                else:
+                    self._answered()
+                    apply(answer)
+                interval = OFFLINE_RETRY if self._online is False else self.config.poll_interval
+                await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+        finally:
+            client.close()
+            self.client = None
+
+    def _failed(self, client: Client, reason: str) -> None:
+        self._failures += 1
+        log.debug("%s: poll failed (%d): %s", self.config.id, self._failures, reason)
+        if self._failures >= self.config.offline_after and self._online is not False:
+            self._online = False
+            client.close()
+            self._sink.availability(
+                self.config.id, False, f"{self._failures} polls failed, last: {reason}")
+
+    def _answered(self) -> None:
+        self._failures = 0
+        if self._online is not True:
+            was_known = self._online is False
+            self._online = True
+            self._sink.availability(
+                self.config.id, True, "answering again" if was_known else "first poll answered")
