@@ -7,12 +7,12 @@ To add a family: a package mirroring ``drivers/<name>/`` with a group class that
 from __future__ import annotations
 
 from simulators.gbt26875 import TransmissionDeviceSimulators
-from simulators.modbus import ModbusSimulators
-from simulators.modbus_fire import ModbusFireSimulators
+from simulators.modbus import modbus_io_family
+from simulators.modbus_fire import modbus_fire_family
 from simulators.simulator import SimulatorFamily
 
 SIMULATORS: dict[str, SimulatorFamily] = {
-    "modbus": ModbusSimulators,
-    "modbus_fire": ModbusFireSimulators,
+    "modbus": modbus_io_family,
+    "modbus_fire": modbus_fire_family,
     "gbt26875": TransmissionDeviceSimulators,
 }

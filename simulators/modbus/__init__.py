@@ -1,6 +1,6 @@
 """Simulated Modbus I/O modules (TCP and RTU) with panic buttons, supervision inputs and outputs."""
 
-from simulators.modbus.group import ModbusSimulators
+from simulators.modbus.group import ModbusGroup, modbus_io_family
 from simulators.modbus.io_module import ModbusIoSimulator
 
-__all__ = ["ModbusIoSimulator", "ModbusSimulators"]
+__all__ = ["ModbusGroup", "ModbusIoSimulator", "modbus_io_family"]

@@ -175,6 +175,9 @@ class ModbusIoSimulator:
         self.offline_mode = None
         await self._set_mode("online")
 
+    async def stop(self) -> None:
+        """Nothing of the module's own runs; its endpoint is stopped by its group."""
+
     async def coil(self, name: str) -> bool:
         """Whether the output (coil) called ``name`` is on, as last written by the gateway."""
         output = self._output(name)
