@@ -9,7 +9,9 @@ links. Errors carry an HTTP status so the control API can answer them without a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 
 class SimulatorError(Exception):
@@ -83,3 +85,19 @@ class SimulatorGroup(Protocol):
 
 SimulatorFamily = Callable[[Sequence[Any]], SimulatorGroup]
 """What ``SIMULATORS`` maps a driver name to: builds a group from that driver's site sections."""
+
+
+Args = TypeVar("Args", bound=BaseModel)
+
+
+def parse_arguments(model: type[Args], what: str, args: Mapping[str, Any]) -> Args:
+    """An action's arguments, or InvalidArguments naming the action and each bad argument."""
+    try:
+        return model.model_validate(dict(args))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'arguments'}: "
+            + ("unknown argument" if e["type"] == "extra_forbidden" else e["msg"])
+            for e in exc.errors()
+        )
+        raise InvalidArguments(f"{what}: {problems}") from None

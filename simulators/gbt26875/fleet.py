@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.gbt26875.models import TransmissionReceiverConfig
 from drivers.gbt26875.timelabel import Variant
 from simulators.gbt26875.malformed import MalformedKind
 from simulators.gbt26875.transmitter import TransmissionDeviceSimulator
-from simulators.simulator import InvalidArguments, UnknownAction, UnknownPoint
+from simulators.simulator import UnknownAction, UnknownPoint, parse_arguments
 
 Condition = Literal["fire", "fault", "shielded", "supervisory", "power_fault"]
 
@@ -139,7 +139,7 @@ class TransmitterFleet:
             raise UnknownAction(
                 f"{self.device_id}: unknown action {action!r} (known: {', '.join(ACTIONS)})"
             )
-        parsed = self._parse(model, action, args)
+        parsed = parse_arguments(model, f"{self.device_id} {action}", args)
         device = self.transmitter(getattr(parsed, "transmitter", None))
         if isinstance(parsed, ComponentArgs):
             component = device.component(parsed.component_address, parsed.system_type,
@@ -175,17 +175,6 @@ class TransmitterFleet:
             "actions": list(self.actions),
             "transmitters": [t.state() for t in self.transmitters.values()],
         }
-
-    def _parse(self, model: type[_Args], action: str, args: Mapping[str, Any]) -> _Args:
-        try:
-            return model.model_validate(dict(args))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: "
-                + ("unknown argument" if e["type"] == "extra_forbidden" else e["msg"])
-                for e in exc.errors()
-            )
-            raise InvalidArguments(f"{self.device_id} {action}: {problems}") from None
 
 
 class TransmissionDeviceSimulators:

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
 from simulators.modbus.endpoint import COILS, DISCRETE_INPUTS, ModbusEndpoint, UnitMode
-from simulators.simulator import InvalidArguments, UnknownAction, UnknownPoint
+from simulators.simulator import UnknownAction, UnknownPoint, parse_arguments
 
 OfflineMode = Literal["refuse", "silent"]
 
@@ -199,7 +199,7 @@ class ModbusIoSimulator:
             raise UnknownAction(
                 f"{self.device_id}: unknown action {action!r} (known: {', '.join(ACTIONS)})"
             )
-        parsed = self._parse(model, action, args)
+        parsed = parse_arguments(model, f"{self.device_id} {action}", args)
         if isinstance(parsed, PointArgs):
             await (self.press if action == "press" else self.release)(parsed.point)
         elif isinstance(parsed, SwitchArgs):
@@ -253,17 +253,6 @@ class ModbusIoSimulator:
                 if address is not None
             ],
         }
-
-    def _parse(self, model: type[_Args], action: str, args: Mapping[str, Any]) -> _Args:
-        try:
-            return model.model_validate(dict(args))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: "
-                + ("unknown argument" if e["type"] == "extra_forbidden" else e["msg"])
-                for e in exc.errors()
-            )
-            raise InvalidArguments(f"{self.device_id} {action}: {problems}") from None
 
     def _point(self, point: str) -> PointState:
         try:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -37,7 +37,13 @@ from simulators.modbus_fire.actions import (
     RestoreArgs,
 )
 from simulators.modbus_fire.endpoint import READ_CODES, WRITE_COIL_CODES, WordEndpoint
-from simulators.simulator import InvalidArguments, SimulatorError, UnknownAction, UnknownPoint
+from simulators.simulator import (
+    InvalidArguments,
+    SimulatorError,
+    UnknownAction,
+    UnknownPoint,
+    parse_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +185,7 @@ class FirePanelSimulator:
             raise UnknownAction(
                 f"{self.device_id}: unknown action {action!r} (known: {', '.join(ACTIONS)})"
             )
-        parsed = self._parse(model, action, args)
+        parsed = parse_arguments(model, f"{self.device_id} {action}", args)
         if isinstance(parsed, RestoreArgs):
             await self.restore(parsed.point_id(), parsed.condition)
         elif isinstance(parsed, PointArgs):
@@ -313,17 +319,6 @@ class FirePanelSimulator:
             f"{self.device_id}: no point {point} (points {loop_points[0].id} .."
             f" {loop_points[-1].id}, panel points: {', '.join(panel_points) or 'none'})"
         )
-
-    def _parse(self, model: type[_Args], action: str, args: Mapping[str, Any]) -> _Args:
-        try:
-            return model.model_validate(dict(args))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: "
-                + ("unknown argument" if e["type"] == "extra_forbidden" else e["msg"])
-                for e in exc.errors()
-            )
-            raise InvalidArguments(f"{self.device_id} {action}: {problems}") from None
 
     def _wire(self) -> WordEndpoint:
         if self._endpoint is None:
