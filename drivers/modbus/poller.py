@@ -71,9 +71,14 @@ class Poller:
     async def run(self, poll: Callable[[Client], Awaitable[T]], apply: Callable[[T], None]) -> None:
         """Poll until cancelled: ``poll`` reads (raising on failure), ``apply`` uses the answer."""
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         self.client = client = self._new_client()
         try:
             while True:
+                # Python 3.11's asyncio.wait_for (which pymodbus awaits every reply with) can
+                # swallow a cancel when the reply is ready in the same step: honour it here.
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 started = loop.time()
                 try:
                     if not client.connected and not await client.connect():
