@@ -32,3 +32,4 @@ contract: $(VENV)/.installed
 bench: system-deps $(VENV)/.installed
 	$(PY) bench/panic_latency.py
 	$(PY) bench/outbox_throughput.py
+	$(PY) bench/fire_latency.py

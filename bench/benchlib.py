@@ -1,19 +1,40 @@
-"""Parts shared by the benchmark scripts: a private mosquitto, free ports, process accounting.
+"""Parts shared by the benchmark scripts: a private mosquitto, free ports, process accounting,
+and for the latency scripts the simulators, the gateway process and a timing subscriber.
 
 Nothing here asserts anything: the scripts print figures and leave judging them to the reader.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as mqtt
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# A schedule player: runs on the simulators' event loop, gets the campus and what ``play`` was
+# given, and returns what it recorded (picklable: it crosses the process boundary).
+Player = Callable[..., Awaitable[Any]]
+# Called with the campus once it is built and before its devices go on the wire.
+Setup = Callable[[Any], None]
 
 
 def free_port() -> int:
@@ -218,3 +239,212 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {model or 'unknown CPU'}"
+
+
+# -- the latency scripts: simulators, subscriber, gateway, figures -------------------------------
+
+
+def quiet_logging() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def _sim_child(site: str, conn: Any, player: Player, setup: Setup | None) -> None:
+    """Entry point of the simulator process: serve the devices, play schedules on request."""
+    from gateway.config import load_site
+    from simulators.campus import SimulatedCampus
+
+    quiet_logging()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this stops
+
+    async def main() -> None:
+        campus = SimulatedCampus(load_site(site))
+        if setup is not None:
+            setup(campus)
+        await campus.start()
+        loop = asyncio.get_running_loop()
+        conn.send(("ready", None))
+        try:
+            while True:
+                message = await loop.run_in_executor(None, conn.recv)
+                if message[0] == "play":
+                    conn.send(("played", await player(campus, *message[1])))
+                else:
+                    break
+        finally:
+            await campus.stop()
+
+    asyncio.run(main())
+
+
+class SimProcess:
+    """The simulated devices in a child process: the subscriber here never waits on their GIL.
+
+    ``player`` and ``setup`` must be module-level functions (the child is spawned, so they are
+    passed by name); ``play(*args)`` runs ``player(campus, *args)`` on the child's event loop.
+    """
+
+    def __init__(self, site: Path, player: Player, setup: Setup | None = None) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_sim_child, args=(str(site), child, player, setup),
+                                 daemon=True, name="campus-simulators")
+        self._proc.start()
+        deadline = time.monotonic() + 60
+        while not self._conn.poll(0.2):
+            if not self._proc.is_alive():
+                raise RuntimeError("the simulator process failed to start (see above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulators did not start within 60 s")
+        kind, _ = self._conn.recv()
+        assert kind == "ready"
+
+    @property
+    def pid(self) -> int:
+        assert self._proc.pid is not None
+        return self._proc.pid
+
+    def play(self, *args: Any, timeout: float) -> Any:
+        self._conn.send(("play", args))
+        if not self._conn.poll(timeout):
+            raise RuntimeError("the simulators did not finish the schedule in time")
+        kind, result = self._conn.recv()
+        assert kind == "played"
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send(("stop", None))
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+
+
+class SimThread:
+    """The simulated devices on an event loop in a thread of this process."""
+
+    def __init__(self, site: Path, player: Player, setup: Setup | None = None) -> None:
+        from gateway.config import load_site
+        from simulators.campus import SimulatedCampus
+
+        self.campus = SimulatedCampus(load_site(site))
+        if setup is not None:
+            setup(self.campus)
+        self._player = player
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name="simulators")
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.campus.start(), self.loop).result(60)
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    def play(self, *args: Any, timeout: float) -> Any:
+        future = asyncio.run_coroutine_threadsafe(self._player(self.campus, *args), self.loop)
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.campus.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+class Recorder:
+    """A paho subscriber that stamps each event on arrival and tracks device availability.
+
+    Subscribes to ``event_filter`` (e.g. ``campus/+/event/panic/#``) and to the retained
+    ``campus/+/device/+/availability`` topics.
+    """
+
+    def __init__(self, port: int, event_filter: str) -> None:
+        self.events: list[tuple[float, bytes]] = []
+        self.online: set[str] = set()
+        self._changed = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=f"bench-subscriber-{os.getpid()}")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            [(event_filter, 1), ("campus/+/device/+/availability", 1)])
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise RuntimeError("the subscriber could not subscribe")
+
+    def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        now = time.time()  # first thing: the receive time
+        if "/event/" in m.topic:
+            self.events.append((now, bytes(m.payload)))
+        elif m.payload:
+            doc = json.loads(m.payload)
+            with self._changed:
+                (self.online.add if doc.get("online") else self.online.discard)(doc["device"])
+                self._changed.notify_all()
+
+    def wait_online(self, devices: set[str], timeout: float, alive: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not devices <= self.online and time.monotonic() < deadline and alive():
+                self._changed.wait(0.2)
+            return devices <= self.online
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Gateway:
+    """The gateway as its own process: ``python -m gateway.cli run -c site.yaml``."""
+
+    def __init__(self, site: Path) -> None:
+        self.log = site.parent / "gateway.log"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "run", "-c", str(site)],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, patience: float = 10.0) -> None:
+        """SIGTERM; if it still runs after ``patience`` s (its own stop drains the outbox for
+        at most 5 s), say so and send a second SIGTERM, which the gateway takes as "exit now"."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(patience)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        print(f"WARNING: the gateway (pid {self.proc.pid}) did not stop within {patience:g} s "
+              "of SIGTERM; sending a second SIGTERM (forced exit). The figures above are not "
+              "affected.")
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def event_time(body: dict[str, Any]) -> float:
+    """The CloudEvents ``time`` of an event (stamped by the gateway), as a POSIX timestamp."""
+    return datetime.fromisoformat(body["time"].replace("Z", "+00:00")).timestamp()
+
+
+def latency_row(name: str, values: np.ndarray, width: int = 28) -> str:
+    """One line of percentiles (the values are in ms)."""
+    if not len(values):
+        return f"  {name:<{width}} (no samples)"
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return (f"  {name:<{width}} p50 {p50:7.1f}   p95 {p95:7.1f}   p99 {p99:7.1f}   "
+            f"max {values.max():7.1f}   min {values.min():6.1f}")

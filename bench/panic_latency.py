@@ -27,34 +27,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import logging
-import multiprocessing
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import yaml
 from benchlib import (
     CpuWindow,
+    Gateway,
     MachineWindow,
     Mosquitto,
+    Recorder,
+    SimProcess,
+    SimThread,
     check_quiet,
+    event_time,
     free_ports,
+    latency_row,
     machine,
+    quiet_logging,
     rss_mib,
 )
 
@@ -151,179 +150,7 @@ async def play(campus: Any, steps: Sequence[Step], start_at: float) -> list[Pres
     return records
 
 
-def _quiet_logging() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-
-
-def _sim_child(site: str, conn: Any) -> None:
-    """Entry point of the simulator process: serve the modules, play schedules on request."""
-    from gateway.config import load_site
-    from simulators.campus import SimulatedCampus
-
-    _quiet_logging()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this stops
-
-    async def main() -> None:
-        campus = SimulatedCampus(load_site(site))
-        await campus.start()
-        loop = asyncio.get_running_loop()
-        conn.send(("ready", None))
-        try:
-            while True:
-                message = await loop.run_in_executor(None, conn.recv)
-                if message[0] == "play":
-                    conn.send(("played", await play(campus, message[1], message[2])))
-                else:
-                    break
-        finally:
-            await campus.stop()
-
-    asyncio.run(main())
-
-
-class SimProcess:
-    """The simulated modules in a child process: the subscriber here never waits on their GIL."""
-
-    def __init__(self, site: Path) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_sim_child, args=(str(site), child), daemon=True,
-                                 name="campus-simulators")
-        self._proc.start()
-        deadline = time.monotonic() + 60
-        while not self._conn.poll(0.2):
-            if not self._proc.is_alive():
-                raise RuntimeError("the simulator process failed to start (see above)")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the simulators did not start within 60 s")
-        kind, _ = self._conn.recv()
-        assert kind == "ready"
-
-    @property
-    def pid(self) -> int:
-        assert self._proc.pid is not None
-        return self._proc.pid
-
-    def play(self, steps: Sequence[Step], start_at: float, timeout: float) -> list[PressRecord]:
-        self._conn.send(("play", list(steps), start_at))
-        if not self._conn.poll(timeout):
-            raise RuntimeError("the simulators did not finish the schedule in time")
-        kind, records = self._conn.recv()
-        assert kind == "played"
-        return list(records)
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send(("stop", None))
-        self._proc.join(10)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(5)
-
-
-class SimThread:
-    """The simulated modules on an event loop in a thread of this process."""
-
-    def __init__(self, site: Path) -> None:
-        from gateway.config import load_site
-        from simulators.campus import SimulatedCampus
-
-        self.campus = SimulatedCampus(load_site(site))
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="simulators")
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.campus.start(), self.loop).result(60)
-
-    @property
-    def pid(self) -> int:
-        return os.getpid()
-
-    def play(self, steps: Sequence[Step], start_at: float, timeout: float) -> list[PressRecord]:
-        future = asyncio.run_coroutine_threadsafe(play(self.campus, steps, start_at), self.loop)
-        return future.result(timeout)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.campus.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-
-
-# -- the subscriber and the gateway ------------------------------------------------------------
-
-
-class Recorder:
-    """A paho subscriber that stamps each message on arrival and tracks device availability."""
-
-    def __init__(self, port: int) -> None:
-        self.events: list[tuple[float, bytes]] = []
-        self.online: set[str] = set()
-        self._changed = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"bench-subscriber-{os.getpid()}")
-        self.client.on_message = self._on_message
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.on_connect = lambda c, *a: c.subscribe(
-            [("campus/+/event/panic/#", 1), ("campus/+/device/+/availability", 1)])
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not subscribed.wait(10):
-            raise RuntimeError("the subscriber could not subscribe")
-
-    def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
-        now = time.time()  # first thing: the receive time
-        if "/event/" in m.topic:
-            self.events.append((now, bytes(m.payload)))
-        elif m.payload:
-            doc = json.loads(m.payload)
-            with self._changed:
-                (self.online.add if doc.get("online") else self.online.discard)(doc["device"])
-                self._changed.notify_all()
-
-    def wait_online(self, devices: set[str], timeout: float, alive: Any) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not devices <= self.online and time.monotonic() < deadline and alive():
-                self._changed.wait(0.2)
-            return devices <= self.online
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-class Gateway:
-    def __init__(self, site: Path) -> None:
-        self.log = site.parent / "gateway.log"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "run", "-c", str(site)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
 # -- figures -----------------------------------------------------------------------------------
-
-
-def event_time(body: dict[str, Any]) -> float:
-    return datetime.fromisoformat(body["time"].replace("Z", "+00:00")).timestamp()
 
 
 def match(records: list[PressRecord], events: list[tuple[float, bytes]]) -> dict[str, Any]:
@@ -357,14 +184,6 @@ def match(records: list[PressRecord], events: list[tuple[float, bytes]]) -> dict
     }
 
 
-def row(name: str, values: np.ndarray) -> str:
-    if not len(values):
-        return f"  {name:<28} (no samples)"
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return (f"  {name:<28} p50 {p50:7.1f}   p95 {p95:7.1f}   p99 {p99:7.1f}   "
-            f"max {values.max():7.1f}   min {values.min():6.1f}")
-
-
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -381,8 +200,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     gateway: Gateway | None = None
     try:
         t = time.monotonic()
-        sim = SimProcess(site) if args.sim == "process" else SimThread(site)
-        recorder = Recorder(broker.port)
+        sim = SimProcess(site, play) if args.sim == "process" else SimThread(site, play)
+        recorder = Recorder(broker.port, "campus/+/event/panic/#")
         gateway = Gateway(site)
         devices = set(device_ids(args.modules))
         if not recorder.wait_online(devices, args.online_timeout, gateway.alive):
@@ -442,9 +261,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                   f"first: {m['missing'][:5]}")
         print("latency in ms (poll interval "
               f"{args.poll_interval:g} ms: a press waits 0..{args.poll_interval:g} ms for a poll)")
-        print(row("press -> subscriber", total))
-        print(row("  press -> seen by a poll", m["seen"]))
-        print(row("  seen -> subscriber", m["delivered"]))
+        print(latency_row("press -> subscriber", total))
+        print(latency_row("  press -> seen by a poll", m["seen"]))
+        print(latency_row("  seen -> subscriber", m["delivered"]))
         if len(total):
             p99 = float(np.percentile(total, 99))
             target = args.poll_interval + 30
@@ -509,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.release_after = max(0.4, 2 * poll + debounce + 0.1)
     if args.reuse is None:
         args.reuse = max(1.0, args.release_after + 2 * poll + debounce + 0.1)
-    _quiet_logging()
+    quiet_logging()
     if args.keep:
         workdir = Path(tempfile.mkdtemp(prefix="bench-panic-"))
         print(f"work dir (kept): {workdir}")
