@@ -139,6 +139,24 @@ class Subscriber:
             raise AssertionError(f"timed out waiting for {what or predicate}; last: {topics}")
         return result
 
+    def settle(self, quiet: float = 0.5, timeout: float = 15.0) -> None:
+        """Wait until nothing has arrived for ``quiet`` seconds.
+
+        Before a test stops its broker: what the broker acknowledged is the broker's to keep,
+        and mosquitto's PUBACK does not wait for its disk, so let it reach us first.
+        """
+        deadline = time.monotonic() + timeout
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self._cond:
+                count = len(self.messages)
+            if count != seen:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"messages kept arriving for {timeout} s")
+
     def events(self, type_suffix: str | None = None) -> list[dict[str, Any]]:
         with self._cond:
             out = [m.json() for m in self.messages if "/event/" in m.topic and m.payload]

@@ -80,6 +80,7 @@ def test_fire_alarm_during_a_broker_outage_is_delivered_first(
     try:
         subscriber.wait_event("device.online", count=2, timeout=20)
         subscriber.wait_event("output.changed")
+        subscriber.settle()
         mosquitto.stop()
         # ordinary traffic is accepted first ...
         sims.run(lambda: sims.module("io-0").set_tamper("btn-b", True))

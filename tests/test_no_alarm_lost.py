@@ -75,9 +75,8 @@ def test_broker_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
     gateway = GatewayProcess(site).start()
     try:
         subscriber.wait_event("device.online", count=3, timeout=20)
-        # what the broker acknowledged before it stops is the broker's to keep (mosquitto's
-        # PUBACK does not wait for its disk): let the start-up events reach the subscriber first
         subscriber.wait_event("output.changed", count=3)
+        subscriber.settle()
         mosquitto.stop()
         cycles = press_cycles(sims, 5)
         time.sleep(0.5)

@@ -62,6 +62,7 @@ def test_a_fire_during_a_broker_outage_is_not_lost(
     gateway = GatewayProcess(site).start()
     try:
         subscriber.wait_event("device.online", count=2, timeout=20)
+        subscriber.settle()
         mosquitto.stop()
         for address in (258, 259, 260):
             sims.run(lambda a=address: sims.campus.act(  # type: ignore[misc]
