@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from drivers import DRIVERS, DeviceConfig
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.fields import Identifier, Seconds, Strict, validation_problems
 
 
 class Secret(Strict):
@@ -188,30 +188,6 @@ class ConfigError(Exception):
         self.problems = problems or [message]
 
 
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in DRIVERS or item.startswith("function-"):
-            continue  # pydantic's names for the union member and validators, not YAML keys
-        else:
-            parts.append(("." if parts else "") + item)
-    return "".join(parts) or "(top level)"
-
-
-def _describe(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if "input" in error and kind not in {"value_error"}:
-        return f"{message} (got {error['input']!r})"
-    return message
-
-
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file, or raise ConfigError listing every problem."""
     path = Path(path)
@@ -226,10 +202,5 @@ def load_site(path: str | Path) -> SiteConfig:
     try:
         return SiteConfig.model_validate(raw, context={"base_dir": path.parent})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _format_location(tuple(err["loc"]))
-            for line in _describe(err).splitlines():
-                # whole-file checks name their own paths (devices[1].id: ...)
-                problems.append(f"{path}: {line}" if not err["loc"] else f"{path}: {where}: {line}")
+        problems = validation_problems(path, exc, skip=frozenset(DRIVERS))
         raise ConfigError("\n".join(problems), problems) from None

@@ -1,11 +1,14 @@
-"""Field types shared by the site file and the driver sections: durations, identifiers."""
+"""Field types shared by the site file, the driver sections and scenario files: durations,
+identifiers, and how a validation error is told to the person who wrote the file."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Set
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -30,3 +33,42 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+
+
+def _location(loc: tuple[int | str, ...], skip: Set[str]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in skip or item.startswith("function-"):
+            continue  # pydantic's names for a union member or a validator, not YAML keys
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and kind != "value_error":
+        return f"{message} (got {error['input']!r})"
+    return message
+
+
+def validation_problems(path: Path, exc: ValidationError,
+                        skip: Set[str] = frozenset()) -> list[str]:
+    """One ``file: path.inside.yaml: what was expected`` line per problem.
+
+    ``skip``: union tags (such as driver names) that pydantic puts in a location.
+    """
+    problems = []
+    for err in exc.errors():
+        where = _location(tuple(err["loc"]), skip)
+        for line in _describe(err).splitlines():
+            # whole-file checks name their own paths (devices[1].id: ...)
+            problems.append(f"{path}: {line}" if not err["loc"] else f"{path}: {where}: {line}")
+    return problems

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.fields import Identifier, Seconds, Strict, validation_problems
 from simulators.control_client import ControlClient, ControlError
 
 
@@ -106,22 +106,8 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{path}: {_location(err['loc'])}: {_message(err)}" for err in exc.errors()]
+        problems = validation_problems(path, exc)
         raise ScenarioError("\n".join(problems), problems) from None
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = "".join(f"[{part}]" if type(part) is int else f".{part}" for part in loc)
-    return text.lstrip(".") or "(top level)"
-
-
-def _message(error: Any) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    if error["type"] == "missing":
-        return "required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return message if error["type"] == "value_error" else f"{message} (got {error['input']!r})"
 
 
 async def check_against(scenario: Scenario, client: ControlClient, source: str) -> None:
