@@ -9,9 +9,9 @@ links. Errors carry an HTTP status so the control API can answer them without a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class SimulatorError(Exception):
@@ -101,3 +101,19 @@ def parse_arguments(model: type[Args], what: str, args: Mapping[str, Any]) -> Ar
             for e in exc.errors()
         )
         raise InvalidArguments(f"{what}: {problems}") from None
+
+
+class NoArgs(BaseModel):
+    """An action that takes no arguments (online, state, reset, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+OfflineMode = Literal["refuse", "silent"]
+
+
+class OfflineArgs(BaseModel):
+    """``offline``: refuse connections, or keep them and never answer (a cut line)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: OfflineMode = "refuse"

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
 from simulators.modbus.endpoint import COILS, DISCRETE_INPUTS, ModbusEndpoint, UnitMode
-from simulators.simulator import UnknownAction, UnknownPoint, parse_arguments
-
-OfflineMode = Literal["refuse", "silent"]
+from simulators.simulator import (
+    NoArgs,
+    OfflineArgs,
+    OfflineMode,
+    UnknownAction,
+    UnknownPoint,
+    parse_arguments,
+)
 
 ACTIONS = ("press", "release", "key-reset", "line-fault", "tamper", "offline", "online", "state")
 
@@ -31,10 +36,6 @@ class _ArgsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
-class NoArgs(_ArgsModel):
-    pass
-
-
 class PointArgs(_ArgsModel):
     point: str
 
@@ -42,10 +43,6 @@ class PointArgs(_ArgsModel):
 class SwitchArgs(_ArgsModel):
     point: str
     on: bool = True
-
-
-class OfflineArgs(_ArgsModel):
-    mode: OfflineMode = "refuse"
 
 
 _ARGS: dict[str, type[BaseModel]] = {

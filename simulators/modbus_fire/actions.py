@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from drivers.modbus_fire.register_map import loop_point_id
 from gateway.events import FireCondition
-
-OfflineMode = Literal["refuse", "silent"]
+from simulators.simulator import NoArgs, OfflineArgs
 
 # action name -> the condition it raises at a loop point
 RAISING_ACTIONS: dict[str, FireCondition] = {
@@ -44,10 +43,6 @@ _LOOP_POINT = re.compile(r"^L(\d+)-P(\d+)$")
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class NoArgs(_Args):
-    pass
 
 
 class PointArgs(_Args):
@@ -80,10 +75,6 @@ class PowerFaultArgs(_Args):
 class PanelConditionArgs(_Args):
     point: str
     on: bool = True
-
-
-class OfflineArgs(_Args):
-    mode: OfflineMode = "refuse"
 
 
 ARGUMENTS: dict[str, type[BaseModel]] = {

@@ -29,8 +29,6 @@ from simulators.modbus_fire.actions import (
     ACTIONS,
     ARGUMENTS,
     RAISING_ACTIONS,
-    OfflineArgs,
-    OfflineMode,
     PanelConditionArgs,
     PointArgs,
     PowerFaultArgs,
@@ -39,6 +37,8 @@ from simulators.modbus_fire.actions import (
 from simulators.modbus_fire.endpoint import READ_CODES, WRITE_COIL_CODES, WordEndpoint
 from simulators.simulator import (
     InvalidArguments,
+    OfflineArgs,
+    OfflineMode,
     SimulatorError,
     UnknownAction,
     UnknownPoint,
