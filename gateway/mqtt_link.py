@@ -22,7 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config import Mqtt
-from gateway.topics import Topics
+from gateway.topics import CONTRACT_VERSION, Topics
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ class Request:
 
 
 def status_document(online: bool, gateway: str, site: str, reason: str = "") -> bytes:
-    from gateway.topics import CONTRACT_VERSION
-
     doc = {"online": online, "gateway": gateway, "site": site, "contract": CONTRACT_VERSION}
     if reason:
         doc["reason"] = reason
