@@ -20,6 +20,7 @@ from typing import Any
 
 import uuid6
 
+from gateway.bus import AlarmChanged
 from gateway.config import Alarms as AlarmPolicy
 from gateway.events import (
     ALARM_ACKNOWLEDGED,
@@ -109,9 +110,6 @@ class AlarmError(Exception):
     """A request about an alarm that cannot be carried out; the message is for the operator."""
 
 
-AlarmListener = Callable[[EventType, AlarmSnapshot, str | None, str | None], None]
-
-
 def _state(active: bool, acknowledged: bool, closed: bool) -> str:
     if closed:
         return "closed"
@@ -163,12 +161,12 @@ class AlarmService:
         self,
         store: AlarmStore,
         policy: AlarmPolicy,
-        listener: AlarmListener,
+        publish: Callable[[object], None],
         drill_active: Callable[[], bool],
     ) -> None:
         self._store = store
         self._policy = policy
-        self._listener = listener
+        self._publish = publish
         self._drill_active = drill_active
         self._tracked: dict[str, AlarmSnapshot] = {a.alarm_id: a for a in store.load()}
 
@@ -176,6 +174,9 @@ class AlarmService:
 
     def open_alarms(self) -> list[AlarmSnapshot]:
         return [a for a in self._tracked.values() if a.closed_at is None]
+
+    def open_for_device(self, device_id: str) -> list[AlarmSnapshot]:
+        return [a for a in self.open_alarms() if a.device_id == device_id]
 
     def get(self, alarm_id: str) -> AlarmSnapshot:
         alarm = self._tracked.get(alarm_id)
@@ -340,4 +341,4 @@ class AlarmService:
             self._tracked[alarm.alarm_id] = alarm
         else:
             self._tracked.pop(alarm.alarm_id, None)
-        self._listener(kind, alarm, by, report)
+        self._publish(AlarmChanged(kind, alarm, by, report))

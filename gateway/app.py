@@ -15,11 +15,12 @@ from typing import Any
 
 from drivers import build_driver
 from gateway.alarms import AlarmService, AlarmStore
+from gateway.bus import AlarmChanged, Bus
 from gateway.commands import AuditLog, CommandRouter
 from gateway.config import SiteConfig
 from gateway.drills import Drills
 from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
-from gateway.intake import AlarmFanout, Intake
+from gateway.intake import Intake
 from gateway.linkage import Linkage
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox
@@ -42,24 +43,30 @@ class Gateway:
         self.site = site
         state = site.gateway.state_dir
         self.topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
+        self.bus = Bus()
         self.store = AlarmStore(state / "alarms.sqlite3")
         self.drills = Drills(self.store)
         self.outbox = Outbox(state / "outbox.sqlite3", site.outbox, self._dropped)
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
-        self.supervisor = Supervisor()
-        self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
-                                   lambda: self.alarms.open_alarms(), self.supervisor.execute,
-                                   lambda event: self.intake.emit(event))
-        self.intake = Intake(self.publisher, self.sirens)
-        self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
-                               site.gateway.id)
-        self.alarms = AlarmService(self.store, site.alarms,
-                                   AlarmFanout(self.publisher, self.drills, self.sirens,
-                                               self.linkage),
+        self.alarms = AlarmService(self.store, site.alarms, self.bus.publish,
                                    lambda: self.drills.active)
-        self.intake.alarms = self.alarms
+        self.intake = Intake(self.bus, self.alarms.active_conditions)
+        self.supervisor = Supervisor()
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
+        self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
+                                   self.alarms.open_for_device, self.supervisor.execute,
+                                   self.intake.emit)
+        self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
+                               site.gateway.id)
+        # Who hears what, in this order: the stream first, then what reacts to it.
+        self.bus.subscribe(Event, self.publisher.publish)
+        self.bus.subscribe(Event, self.alarms.on_event)
+        self.bus.subscribe(Event, self.sirens.on_event)
+        self.bus.subscribe(AlarmChanged, self.publisher.alarm_changed)
+        self.bus.subscribe(AlarmChanged, self.drills.observe)
+        self.bus.subscribe(AlarmChanged, self.sirens.alarm_changed)
+        self.bus.subscribe(AlarmChanged, self.linkage.alarm_changed)
         self.audit = AuditLog(state / "audit.jsonl")
         self.commands = CommandRouter(site.operators, self.alarms, self.drills, self.audit,
                                       self.intake.emit, lambda: inventory(site), site.gateway.id,

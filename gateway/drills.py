@@ -11,7 +11,8 @@ from datetime import datetime
 import uuid6
 
 from gateway.alarms import AlarmError, AlarmStore
-from gateway.events import AlarmSnapshot, DrillSummary, utcnow
+from gateway.bus import AlarmChanged
+from gateway.events import ALARM_ACKNOWLEDGED, ALARM_CLOSED, ALARM_RAISED, DrillSummary, utcnow
 
 KEY = "drill"
 
@@ -60,17 +61,18 @@ class Drills:
         self._store.set_value(KEY, None)
         return summary
 
-    def observe(self, kind: str, alarm: AlarmSnapshot) -> None:
+    def observe(self, change: AlarmChanged) -> None:
         """Count what happened to the drill's alarms (called for every alarm change)."""
+        kind, alarm = change.kind, change.alarm
         if self._current is None or not alarm.drill:
             return
-        if kind == "campus.alarm.raised":
+        if kind is ALARM_RAISED:
             self._open.add(alarm.alarm_id)
             self._current = self._current.model_copy(
                 update={"alarms_raised": self._current.alarms_raised + 1})
             self._store.set_value(KEY, self._current.model_dump(mode="json"))
-        elif kind == "campus.alarm.acknowledged" and alarm.acknowledged_at:
+        elif kind is ALARM_ACKNOWLEDGED and alarm.acknowledged_at:
             self._acks.append(alarm.acknowledged_at)
-        elif kind == "campus.alarm.closed" and alarm.closed_at:
+        elif kind is ALARM_CLOSED and alarm.closed_at:
             self._resets.append(alarm.closed_at)
             self._open.discard(alarm.alarm_id)

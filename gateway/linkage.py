@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from drivers import ActionError
+from gateway.bus import AlarmChanged
 from gateway.config import LinkageAction, LinkageRule
 from gateway.events import (
+    ALARM_RAISED,
     LINKAGE_EXECUTED,
     AlarmSnapshot,
     Event,
@@ -41,7 +43,10 @@ class Linkage:
         self._gateway_id = gateway_id
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def alarm_raised(self, alarm: AlarmSnapshot) -> None:
+    def alarm_changed(self, change: AlarmChanged) -> None:
+        if change.kind is not ALARM_RAISED:
+            return
+        alarm = change.alarm
         for rule in self._rules:
             if alarm.condition in rule.when.conditions and (
                     not rule.when.zones or alarm.zone in rule.when.zones):

@@ -16,6 +16,7 @@ from typing import Any
 
 import uuid6
 
+from gateway.bus import AlarmChanged
 from gateway.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
@@ -98,6 +99,14 @@ class EventPublisher:
                     retain=True,
                 )
             )
+
+    def alarm_changed(self, change: AlarmChanged) -> None:
+        """The alarm event, then the retained current state of the alarm."""
+        alarm = change.alarm
+        self.publish(Event(change.kind, alarm.device_id,
+                           AlarmChange(alarm=alarm, by=change.by, report=change.report),
+                           alarm.severity, alarm.alarm_id))
+        self.alarm_state(alarm)
 
     def alarm_state(self, alarm: AlarmSnapshot) -> None:
         """Retained current state of an open alarm; an empty retained message once it closes."""

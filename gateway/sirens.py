@@ -15,7 +15,15 @@ from typing import Any
 
 from drivers import ActionError, DeviceConfig
 from drivers.modbus.models import ModbusIoConfig
-from gateway.events import OUTPUT_CHANGED, AlarmSnapshot, Event, OutputChange, Severity
+from gateway.bus import AlarmChanged
+from gateway.events import (
+    DEVICE_ONLINE,
+    OUTPUT_CHANGED,
+    AlarmSnapshot,
+    Event,
+    OutputChange,
+    Severity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +35,7 @@ class SirenLinkage:
         self,
         devices: list[DeviceConfig],
         off_on: str,
-        open_alarms: Callable[[], list[AlarmSnapshot]],
+        open_alarms: Callable[[str], list[AlarmSnapshot]],
         execute: Execute,
         emit: Callable[[Event], None],
     ) -> None:
@@ -44,13 +52,15 @@ class SirenLinkage:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def alarm_changed(self, alarm: AlarmSnapshot) -> None:
+    def alarm_changed(self, change: AlarmChanged) -> None:
+        alarm = change.alarm
         if alarm.condition == "panic" and alarm.device_id in self._outputs:
             self._schedule(alarm.device_id, f"alarm {alarm.alarm_id} {alarm.state}", force=False)
 
-    def device_online(self, device_id: str) -> None:
-        if device_id in self._outputs:
-            self._schedule(device_id, "module back online", force=True)
+    def on_event(self, event: Event) -> None:
+        """A module that comes back online gets its sirens written again."""
+        if event.type is DEVICE_ONLINE and event.device_id in self._outputs:
+            self._schedule(event.device_id, "module back online", force=True)
 
     def _schedule(self, device_id: str, reason: str, force: bool) -> None:
         task = asyncio.get_running_loop().create_task(self._drive(device_id, reason, force))
@@ -59,11 +69,10 @@ class SirenLinkage:
 
     def _wanted(self, device_id: str, zones: list[str]) -> bool:
         return any(
-            a.device_id == device_id
-            and a.condition == "panic"
+            a.condition == "panic"
             and (not zones or a.zone in zones)
             and (self._off_on == "reset" or not a.acknowledged)
-            for a in self._open_alarms()
+            for a in self._open_alarms(device_id)
         )
 
     async def _drive(self, device_id: str, reason: str, force: bool) -> None:

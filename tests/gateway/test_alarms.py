@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.alarms import AlarmError, AlarmService, AlarmStore
+from gateway.bus import AlarmChanged
 from gateway.config import Alarms
 from gateway.drills import Drills
 from gateway.events import (
@@ -30,9 +31,13 @@ class Recorder:
     def __init__(self) -> None:
         self.changes: list[tuple[str, AlarmSnapshot, str | None, str | None]] = []
 
-    def __call__(self, kind: EventType, alarm: AlarmSnapshot, by: str | None,
-                 report: str | None) -> None:
-        self.changes.append((kind.name.removeprefix("campus.alarm."), alarm, by, report))
+        self.messages: list[AlarmChanged] = []
+
+    def __call__(self, message: object) -> None:
+        assert isinstance(message, AlarmChanged)
+        self.messages.append(message)
+        self.changes.append((message.kind.name.removeprefix("campus.alarm."), message.alarm,
+                             message.by, message.report))
 
     @property
     def kinds(self) -> list[str]:
@@ -167,15 +172,15 @@ def test_drill_alarms_are_flagged_and_summarised(setup) -> None:  # type: ignore
     alarms, rec, drills, _ = setup
     drills.start("monthly drill", "principal")
     alarms.on_event(fact(PANIC_PRESSED))
-    for kind, alarm, _, _ in rec.changes:
-        drills.observe(f"campus.alarm.{kind}", alarm)
+    for message in rec.messages:
+        drills.observe(message)
     alarm = alarms.open_alarms()[0]
     assert alarm.drill and alarm.reports_due == {}
     alarms.acknowledge(alarm.alarm_id, "g")
     alarms.on_event(fact(PANIC_RELEASED))
     alarms.reset(alarm.alarm_id, "g")
-    for kind, changed, _, _ in rec.changes[1:]:
-        drills.observe(f"campus.alarm.{kind}", changed)
+    for message in rec.messages[1:]:
+        drills.observe(message)
     summary = drills.stop("principal")
     assert summary.alarms_raised == 1 and summary.alarms_still_open == 0
     assert summary.seconds_to_first_acknowledge is not None

@@ -1,0 +1,49 @@
+"""The in-process bus: every fact and every alarm change, handed to whoever subscribed to its kind.
+
+Listeners subscribe by message class (``Event``, ``AlarmChanged``) and are called synchronously,
+in the order they subscribed, on the event loop. A listener that raises is logged with what it
+was given and the others still get the message: one faulty consumer (a console, a metric) never
+stops the publisher, the alarms or the linkage. Adding a consumer is one ``subscribe`` line in
+the composition root; nothing that publishes changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gateway.events import AlarmSnapshot, EventType
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class AlarmChanged:
+    """An alarm was raised or changed state; ``kind`` is the alarm event type that says how."""
+
+    kind: EventType
+    alarm: AlarmSnapshot
+    by: str | None = None
+    report: str | None = None
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._listeners: dict[type, list[Callable[[Any], None]]] = defaultdict(list)
+
+    def subscribe(self, kind: type[M], listener: Callable[[M], None]) -> None:
+        self._listeners[kind].append(listener)
+
+    def publish(self, message: object) -> None:
+        for listener in self._listeners.get(type(message), ()):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("%s failed on a %s; the other listeners still got it",
+                              getattr(listener, "__qualname__", listener),
+                              type(message).__name__)
