@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from gateway.events import Event
@@ -15,7 +16,7 @@ class DeviceSink(Protocol):
 
     def availability(self, device_id: str, online: bool, reason: str) -> None: ...
 
-    def active_conditions(self, device_id: str) -> set[str]:
+    def active_conditions(self, device_id: str) -> AbstractSet[str]:
         """``point/condition`` keys the gateway believes active (open alarms), for resync."""
         ...
 

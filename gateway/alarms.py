@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,7 @@ FACTS: dict[str, tuple[Condition, bool]] = {
 }
 
 REPORT_KINDS = ("first", "written", "general")
+_NONE: frozenset[str] = frozenset()
 
 
 def classify(event: Event) -> tuple[Condition, bool, str] | None:
@@ -168,15 +170,24 @@ class AlarmService:
         self._policy = policy
         self._publish = publish
         self._drill_active = drill_active
-        self._tracked: dict[str, AlarmSnapshot] = {a.alarm_id: a for a in store.load()}
+        self._tracked: dict[str, AlarmSnapshot] = {}
+        # Indexes of the open alarms, so no lookup grows with the number of open alarms.
+        self._open_by_key: dict[str, str] = {}  # device/point/condition -> alarm id
+        self._open_by_device: dict[str, dict[str, None]] = {}  # device -> alarm ids, oldest first
+        self._active_by_device: dict[str, set[str]] = {}  # device -> "point/condition" active
+        for alarm in store.load():
+            self._track(alarm)
 
     # -- queries -------------------------------------------------------------------------
 
     def open_alarms(self) -> list[AlarmSnapshot]:
         return [a for a in self._tracked.values() if a.closed_at is None]
 
+    def open_count(self) -> int:
+        return len(self._open_by_key)
+
     def open_for_device(self, device_id: str) -> list[AlarmSnapshot]:
-        return [a for a in self.open_alarms() if a.device_id == device_id]
+        return [self._tracked[i] for i in self._open_by_device.get(device_id, ())]
 
     def get(self, alarm_id: str) -> AlarmSnapshot:
         alarm = self._tracked.get(alarm_id)
@@ -185,14 +196,12 @@ class AlarmService:
         return alarm
 
     def _open_for(self, key: str) -> AlarmSnapshot | None:
-        return next((a for a in self.open_alarms() if a.key == key), None)
+        alarm_id = self._open_by_key.get(key)
+        return self._tracked[alarm_id] if alarm_id is not None else None
 
-    def active_conditions(self, device_id: str) -> set[str]:
-        return {
-            f"{a.point}/{a.condition}"
-            for a in self.open_alarms()
-            if a.device_id == device_id and a.active
-        }
+    def active_conditions(self, device_id: str) -> AbstractSet[str]:
+        """``point/condition`` of the device's active open alarms: a live, read-only view."""
+        return self._active_by_device.get(device_id, _NONE)
 
     # -- facts from devices --------------------------------------------------------------
 
@@ -222,8 +231,8 @@ class AlarmService:
         """A reset at the panel closes the fire-system alarms it covers."""
         scope = (f"S{action.system_type}-{action.system_address}/"
                  if action.system_address is not None else "")
-        for alarm in self.open_alarms():
-            if (alarm.device_id == device_id and alarm.condition in FIRE_CONDITIONS
+        for alarm in self.open_for_device(device_id):
+            if (alarm.condition in FIRE_CONDITIONS
                     and alarm.point.startswith(scope)):
                 if alarm.active:
                     alarm = self._change(ALARM_RETURNED, alarm, active=False,
@@ -318,6 +327,30 @@ class AlarmService:
 
     # -- bookkeeping ---------------------------------------------------------------------
 
+    def _track(self, alarm: AlarmSnapshot) -> None:
+        """Keep (or update, in its place: order is raising order) an alarm and its indexes."""
+        previous = self._tracked.get(alarm.alarm_id)
+        self._tracked[alarm.alarm_id] = alarm
+        self._reindex(previous, alarm)
+
+    def _untrack(self, alarm: AlarmSnapshot) -> None:
+        self._reindex(self._tracked.pop(alarm.alarm_id, None), None)
+
+    def _reindex(self, previous: AlarmSnapshot | None, current: AlarmSnapshot | None) -> None:
+        if previous is not None and previous.closed_at is None:
+            if self._open_by_key.get(previous.key) == previous.alarm_id:
+                del self._open_by_key[previous.key]
+            self._active_by_device.get(previous.device_id, set()).discard(
+                f"{previous.point}/{previous.condition}")
+            if current is None or current.closed_at is not None:
+                self._open_by_device.get(previous.device_id, {}).pop(previous.alarm_id, None)
+        if current is not None and current.closed_at is None:
+            self._open_by_key[current.key] = current.alarm_id
+            self._open_by_device.setdefault(current.device_id, {})[current.alarm_id] = None
+            if current.active:
+                self._active_by_device.setdefault(current.device_id, set()).add(
+                    f"{current.point}/{current.condition}")
+
     def _close(self, alarm: AlarmSnapshot, by: str | None, note: str) -> AlarmSnapshot:
         return self._change(ALARM_CLOSED, alarm, by=by, closed_at=utcnow(), closed_by=by,
                             note=note or alarm.note)
@@ -338,7 +371,7 @@ class AlarmService:
         tracked = alarm.closed_at is None or pending
         self._store.save(alarm, tracked)
         if tracked:
-            self._tracked[alarm.alarm_id] = alarm
+            self._track(alarm)
         else:
-            self._tracked.pop(alarm.alarm_id, None)
+            self._untrack(alarm)
         self._publish(AlarmChanged(kind, alarm, by, report))

@@ -125,7 +125,7 @@ class Gateway:
             "devices": {"total": len(self.supervisor),
                         "online": sum(online.values()),
                         "offline": sum(1 for v in online.values() if not v)},
-            "alarms_open": len(self.alarms.open_alarms()),
+            "alarms_open": self.alarms.open_count(),
             "drill": self.drills.active,
             "outbox": vars(out),
         }

@@ -7,13 +7,14 @@ Repeated availability reports are suppressed, so availability topics never flap.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from gateway.bus import Bus
 from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
 
 
 class Intake:
-    def __init__(self, bus: Bus, active_conditions: Callable[[str], set[str]]) -> None:
+    def __init__(self, bus: Bus, active_conditions: Callable[[str], AbstractSet[str]]) -> None:
         self._bus = bus
         self._active_conditions = active_conditions
         self.online: dict[str, bool] = {}
@@ -34,5 +35,5 @@ class Intake:
             )
         )
 
-    def active_conditions(self, device_id: str) -> set[str]:
+    def active_conditions(self, device_id: str) -> AbstractSet[str]:
         return self._active_conditions(device_id)

@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -126,7 +127,7 @@ class TransmissionReceiver:
         self._stopping = False
         self._untyped: set[tuple[str, int]] = set()
 
-    def _believed(self, transmitter_id: str) -> Callable[[], set[str]]:
+    def _believed(self, transmitter_id: str) -> Callable[[], AbstractSet[str]]:
         """What the gateway holds active for a transmitter (open alarms), for first reports."""
         return lambda: self._sink.active_conditions(transmitter_id)
 

@@ -14,6 +14,7 @@ again on the next report instead of being taken for the same, already closed ala
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime, tzinfo
 from typing import Literal
 
@@ -91,7 +92,7 @@ class PanelState:
     """Last known status word per point of one transmitter; turns reports into events."""
 
     def __init__(self, transmitter: Transmitter, timezone: tzinfo,
-                 believed: Callable[[], set[str]]) -> None:
+                 believed: Callable[[], AbstractSet[str]]) -> None:
         self.transmitter = transmitter
         self._tz = timezone
         self._believed = believed

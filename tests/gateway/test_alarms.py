@@ -225,3 +225,28 @@ def test_a_fire_fault_that_clears_waits_for_acknowledge(setup) -> None:  # type:
     assert alarm.state == "rtn_unacknowledged" and alarm.severity is Severity.MAJOR
     alarms.acknowledge(alarm.alarm_id, "g")
     assert alarms.open_alarms() == []
+
+
+def test_indexes_follow_every_change_and_keep_raising_order(setup) -> None:  # type: ignore[no-untyped-def]
+    alarms, _, _, _ = setup
+    for n in range(300):
+        alarms.on_event(fact(PANIC_PRESSED, point=f"b{n}", device="busy"))
+    alarms.on_event(fact(PANIC_PRESSED, point="quiet-1", device="quiet"))
+    alarms.on_event(fact(LINE_FAULT, point="quiet-1", device="quiet"))
+    assert alarms.open_count() == 302
+    assert alarms.active_conditions("quiet") == {"quiet-1/panic", "quiet-1/line_fault"}
+
+    alarms.on_event(fact(PANIC_RELEASED, point="b7", device="busy"))
+    assert "b7/panic" not in alarms.active_conditions("busy")
+    assert len(alarms.active_conditions("busy")) == 299
+    busy = alarms.open_for_device("busy")
+    assert [a.point for a in busy] == [f"b{n}" for n in range(300)]  # updated in place
+    assert busy[7].state == "rtn_unacknowledged"
+
+    alarms.reset(busy[7].alarm_id, "g")
+    assert [a.point for a in alarms.open_for_device("busy")][6:8] == ["b6", "b8"]
+    alarms.on_event(fact(PANIC_PRESSED, point="b7", device="busy"))  # a new alarm, last
+    assert alarms.open_for_device("busy")[-1].point == "b7"
+    assert alarms.open_for_device("busy")[-1].alarm_id != busy[7].alarm_id
+    assert alarms.open_count() == 302
+    assert alarms.open_for_device("nobody") == [] and alarms.active_conditions("nobody") == set()
