@@ -14,10 +14,11 @@ import json
 import sqlite3
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uuid6
 
@@ -52,6 +53,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
+from gateway.outbox import StateWrite
 
 
 @dataclass(frozen=True)
@@ -118,44 +120,79 @@ def _state(active: bool, acknowledged: bool, closed: bool) -> str:
     return f"{'active' if active else 'rtn'}_{'acknowledged' if acknowledged else 'unacknowledged'}"
 
 
-class AlarmStore:
-    """Alarms that are open or still have report deadlines, in SQLite."""
+class StateWriter(Protocol):
+    """Where state changes go to be committed with the events that announce them (the outbox)."""
 
-    def __init__(self, path: Path) -> None:
+    def write(self, change: StateWrite) -> None: ...
+
+    def unit(self) -> AbstractContextManager[None]: ...
+
+
+class AlarmStore:
+    """Alarms that are open or still have report deadlines, and the gateway's small state (drill).
+
+    The tables live in the state database beside the outbox. They are read once at start; every
+    change is written through the outbox, inside the same ``unit()`` as the alarm events, so the
+    store and the stream agree after any crash. A closed alarm with no report pending is deleted:
+    its history is in the event stream, and the box's disk stays bounded.
+    """
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS alarms (id TEXT PRIMARY KEY, tracked INTEGER NOT NULL,
+                                       doc TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, doc TEXT);
+    """
+    LEGACY = "alarms.sqlite3"  # where versions before 0.2 kept the alarms, in a file of its own
+
+    def __init__(self, path: Path, writer: StateWriter) -> None:
+        self._writer = writer
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL: survives a crashed process; after a power cut the last change may be missing,
-        # but every alarm event is in the outbox (synchronous FULL) and pressed buttons resync.
-        # FULL here would put an fsync on the event loop for every alarm change.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS alarms (id TEXT PRIMARY KEY, tracked INTEGER NOT NULL,"
-            " doc TEXT NOT NULL)"
-        )
-        self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, doc TEXT)")
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(self.SCHEMA)
+            self._import_legacy(db, path.parent / self.LEGACY)
+            self._alarms = [AlarmSnapshot.model_validate_json(doc) for (doc,) in db.execute(
+                "SELECT doc FROM alarms WHERE tracked = 1 ORDER BY id")]
+            self._values = {key: json.loads(doc) for key, doc in db.execute(
+                "SELECT key, doc FROM kv")}
+        finally:
+            db.close()
+
+    @staticmethod
+    def _import_legacy(db: sqlite3.Connection, legacy: Path) -> None:
+        if not legacy.exists():
+            return
+        db.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT OR IGNORE INTO alarms SELECT * FROM legacy.alarms WHERE tracked = 1")
+        db.execute("INSERT OR IGNORE INTO kv SELECT * FROM legacy.kv")
+        db.execute("COMMIT")
+        db.execute("DETACH DATABASE legacy")
+        legacy.rename(legacy.with_name(legacy.name + ".imported"))
 
     def load(self) -> list[AlarmSnapshot]:
-        rows = self._db.execute("SELECT doc FROM alarms WHERE tracked = 1 ORDER BY id")
-        return [AlarmSnapshot.model_validate_json(doc) for (doc,) in rows]
+        return list(self._alarms)
+
+    def unit(self) -> AbstractContextManager[None]:
+        return self._writer.unit()
 
     def save(self, alarm: AlarmSnapshot, tracked: bool) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO alarms (id, tracked, doc) VALUES (?, ?, ?)",
-            (alarm.alarm_id, int(tracked), alarm.model_dump_json()),
-        )
+        if tracked:
+            self._writer.write(StateWrite(
+                "INSERT OR REPLACE INTO alarms (id, tracked, doc) VALUES (?, 1, ?)",
+                (alarm.alarm_id, alarm.model_dump_json())))
+        else:
+            self._writer.write(StateWrite("DELETE FROM alarms WHERE id = ?", (alarm.alarm_id,)))
 
     def get_value(self, key: str) -> Any:
-        row = self._db.execute("SELECT doc FROM kv WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._values.get(key)
 
     def set_value(self, key: str, value: Any) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO kv (key, doc) VALUES (?, ?)", (key, json.dumps(value))
-        )
-
-    def close(self) -> None:
-        self._db.close()
+        self._values[key] = value
+        self._writer.write(StateWrite("INSERT OR REPLACE INTO kv (key, doc) VALUES (?, ?)",
+                                      (key, json.dumps(value))))
 
 
 class AlarmService:
@@ -369,9 +406,10 @@ class AlarmService:
         pending = any(k not in alarm.reports_done and k not in alarm.overdue
                       for k in alarm.reports_due)
         tracked = alarm.closed_at is None or pending
-        self._store.save(alarm, tracked)
-        if tracked:
-            self._track(alarm)
-        else:
-            self._untrack(alarm)
-        self._publish(AlarmChanged(kind, alarm, by, report))
+        with self._store.unit():  # the change and the events announcing it: one transaction
+            self._store.save(alarm, tracked)
+            if tracked:
+                self._track(alarm)
+            else:
+                self._untrack(alarm)
+            self._publish(AlarmChanged(kind, alarm, by, report))

@@ -23,7 +23,7 @@ from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
 from gateway.intake import Intake
 from gateway.linkage import Linkage
 from gateway.mqtt_link import MqttLink, Request
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
 from gateway.sirens import SirenLinkage
 from gateway.supervisor import Supervisor
@@ -44,13 +44,14 @@ class Gateway:
         state = site.gateway.state_dir
         self.topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
         self.bus = Bus()
-        self.store = AlarmStore(state / "alarms.sqlite3")
+        database = state_database(state)
+        self.outbox = Outbox(database, site.outbox, self._dropped)
+        self.store = AlarmStore(database, self.outbox)
         self.drills = Drills(self.store)
-        self.outbox = Outbox(state / "outbox.sqlite3", site.outbox, self._dropped)
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
         self.alarms = AlarmService(self.store, site.alarms, self.bus.publish,
                                    lambda: self.drills.active)
-        self.intake = Intake(self.bus, self.alarms.active_conditions)
+        self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit)
         self.supervisor = Supervisor()
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
@@ -101,7 +102,6 @@ class Gateway:
             await asyncio.to_thread(self.outbox.close, DRAIN_ON_STOP)
             self.link.stop()
             self.audit.close()
-            self.store.close()
             log.info("gateway stopped")
 
     async def _tick(self) -> None:

@@ -8,10 +8,17 @@ kept in memory (a cursor per lane), so a row costs one INSERT and one DELETE. pa
 handed rows in memory and resends them after a reconnect; after a crash every row left in the
 database is sent again, so a subscriber sees each accepted message at least once, in order within
 a device, a duplicate only with the same id.
+
+The same database keeps the gateway's own state (the alarm store, the drill, the ids of requests
+already carried out). A change to that state and the messages that announce it are put inside
+one ``unit()`` and committed in one transaction, so after any crash either both are there or
+neither: the alarm store never believes in an alarm the stream was not told about.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import queue
@@ -19,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,10 +55,26 @@ CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device, priority, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+STATE_FILE = "state.sqlite3"
+LEGACY_OUTBOX = "outbox.sqlite3"  # the file's name before it also kept the alarm store
+
 WINDOW = 1000  # rows handed to the transport and not yet acknowledged
 BATCH = 2000  # rows committed or handed in one go
 HOUSEKEEPING_EVERY = 1.0
 REJECTED_RETRY = 30.0
+
+
+def state_database(state_dir: Path) -> Path:
+    """The state database in ``state_dir``; an outbox of an earlier version is moved into place."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / STATE_FILE
+    legacy = state_dir / LEGACY_OUTBOX
+    if legacy.exists() and not path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            old = legacy.with_name(legacy.name + suffix)
+            if old.exists():
+                old.rename(path.with_name(path.name + suffix))
+    return path
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,17 @@ class Outgoing:
     sequenced: bool = False  # gets the next per-gateway sequence number as body["seqno"]
     content_type: str = "application/json"
     expiry: int | None = None
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """One change to the gateway's own state, committed with the messages put beside it."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+Work = Outgoing | StateWrite
 
 
 class Transport(Protocol):
@@ -106,7 +140,13 @@ class Outbox:
         self._limits = limits
         self._on_dropped = on_dropped
         self._window = window
-        self._incoming: deque[Outgoing] = deque()
+        self._incoming: deque[list[Work]] = deque()  # each list is committed in one transaction
+        self._gathering: list[Work] = []
+        self._depth = 0
+        self._puts = 0  # groups handed to the thread (event loop side)
+        self._committed = 0  # groups committed (outbox thread side)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._durable: list[tuple[int, asyncio.Future[None]]] = []
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._accepted_cond = threading.Condition()
@@ -125,6 +165,8 @@ class Outbox:
     # -- called from other threads -------------------------------------------------------
 
     def start(self) -> None:
+        with contextlib.suppress(RuntimeError):  # started outside an event loop: no durable()
+            self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -133,8 +175,59 @@ class Outbox:
 
     def put(self, message: Outgoing) -> None:
         """Queue a message; it is accepted (durable) at the next commit, within milliseconds."""
-        self._incoming.append(message)
+        self._add(message)
+
+    def write(self, change: StateWrite) -> None:
+        """Queue a change to the gateway's state, committed like a message."""
+        self._add(change)
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        """Everything put or written inside (nested units included) commits in one transaction.
+
+        Called on one thread only (the event loop's), like ``put`` and ``write``.
+        """
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and self._gathering:
+                group, self._gathering = self._gathering, []
+                self._hand_in(group)
+
+    async def durable(self) -> None:
+        """Return once everything put or written so far is committed to disk."""
+        target = self._puts
+        if self._committed >= target:
+            return
+        assert self._loop is not None, "durable() needs an outbox started in the event loop"
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._durable.append((target, future))
+        await future
+
+    def _add(self, work: Work) -> None:
+        if self._depth:
+            self._gathering.append(work)
+        else:
+            self._hand_in([work])
+
+    def _hand_in(self, group: list[Work]) -> None:
+        self._puts += 1
+        self._incoming.append(group)
         self._wake.set()
+
+    def _release_durable(self) -> None:
+        """On the event loop: wake every ``durable()`` whose messages are now committed."""
+        done = self._committed
+        waiting = []
+        for target, future in self._durable:
+            if target <= done:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                waiting.append((target, future))
+        self._durable = waiting
 
     def attach(self, transport: Transport) -> None:
         self._transport = transport
@@ -226,25 +319,35 @@ class Outbox:
     def _commit_incoming(self, db: sqlite3.Connection) -> None:
         while self._incoming:
             rows: list[tuple[Any, ...]] = []
+            writes: list[StateWrite] = []
+            groups = 0
             seq = self._stats.last_sequence
             now = time.time()
             while self._incoming and len(rows) < BATCH:
-                m = self._incoming.popleft()
-                body = m.body
-                row_seq = None
-                if m.sequenced and body is not None:
-                    seq += 1
-                    row_seq = seq
-                    body = {**body, "seqno": seq}
-                payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-                rows.append((now, int(m.life_safety), m.device, m.kind, row_seq, m.topic, payload,
-                             m.qos, int(m.retain), m.content_type, m.expiry))
+                groups += 1
+                for work in self._incoming.popleft():
+                    if isinstance(work, StateWrite):
+                        writes.append(work)
+                        continue
+                    body = work.body
+                    row_seq = None
+                    if work.sequenced and body is not None:
+                        seq += 1
+                        row_seq = seq
+                        body = {**body, "seqno": seq}
+                    payload = (b"" if body is None
+                               else json.dumps(body, separators=(",", ":")).encode())
+                    rows.append((now, int(work.life_safety), work.device, work.kind, row_seq,
+                                 work.topic, payload, work.qos, int(work.retain),
+                                 work.content_type, work.expiry))
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO outbox (created, priority, device, kind, seq, topic, payload, qos,"
                 " retain, content_type, expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            for change in writes:
+                db.execute(change.sql, change.params)
             urgent = sum(r[1] for r in rows)
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
             db.execute("COMMIT")
@@ -254,6 +357,10 @@ class Outbox:
                 self._stats.backlog += len(rows)
                 self._stats.life_safety_backlog += urgent
                 self._accepted_cond.notify_all()
+            self._committed += groups
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is already closed
+                    self._loop.call_soon_threadsafe(self._release_durable)
 
     def _apply_acks(self, db: sqlite3.Connection) -> None:
         done: list[tuple[int]] = []

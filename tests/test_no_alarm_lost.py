@@ -59,7 +59,7 @@ def press_cycles(sims: SimulatorThread, cycles: int, stop: threading.Event | Non
 
 
 def outbox_last_seq(site: Path) -> int:
-    db = sqlite3.connect(site.parent / "state" / "outbox.sqlite3")
+    db = sqlite3.connect(site.parent / "state" / "state.sqlite3")
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0]) if row else 0

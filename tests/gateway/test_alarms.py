@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from gateway.alarms import AlarmError, AlarmService, AlarmStore
 from gateway.bus import AlarmChanged
 from gateway.config import Alarms
+from gateway.config import Outbox as Limits
 from gateway.drills import Drills
 from gateway.events import (
     DEVICE_OFFLINE,
@@ -25,6 +28,7 @@ from gateway.events import (
     PointFact,
     Severity,
 )
+from gateway.outbox import Outbox
 
 
 class Recorder:
@@ -49,13 +53,24 @@ def fact(kind: EventType, point: str = "b1", device: str = "m1") -> Event:
                  Severity.CRITICAL, point)
 
 
+@contextlib.contextmanager
+def state(path: Path) -> Iterator[AlarmStore]:
+    """An alarm store on a real state database, its writes committed by a running outbox."""
+    outbox = Outbox(path, Limits())
+    outbox.start()
+    try:
+        yield AlarmStore(path, outbox)
+    finally:
+        outbox.close()
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[AlarmService, Recorder, Drills, AlarmStore]:
-    store = AlarmStore(tmp_path / "alarms.sqlite3")
-    drills = Drills(store)
-    recorder = Recorder()
-    service = AlarmService(store, Alarms(escalate_after=60), recorder, lambda: drills.active)
-    return service, recorder, drills, store
+def setup(tmp_path: Path) -> Iterator[tuple[AlarmService, Recorder, Drills, AlarmStore]]:
+    with state(tmp_path / "state.sqlite3") as store:
+        drills = Drills(store)
+        recorder = Recorder()
+        service = AlarmService(store, Alarms(escalate_after=60), recorder, lambda: drills.active)
+        yield service, recorder, drills, store
 
 
 def test_panic_latches_until_reset_after_the_key_is_turned(setup) -> None:  # type: ignore[no-untyped-def]
@@ -143,29 +158,28 @@ def test_escalation_and_reporting_deadlines(setup) -> None:  # type: ignore[no-u
 
 
 def test_deadlines_survive_closing_and_restarts(tmp_path: Path) -> None:
-    store = AlarmStore(tmp_path / "a.sqlite3")
     rec = Recorder()
-    alarms = AlarmService(store, Alarms(), rec, lambda: False)
-    alarms.on_event(fact(PANIC_PRESSED))
-    alarm_id = alarms.open_alarms()[0].alarm_id
-    alarms.on_event(fact(PANIC_RELEASED))
-    alarms.reset(alarm_id, "g")
-    store.close()
+    with state(tmp_path / "a.sqlite3") as store:
+        alarms = AlarmService(store, Alarms(), rec, lambda: False)
+        alarms.on_event(fact(PANIC_PRESSED))
+        alarm_id = alarms.open_alarms()[0].alarm_id
+        alarms.on_event(fact(PANIC_RELEASED))
+        alarms.reset(alarm_id, "g")
 
-    store = AlarmStore(tmp_path / "a.sqlite3")
-    again = AlarmService(store, Alarms(), rec, lambda: False)
-    assert again.open_alarms() == []
-    alarm = again.get(alarm_id)  # still tracked: its reports are not done
-    again.tick(alarm.raised_at + timedelta(minutes=21))
-    assert rec.changes[-1][0] == "report_overdue" and rec.changes[-1][3] == "first"
+    with state(tmp_path / "a.sqlite3") as store:
+        again = AlarmService(store, Alarms(), rec, lambda: False)
+        assert again.open_alarms() == []
+        alarm = again.get(alarm_id)  # still tracked: its reports are not done
+        again.tick(alarm.raised_at + timedelta(minutes=21))
+        assert rec.changes[-1][0] == "report_overdue" and rec.changes[-1][3] == "first"
 
 
 def test_open_alarms_survive_a_restart_and_resync_keys(tmp_path: Path) -> None:
-    store = AlarmStore(tmp_path / "a.sqlite3")
-    AlarmService(store, Alarms(), Recorder(), lambda: False).on_event(fact(PANIC_PRESSED))
-    store.close()
-    again = AlarmService(AlarmStore(tmp_path / "a.sqlite3"), Alarms(), Recorder(), lambda: False)
-    assert again.active_conditions("m1") == {"b1/panic"}
+    with state(tmp_path / "a.sqlite3") as store:
+        AlarmService(store, Alarms(), Recorder(), lambda: False).on_event(fact(PANIC_PRESSED))
+    with state(tmp_path / "a.sqlite3") as store:
+        again = AlarmService(store, Alarms(), Recorder(), lambda: False)
+        assert again.active_conditions("m1") == {"b1/panic"}
 
 
 def test_drill_alarms_are_flagged_and_summarised(setup) -> None:  # type: ignore[no-untyped-def]

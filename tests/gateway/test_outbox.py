@@ -19,7 +19,7 @@ TOPICS = Topics("campus", "s1", "gw1")
 
 def start(tmp_path: Path, broker: Mosquitto, limits: Limits | None = None,
           dropped: list[dict[str, object]] | None = None) -> tuple[Outbox, MqttLink]:
-    outbox = Outbox(tmp_path / "outbox.sqlite3", limits or Limits(),
+    outbox = Outbox(tmp_path / "state.sqlite3", limits or Limits(),
                     (dropped if dropped is not None else []).append)
     link = MqttLink(Mqtt(url=broker.url, protocol="5"), TOPICS, on_request=lambda r: None,
                     on_connection=lambda up: outbox.connection_changed(), on_ack=outbox.acked,
@@ -120,7 +120,7 @@ def test_caps_drop_oldest_ordinary_messages_first_and_say_so(
     assert dropped == [{"count": 105, "first_sequence": 6, "last_sequence": 110,
                         "types": {"test.normal": 105},
                         "reason": "outbox over 1000 messages"}]
-    db = sqlite3.connect(tmp_path / "outbox.sqlite3")
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
     left = [r[0] for r in db.execute("SELECT seq FROM outbox ORDER BY seq")]
     assert left[:5] == [1, 2, 3, 4, 5]  # life-safety kept
     assert left[5] == 111 and len(left) == 1000
