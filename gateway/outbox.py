@@ -2,12 +2,14 @@
 
 A message is *accepted* once its row is committed; it is deleted only after the broker's PUBACK.
 One thread owns the database (WAL mode) and hands rows to the MQTT transport in a bounded window,
-from two lanes: life-safety rows first, each preceded by the earlier rows of its own device that
-are still waiting (a device's order is never broken), then the rest. Which rows were handed is
-kept in memory (a cursor per lane), so a row costs one INSERT and one DELETE. paho keeps the
-handed rows in memory and resends them after a reconnect; after a crash every row left in the
-database is sent again, so a subscriber sees each accepted message at least once, in order within
-a device, a duplicate only with the same id.
+from two lanes. The life-safety lane goes first and is fair between devices: the devices with
+life-safety rows waiting take turns, one row each, so a device flooding its alarms never delays
+another device's; each row goes with the earlier rows of its own device that are still waiting
+(a device's order is never broken). The ordinary lane follows, in acceptance order. Each commit
+(new rows, state writes and the deletes of acknowledged rows: one transaction, one fsync) is
+followed at once by a hand-over. paho keeps the handed rows in memory and resends them after a
+reconnect; after a crash every row left in the database is sent again, so a subscriber sees each
+accepted message at least once, in order within a device, a duplicate only with the same id.
 
 The same database keeps the gateway's own state (the alarm store, the drill, the ids of requests
 already carried out). A change to that state and the messages that announce it are put inside
@@ -153,8 +155,11 @@ class Outbox:
         self._stop = threading.Event()
         self._transport: Transport | None = None
         self._in_flight: dict[int, int] = {}  # mid -> row id
-        self._cursor = {0: 0, 1: 0}  # per lane (priority): the last row id handed over
+        self._cursor = 0  # the ordinary lane: the last row id it handed over
+        self._urgent: dict[str, deque[int]] = {}  # the life-safety lane: rows waiting, by device
+        self._ring: deque[str] = deque()  # devices with life-safety rows waiting, in turn
         self._handed_ahead: set[int] = set()  # ordinary rows handed before a life-safety one
+        self._next_id = 1
         self._retry: dict[int, float] = {}  # row id -> when to offer a refused row again
         self._stats = OutboxStats()
         self._replaying = False
@@ -281,12 +286,14 @@ class Outbox:
             while True:
                 self._wake.wait(timeout=0.2)
                 self._wake.clear()
-                self._commit_incoming(db)
-                self._apply_acks(db)
-                if time.monotonic() >= next_housekeeping:
-                    self._housekeeping(db)
-                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY
-                self._hand_over(db)
+                while True:  # a life-safety row is handed over right after its own commit
+                    self._commit_batch(db)
+                    if time.monotonic() >= next_housekeeping:
+                        self._housekeeping(db)
+                        next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY
+                    self._hand_over(db)
+                    if not self._incoming:
+                        break
                 if self._stop.is_set() and not self._incoming:
                     break
         except Exception:
@@ -304,6 +311,12 @@ class Outbox:
         db.executescript(SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         self._stats.last_sequence = row[0] if row else 0
+        used = db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
+        seq_row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        self._next_id = max(used, seq_row[0] if seq_row else 0) + 1
+        for row_id, device in db.execute(
+                "SELECT id, device FROM outbox WHERE priority = 1 ORDER BY id"):
+            self._queue_urgent(row_id, device)
         self._refresh_counts(db)
         if self._stats.backlog:
             log.info("outbox %s holds %d undelivered messages", self.path, self._stats.backlog)
@@ -316,55 +329,80 @@ class Outbox:
         ).fetchone()
         self._stats.backlog, self._stats.life_safety_backlog = total, urgent
 
-    def _commit_incoming(self, db: sqlite3.Connection) -> None:
-        while self._incoming:
-            rows: list[tuple[Any, ...]] = []
-            writes: list[StateWrite] = []
-            groups = 0
-            seq = self._stats.last_sequence
-            now = time.time()
-            while self._incoming and len(rows) < BATCH:
-                groups += 1
-                for work in self._incoming.popleft():
-                    if isinstance(work, StateWrite):
-                        writes.append(work)
-                        continue
-                    body = work.body
-                    row_seq = None
-                    if work.sequenced and body is not None:
-                        seq += 1
-                        row_seq = seq
-                        body = {**body, "seqno": seq}
-                    payload = (b"" if body is None
-                               else json.dumps(body, separators=(",", ":")).encode())
-                    rows.append((now, int(work.life_safety), work.device, work.kind, row_seq,
-                                 work.topic, payload, work.qos, int(work.retain),
-                                 work.content_type, work.expiry))
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT INTO outbox (created, priority, device, kind, seq, topic, payload, qos,"
-                " retain, content_type, expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+    def _commit_batch(self, db: sqlite3.Connection) -> None:
+        """One transaction: up to BATCH new rows (whole units), their state writes, and the
+        deletes of the rows the broker acknowledged meanwhile: one fsync for all of it."""
+        rows: list[tuple[Any, ...]] = []
+        writes: list[StateWrite] = []
+        groups = 0
+        seq = self._stats.last_sequence
+        row_id = self._next_id
+        now = time.time()
+        while self._incoming and len(rows) < BATCH:
+            groups += 1
+            for work in self._incoming.popleft():
+                if isinstance(work, StateWrite):
+                    writes.append(work)
+                    continue
+                body = work.body
+                row_seq = None
+                if work.sequenced and body is not None:
+                    seq += 1
+                    row_seq = seq
+                    body = {**body, "seqno": seq}
+                payload = (b"" if body is None
+                           else json.dumps(body, separators=(",", ":")).encode())
+                rows.append((row_id, now, int(work.life_safety), work.device, work.kind,
+                             row_seq, work.topic, payload, work.qos, int(work.retain),
+                             work.content_type, work.expiry))
+                row_id += 1
+        done, refused = self._take_acks()
+        if not groups and not done and not refused:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                db.executemany(
+                    "INSERT INTO outbox (id, created, priority, device, kind, seq, topic,"
+                    " payload, qos, retain, content_type, expiry)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
             for change in writes:
                 db.execute(change.sql, change.params)
-            urgent = sum(r[1] for r in rows)
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
+            delivered_urgent = self._delete(db, done)
             db.execute("COMMIT")
-            with self._accepted_cond:
-                self._stats.last_sequence = seq
-                self._stats.accepted += len(rows)
-                self._stats.backlog += len(rows)
-                self._stats.life_safety_backlog += urgent
-                self._accepted_cond.notify_all()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._next_id = row_id
+        for row in rows:
+            if row[2]:
+                self._queue_urgent(row[0], row[3])
+        urgent = sum(r[2] for r in rows)
+        with self._accepted_cond:
+            self._stats.last_sequence = seq
+            self._stats.accepted += len(rows)
+            self._stats.backlog += len(rows) - len(done)
+            self._stats.life_safety_backlog += urgent - delivered_urgent
+            self._accepted_cond.notify_all()
+        self._acknowledged(done, refused)
+        if groups:
             self._committed += groups
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is already closed
                     self._loop.call_soon_threadsafe(self._release_durable)
 
-    def _apply_acks(self, db: sqlite3.Connection) -> None:
-        done: list[tuple[int]] = []
-        refused: list[tuple[int]] = []
+    def _queue_urgent(self, row_id: int, device: str) -> None:
+        waiting = self._urgent.get(device)
+        if waiting is None:
+            waiting = self._urgent[device] = deque()
+            self._ring.append(device)
+        waiting.append(row_id)
+
+    def _take_acks(self) -> tuple[list[int], list[int]]:
+        """Row ids the broker acknowledged, and row ids it refused, since the last call."""
+        done: list[int] = []
+        refused: list[int] = []
         while True:
             try:
                 mid, ok = self._acks.get_nowait()
@@ -372,25 +410,27 @@ class Outbox:
                 break
             row_id = self._in_flight.pop(mid, None)
             if row_id is not None:
-                (done if ok else refused).append((row_id,))
-        if not done and not refused:
-            return
-        db.execute("BEGIN IMMEDIATE")
+                (done if ok else refused).append(row_id)
+        return done, refused
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, done: list[int]) -> int:
+        """Delete delivered rows (inside the caller's transaction); how many were life-safety."""
         urgent = 0
         for start in range(0, len(done), 500):
-            chunk = [d[0] for d in done[start:start + 500]]
+            chunk = done[start:start + 500]
             marks = ",".join("?" * len(chunk))
             urgent += db.execute(
                 f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
             ).fetchone()[0]
             db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
-        db.execute("COMMIT")
+        return int(urgent)
+
+    def _acknowledged(self, done: list[int], refused: list[int]) -> None:
         # A refused row stays; it is offered again after REJECTED_RETRY.
-        self._retry.update({r[0]: time.monotonic() + REJECTED_RETRY for r in refused})
+        self._retry.update({r: time.monotonic() + REJECTED_RETRY for r in refused})
         self._stats.delivered += len(done)
         self._stats.rejected += len(refused)
-        self._stats.backlog -= len(done)
-        self._stats.life_safety_backlog -= urgent
         self._stats.in_flight = len(self._in_flight)
         if refused:
             log.warning("broker refused %d messages; retrying in %.0f s", len(refused),
@@ -429,37 +469,68 @@ class Outbox:
     _COLUMNS = "id, topic, payload, qos, retain, content_type, expiry"
 
     def _next_rows(self, db: sqlite3.Connection, room: int) -> list[tuple[Any, ...]]:
-        """Up to ``room`` rows in hand-over order, moving the lane cursors past them."""
+        """Up to ``room`` rows in hand-over order: life-safety rows first, devices in turn.
+
+        The life-safety lane takes one row from each device that has some waiting, round and
+        round, so one device's backlog never delays another device's alarm; each row comes
+        with the earlier ordinary rows of its own device still waiting, so a device's order is
+        never broken. Ordinary rows follow once no life-safety row waits.
+        """
+        picked: dict[str, list[int]] = {}
+        count = 0
+        while count < room and self._ring:
+            device = self._ring[0]
+            waiting = self._urgent[device]
+            picked.setdefault(device, []).append(waiting.popleft())
+            count += 1
+            if waiting:
+                self._ring.rotate(-1)
+            else:
+                self._ring.popleft()
+                del self._urgent[device]
+        turns: list[deque[list[tuple[Any, ...]]]] = []  # per device: its rows, one turn each
+        if picked:
+            wanted = [row_id for ids in picked.values() for row_id in ids]
+            rows = {row[0]: row for start in range(0, len(wanted), 500)
+                    for row in db.execute(
+                        f"SELECT {self._COLUMNS} FROM outbox WHERE id IN"
+                        f" ({','.join('?' * len(wanted[start:start + 500]))})",
+                        wanted[start:start + 500]).fetchall()}
+            for device, ids in picked.items():
+                ahead = [row for row in db.execute(
+                    f"SELECT {self._COLUMNS} FROM outbox WHERE device = ? AND priority = 0"
+                    " AND id > ? AND id < ? ORDER BY id", (device, self._cursor, ids[-1]))
+                    if row[0] not in self._handed_ahead]
+                self._handed_ahead.update(row[0] for row in ahead)
+                mine: deque[list[tuple[Any, ...]]] = deque()
+                turn: list[tuple[Any, ...]] = []
+                # rows a cap deleted meanwhile are simply not there any more
+                for row in sorted(ahead + [rows[i] for i in ids if i in rows]):
+                    turn.append(row)
+                    if row[0] in rows:  # a life-safety row ends the device's turn
+                        mine.append(turn)
+                        turn = []
+                turns.append(mine)
         out: list[tuple[Any, ...]] = []
-        urgent = db.execute(
-            f"SELECT {self._COLUMNS}, device FROM outbox WHERE priority = 1 AND id > ?"
-            " ORDER BY id LIMIT ?", (self._cursor[1], room)).fetchall()
-        for *row, device in urgent:
+        while turns:  # the same rows, handed in turns, so paho sends them interleaved too
+            for mine in turns:
+                out += mine.popleft()
+            turns = [mine for mine in turns if mine]
+        if self._ring or len(out) >= room:
+            return out
+        for row in db.execute(
+                f"SELECT {self._COLUMNS} FROM outbox WHERE priority = 0 AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (self._cursor, room - len(out) + len(self._handed_ahead))).fetchall():
             if len(out) >= room:
                 break
-            ahead = db.execute(
-                f"SELECT {self._COLUMNS} FROM outbox WHERE device = ? AND priority = 0"
-                " AND id > ? AND id < ? ORDER BY id", (device, self._cursor[0], row[0])).fetchall()
-            for earlier in ahead:
-                if earlier[0] not in self._handed_ahead:
-                    self._handed_ahead.add(earlier[0])
-                    out.append(earlier)
-            out.append(tuple(row))
-            self._cursor[1] = row[0]
-        if len(out) < room:
-            for row in db.execute(
-                    f"SELECT {self._COLUMNS} FROM outbox WHERE priority = 0 AND id > ?"
-                    " ORDER BY id LIMIT ?",
-                    (self._cursor[0], room - len(out) + len(self._handed_ahead))).fetchall():
-                if len(out) >= room:
-                    break
-                self._cursor[0] = row[0]
-                if row[0] in self._handed_ahead:
-                    self._handed_ahead.discard(row[0])
-                else:
-                    out.append(row)
-            if self._handed_ahead:  # some were delivered and deleted before the cursor came
-                self._handed_ahead = {i for i in self._handed_ahead if i > self._cursor[0]}
+            self._cursor = row[0]
+            if row[0] in self._handed_ahead:
+                self._handed_ahead.discard(row[0])
+            else:
+                out.append(row)
+        if self._handed_ahead:  # some were delivered and deleted before the cursor came
+            self._handed_ahead = {i for i in self._handed_ahead if i > self._cursor}
         return out
 
     def _rewind(self, rows: list[tuple[Any, ...]]) -> None:

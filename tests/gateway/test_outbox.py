@@ -124,3 +124,30 @@ def test_caps_drop_oldest_ordinary_messages_first_and_say_so(
     left = [r[0] for r in db.execute("SELECT seq FROM outbox ORDER BY seq")]
     assert left[:5] == [1, 2, 3, 4, 5]  # life-safety kept
     assert left[5] == 111 and len(left) == 1000
+
+
+def test_one_device_backlog_never_delays_another_devices_alarm(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    sub = Subscriber(mosquitto.url, "campus/s1/event/#")
+    mosquitto.stop()
+    outbox, link = start(tmp_path, mosquitto)
+    try:
+        for n in range(600):
+            outbox.put(event("flooding", n, life_safety=True))
+        outbox.put(event("other", 600, life_safety=True))
+        outbox.put(event("third", 601))
+        outbox.put(event("third", 602, life_safety=True))
+        assert outbox.wait_accepted(603, timeout=10)
+        mosquitto.start()
+        sub.wait_for(lambda msgs: len(received(sub)) >= 603, 30, "the whole backlog")
+    finally:
+        outbox.close()
+        link.stop()
+        sub.close()
+    got = [(m["device"], m["n"]) for m in received(sub)]
+    # devices take turns in the life-safety lane: the others' alarms go in the first round,
+    # not after the 600 of the flooding device; third's earlier ordinary row comes along first
+    assert got.index(("other", 600)) < 4
+    assert got.index(("third", 601)) < got.index(("third", 602)) < 5
+    flooding = [n for device, n in got if device == "flooding"]
+    assert flooding == sorted(flooding) and len(set(flooding)) == 600
