@@ -1,8 +1,24 @@
-"""The one contract between the gateway and every driver."""
+"""The one contract between the gateway and every driver.
+
+Rules every driver keeps:
+
+* **A reply is checked before one bit of it is used.** Function code, length, byte or bit count,
+  checksum: whatever the protocol says a well-formed answer to *this* request is. A malformed
+  reply is a failed poll (or a rejected frame) with its reason, never a state change; repeated,
+  it takes the device offline like silence does.
+* **A reading is reported whole.** What one poll or one frame showed goes to ``report`` in one
+  call. If it is refused (the device is over its rate limit: it is flooding), the driver keeps
+  its state as it was, as if the reading had not happened: the next poll finds the same changes,
+  a transmitter that got no ACK sends the frame again. Nothing is half-applied.
+* **Acknowledge only what was accepted.** A protocol with its own acknowledgement (GB/T 26875.3)
+  answers a frame only once ``accepted()`` says its events are on disk.
+* **Untrusted text goes into log arguments, never into the format string**; the gateway's log
+  handler escapes control characters, so a peer cannot forge log lines.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
@@ -12,7 +28,13 @@ from gateway.events import Event
 class DeviceSink(Protocol):
     """Where a driver hands what it observed. Never blocks; never raises."""
 
-    def emit(self, event: Event) -> None: ...
+    def report(self, events: Sequence[Event]) -> bool:
+        """Hand over the events of one reading, all or none; False: none were taken."""
+        ...
+
+    async def accepted(self) -> None:
+        """Return once everything reported so far is committed to disk."""
+        ...
 
     def availability(self, device_id: str, online: bool, reason: str) -> None: ...
 

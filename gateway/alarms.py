@@ -33,6 +33,8 @@ from gateway.events import (
     ALARM_REPORT_OVERDUE,
     ALARM_REPORTED,
     ALARM_RETURNED,
+    DEVICE_FLOOD_ENDED,
+    DEVICE_FLOODING,
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     FIRE_PANEL_RESET,
@@ -68,6 +70,8 @@ LINE = Condition("line_fault", Severity.MAJOR, latched=False)
 TAMPERED = Condition("tamper", Severity.MAJOR, latched=False)
 COMM = Condition("comm_fault", Severity.MAJOR, latched=False)
 LINKAGE_FAILED = Condition("linkage_failed", Severity.MAJOR, latched=False)
+# Critical: while a device floods, its own alarms (a fire among them, perhaps) wait at the device.
+FLOODING = Condition("flooding", Severity.CRITICAL, latched=False)
 
 # A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
 # here once it is normal again). Faults and the rest close once normal and acknowledged.
@@ -90,6 +94,8 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     TAMPER_RESTORED.name: (TAMPERED, False),
     DEVICE_OFFLINE.name: (COMM, True),
     DEVICE_ONLINE.name: (COMM, False),
+    DEVICE_FLOODING.name: (FLOODING, True),
+    DEVICE_FLOOD_ENDED.name: (FLOODING, False),
 }
 
 REPORT_KINDS = ("first", "written", "general")

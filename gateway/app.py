@@ -51,7 +51,8 @@ class Gateway:
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
         self.alarms = AlarmService(self.store, site.alarms, self.bus.publish,
                                    lambda: self.drills.active)
-        self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit)
+        self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
+                             self.outbox.durable, site.flood)
         self.supervisor = Supervisor()
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
@@ -107,6 +108,7 @@ class Gateway:
     async def _tick(self) -> None:
         while True:
             self.alarms.tick(datetime.now(UTC))
+            self.intake.flood.tick()
             await asyncio.sleep(1.0)
 
     async def _stats(self) -> None:
@@ -126,6 +128,7 @@ class Gateway:
                         "online": sum(online.values()),
                         "offline": sum(1 for v in online.values() if not v)},
             "alarms_open": self.alarms.open_count(),
+            "flooding": self.intake.flood.flooding,
             "drill": self.drills.active,
             "outbox": vars(out),
         }

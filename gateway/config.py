@@ -95,6 +95,38 @@ class Alarms(Strict):
     general_report_within: Seconds = 60 * 60.0
 
 
+class Flood(Strict):
+    """When one device reports more condition changes than a real one could, it is flooding."""
+
+    burst: int = Field(default=500, ge=10, le=100_000,
+                       description="condition changes a device may report at once")
+    per_second: float = Field(default=10.0, gt=0, le=10_000, description="and then per second")
+    ends_after: Seconds = Field(default=60.0, gt=0,
+                                description="no report held back for this long: flood over")
+
+
+class Rate(Strict):
+    burst: int = Field(default=20, ge=1, le=10_000)
+    per_second: float = Field(default=2.0, gt=0, le=10_000)
+
+
+class Commands(Strict):
+    """How requests are queued, limited and checked for replay."""
+
+    queue: int = Field(default=64, ge=1, le=10_000, description="requests waiting; more: busy")
+    workers: int = Field(default=4, ge=1, le=64, description="requests carried out at once")
+    per_operator: Rate = Rate()
+    refusals_recorded_per_minute: int = Field(
+        default=60, ge=1, le=100_000,
+        description="refused requests written to the audit log one by one; beyond: counted")
+    clock_skew: Seconds = Field(default=30.0, le=3600,
+                                description="how far a sender's clock may be off ours")
+    max_validity: Seconds = Field(default=300.0, gt=0, le=3600,
+                                  description="longest issued_at..expires_at accepted")
+    response_topics: list[str] = Field(
+        default=[], description="topic prefixes MQTT 5 answers may go to besides our own")
+
+
 class Operator(Strict):
     """A person allowed to send commands. Only a SHA-256 of the token is kept in the site file."""
 
@@ -133,6 +165,8 @@ class SiteConfig(Strict):
     mqtt: Mqtt = Mqtt()
     outbox: Outbox = Outbox()
     alarms: Alarms = Alarms()
+    flood: Flood = Flood()
+    commands: Commands = Commands()
     operators: list[Operator] = []
     devices: list[DeviceConfig] = []
     linkage: list[LinkageRule] = []

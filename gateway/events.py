@@ -82,6 +82,19 @@ class Availability(Payload):
     reason: str = Field(default="", description="why the state changed, e.g. 3 polls timed out")
 
 
+class FloodReport(Payload):
+    """A device reported more condition changes than its limit: what was held back, and since."""
+
+    burst: int = Field(description="condition changes the device may report at once")
+    per_second: float = Field(description="and then per second")
+    since: datetime = Field(description="when the first report was held back")
+    held_back: int = Field(description="condition changes held back so far (the device sends "
+                                       "them again, or they show at the next poll)")
+    held_back_types: dict[str, int] = Field(default_factory=dict,
+                                            description="event type -> count, of those")
+    seconds: float = Field(default=0.0, description="how long the flood lasted (when it ends)")
+
+
 class OutputChange(Payload):
     """An output (siren, strobe, relay) the gateway drove, with the state it read back."""
 
@@ -199,6 +212,11 @@ TAMPER = _t("panic.tamper", PointFact, "A button housing or module was opened.")
 TAMPER_RESTORED = _t("panic.tamper_restored", PointFact, "The tamper contact is closed again.")
 DEVICE_ONLINE = _t("device.online", Availability, "The gateway reaches the device again.")
 DEVICE_OFFLINE = _t("device.offline", Availability, "The gateway cannot reach the device.")
+DEVICE_FLOODING = _t("device.flooding", FloodReport,
+                     "A device reports more than a real one could; the excess is held back at "
+                     "the device until it slows down.")
+DEVICE_FLOOD_ENDED = _t("device.flood_ended", FloodReport,
+                        "The device's reports are within its limit again.")
 OUTPUT_CHANGED = _t("output.changed", OutputChange, "An output was driven and read back.")
 ALARM_RAISED = _t("alarm.raised", AlarmChange, "A new alarm.")
 ALARM_REACTIVATED = _t("alarm.reactivated", AlarmChange, "An open alarm's condition came back.")
@@ -236,6 +254,8 @@ CATALOGUE: dict[str, EventType] = {
         TAMPER_RESTORED,
         DEVICE_ONLINE,
         DEVICE_OFFLINE,
+        DEVICE_FLOODING,
+        DEVICE_FLOOD_ENDED,
         OUTPUT_CHANGED,
         ALARM_RAISED,
         ALARM_REACTIVATED,

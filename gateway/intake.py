@@ -1,6 +1,7 @@
 """Where observed facts enter the gateway: the ``DeviceSink`` every driver gets.
 
-Each fact is published on the bus (the publisher, the alarms and the sirens listen there) inside
+A driver's reading passes the device's flood budget first (``gateway.flood``), then each fact
+is published on the bus (the publisher, the alarms and the sirens listen there) inside
 one outbox ``unit``: the fact, the alarm changes it causes and the alarm store's writes are
 committed in one transaction. Repeated availability reports are suppressed, so availability
 topics never flap.
@@ -8,23 +9,46 @@ topics never flap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 
 from gateway.bus import Bus
+from gateway.config import Flood
 from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
+from gateway.flood import FloodGuard
 
 
 class Intake:
     def __init__(self, bus: Bus, active_conditions: Callable[[str], AbstractSet[str]],
-                 unit: Callable[[], AbstractContextManager[None]]) -> None:
+                 unit: Callable[[], AbstractContextManager[None]],
+                 durable: Callable[[], Awaitable[None]], flood: Flood) -> None:
         self._bus = bus
         self._active_conditions = active_conditions
         self._unit = unit
+        self._durable = durable
+        self.flood = FloodGuard(flood, self.emit)
         self.online: dict[str, bool] = {}
 
+    def report(self, events: Sequence[Event]) -> bool:
+        """A driver's reading: all of it, or (the device is flooding) none of it."""
+        if not events:
+            return True
+        by_device: dict[str, list[Event]] = {}
+        for event in events:
+            by_device.setdefault(event.device_id, []).append(event)
+        if not all(self.flood.admit(device, mine) for device, mine in by_device.items()):
+            return False
+        with self._unit():
+            for event in events:
+                self._bus.publish(event)
+        return True
+
+    async def accepted(self) -> None:
+        await self._durable()
+
     def emit(self, event: Event) -> None:
+        """A fact of the gateway's own (an output driven, a command audited): never limited."""
         with self._unit():
             self._bus.publish(event)
 

@@ -105,12 +105,17 @@ class Frame:
 
 @dataclass(frozen=True)
 class Rejected:
-    """Bytes the reader could not accept as a frame; ``serial``/``source`` if the header showed."""
+    """Bytes the reader could not accept as a frame; ``serial``/``source`` if the header showed.
+
+    ``kind`` names the reason without its numbers (noise, too-long, no-end, checksum, time,
+    incomplete, cut-short), for counting and for summarising repeated warnings.
+    """
 
     reason: str
     raw: bytes
     serial: int | None = None
     source: bytes | None = None
+    kind: str = "noise"
 
 
 VariantFor = Callable[[bytes], Variant]
@@ -194,7 +199,7 @@ class FrameReader:
 
     def _drain(self, final: bool) -> list[Frame | Rejected]:
         buf = bytes(self._buffer)
-        out: list[Frame | Rejected] = []
+        out = _Items()
         pos = 0
         while pos < len(buf):
             start = buf.find(START, pos)
@@ -202,11 +207,11 @@ class FrameReader:
                 # a trailing '@' may be the first half of the next start marker
                 keep = len(buf) - 1 if buf.endswith(b"@") and not final else len(buf)
                 if keep > pos:
-                    out.append(Rejected("bytes outside a frame", buf[pos:keep]))
+                    out.append(Rejected(NOISE, buf[pos:keep]))
                 pos = keep
                 break
             if start > pos:
-                out.append(Rejected("bytes outside a frame", buf[pos:start]))
+                out.append(Rejected(NOISE, buf[pos:start]))
                 pos = start
             parsed = self._frame_at(buf, pos)
             if parsed is not None:
@@ -217,11 +222,14 @@ class FrameReader:
             if later is None and not final:
                 break
             end = later if later is not None else _resume_after(buf, pos, final=True)
-            reason = "incomplete frame" if later is None else "frame cut short by the next frame"
-            out.append(_rejected(reason, buf, pos, end))
+            if later is None:
+                out.append(_rejected("incomplete frame", buf, pos, end, "incomplete"))
+            else:
+                out.append(_rejected("frame cut short by the next frame", buf, pos, end,
+                                     "cut-short"))
             pos = end
         self._buffer = bytearray(buf[pos:])
-        return out
+        return out.items
 
     def _frame_at(self, buf: bytes, pos: int) -> tuple[Frame | Rejected, int] | None:
         """The frame or rejection starting at ``pos`` and where to go on; None if incomplete."""
@@ -231,14 +239,15 @@ class FrameReader:
         if length > self._max_app_data:
             end = _resume_after(buf, pos)
             reason = f"application data length {length} over the limit {self._max_app_data}"
-            return _rejected(reason, buf, pos, end), end
+            return _rejected(reason, buf, pos, end, "too-long"), end
         total = HEADER_SIZE + length + TRAILER_SIZE
         if len(buf) - pos < total:
             return None
         raw = buf[pos : pos + total]
         if raw[-2:] != END:
             end = _resume_after(buf, pos)
-            return _rejected("no '##' where the length says the frame ends", buf, pos, end), end
+            return _rejected("no '##' where the length says the frame ends", buf, pos, end,
+                             "no-end"), end
         source = raw[_SOURCE]
         variant = self._variant_for(source)
         expected = checksum(raw[2 : HEADER_SIZE + length], variant.checksum)
@@ -247,11 +256,12 @@ class FrameReader:
             end = min(_resume_after(buf, pos), pos + total)
             reason = (f"checksum {raw[-3]:02X} is not the {variant.checksum} "
                       f"{expected:02X} expected for {variant}")
-            return _rejected(reason, buf, pos, end), end
+            return _rejected(reason, buf, pos, end, "checksum"), end
         try:
             time = decode_time(raw[_TIME], variant.time)
         except CodecError as exc:
-            return _rejected(f"{exc} (expected {variant})", buf, pos, pos + total), pos + total
+            return (_rejected(f"{exc} (expected {variant})", buf, pos, pos + total, "time"),
+                    pos + total)
         frame = Frame(
             serial=struct.unpack_from("<H", raw, 2)[0],
             command=raw[26],
@@ -282,7 +292,41 @@ def _resume_after(buf: bytes, pos: int, final: bool = False) -> int:
     return len(buf) - 1 if buf.endswith(b"@") and not final and len(buf) - 1 > pos else len(buf)
 
 
-def _rejected(reason: str, buf: bytes, pos: int, end: int) -> Rejected:
+def _rejected(reason: str, buf: bytes, pos: int, end: int, kind: str) -> Rejected:
     serial = struct.unpack_from("<H", buf, pos + 2)[0] if len(buf) - pos >= 4 else None
     source = buf[pos + 12 : pos + 18] if len(buf) - pos >= 18 else None
-    return Rejected(reason, buf[pos:end], serial, source)
+    return Rejected(reason, buf[pos:end], serial, source, kind)
+
+
+NOISE = "bytes outside a frame"
+
+
+class _Items:
+    """The reader's output; a rejection right after one of the same reason (a run of ``@``
+    bytes, each a candidate with the same impossible length) joins it instead of adding one."""
+
+    def __init__(self) -> None:
+        self._items: list[Frame | Rejected] = []
+        self._parts: list[bytes] = []  # raw bytes of the last item, while it is a rejection
+
+    def append(self, item: Frame | Rejected) -> None:
+        last = self._items[-1] if self._items else None
+        if (isinstance(item, Rejected) and isinstance(last, Rejected)
+                and last.reason == item.reason):
+            self._parts.append(item.raw)
+            return
+        self._seal()
+        self._items.append(item)
+        self._parts = [item.raw] if isinstance(item, Rejected) else []
+
+    def _seal(self) -> None:
+        last = self._items[-1] if self._items else None
+        if isinstance(last, Rejected) and len(self._parts) > 1:
+            self._items[-1] = Rejected(last.reason, b"".join(self._parts), last.serial,
+                                       last.source, last.kind)
+        self._parts = []
+
+    @property
+    def items(self) -> list[Frame | Rejected]:
+        self._seal()
+        return self._items

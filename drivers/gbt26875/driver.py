@@ -7,14 +7,27 @@ are read only in the variant configured for it.
 
 What the centre answers:
 
-* a valid data frame (command 2): events first, then the ACK (command 3, same serial number);
+* a valid data frame (command 2) from a listed transmitter: its events are handed to the gateway
+  and, once they are on disk, the ACK (command 3, same serial number);
+* a valid frame the gateway cannot take now (the transmitter is over its rate limit: it is
+  flooding): **no answer**, and nothing of it is applied; the transmitter's own retransmission
+  brings it back, so nothing it reported is lost and nothing is acknowledged that was not taken;
 * a retransmission (same serial number and data, because our ACK was lost): ACK again, no events;
-* anything rejected with a serial number (bad checksum, wrong variant, bad length, no ``##``,
-  application data that does not add up): the deny (command 6) and a warning naming the peer
-  and the bytes in hex; noise without a frame header is only logged (there is no serial to deny);
-* a frame from an address the site file does not list: the deny, and one warning per connection.
-  The connection is kept, so the device's own log shows the refusals, until ``heartbeat_timeout``
-  passes with no frame from a known transmitter; then it is closed like any idle connection.
+* a frame of a listed transmitter rejected with a serial number (bad checksum, wrong variant, bad
+  length, no ``##``, application data that does not add up): the deny (command 6);
+* a valid frame from an address the site file does not list: the deny (the installer sees the
+  refusals on the device), nothing applied;
+* bytes that are no frame, or broken frames from no listed address: nothing (there is nobody to
+  answer).
+
+Denies are rate limited per connection. Warnings name the peer and the bytes, and repeated ones
+are summarised (``gateway.logs.LogLimiter``), so garbage costs neither disk nor CPU to speak of.
+
+Connections: each must identify itself (a valid frame from a listed transmitter) within
+``identify_within``, or it is closed; one IP address holds at most ``max_connections_per_peer``;
+when all ``max_connections`` are taken, a newcomer replaces the oldest connection that has not
+identified itself (never one that has). Connections from a transmitter's configured ``peer``
+address are never crowded out by others. A peer that sends mostly garbage is disconnected.
 
 Availability: a transmitter is online from its first valid frame, and offline when its
 connection closes or no valid frame arrived within ``heartbeat_timeout``.
@@ -24,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -56,6 +70,8 @@ from drivers.gbt26875.codec import (
 from drivers.gbt26875.models import TransmissionReceiverConfig, Transmitter
 from drivers.gbt26875.panel_state import PanelState
 from drivers.gbt26875.tables import TransmitterOperationFlag
+from gateway.limits import TokenBucket
+from gateway.logs import LogLimiter
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +82,29 @@ INCOMPLETE_AFTER = 3.0  # a partial frame with no more bytes for this long is gi
 READ_SIZE = 4096
 MAX_WRITE_BUFFER = 256 * 1024  # a peer that stopped reading is dropped
 HEX_IN_LOG = 96
+DENY_BURST, DENY_PER_SECOND = 10, 2.0  # denies one connection may get
+GARBAGE_GRACE = 16 * 1024  # bytes of garbage a connection may send before its ratio counts
+GARBAGE_RATIO = 4  # garbage bytes per valid byte beyond which the connection is closed
+HOLD_PAUSE = 0.5  # after a held frame, the transmitter's next frames go unanswered this long
 
 
 class Link:
-    """One TCP connection from a transmission device."""
+    """One TCP connection from a transmission device (or from something pretending to be one)."""
 
-    def __init__(self, peer: str, writer: asyncio.StreamWriter, now: float) -> None:
+    def __init__(self, peer: str, host: str, writer: asyncio.StreamWriter, now: float,
+                 expected: bool) -> None:
         self.peer = peer
+        self.host = host
         self.writer = writer
+        self.opened = now
         self.last_valid = now
+        self.expected = expected  # from a transmitter's configured peer address
+        self.identified = False
+        self.held_until = 0.0  # a frame was held (flooding): answer nothing before this
+        self.ended = ""  # why the gateway closed it, if it did
+        self.garbage = 0
+        self.valid = 0
+        self.denies = TokenBucket(DENY_BURST, DENY_PER_SECOND)
         self.warned: set[bytes] = set()
 
     def send(self, data: bytes) -> None:
@@ -84,6 +114,14 @@ class Link:
         if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("%s is not reading our answers; closing the connection", self.peer)
             self.close()
+
+    def deny(self, data: bytes) -> None:
+        if self.denies.take():
+            self.send(data)
+
+    @property
+    def mostly_garbage(self) -> bool:
+        return self.garbage > GARBAGE_GRACE and self.garbage > GARBAGE_RATIO * self.valid
 
     def close(self) -> None:
         if not self.writer.is_closing():
@@ -123,9 +161,11 @@ class TransmissionReceiver:
                                      PanelState(t, self._tz, self._believed(t.id)))
             for t in config.transmitters
         }
-        self._links: set[Link] = set()
+        self._expected_hosts = {str(t.peer) for t in config.transmitters if t.peer is not None}
+        self._links: dict[Link, None] = {}  # oldest first
         self._stopping = False
         self._untyped: set[tuple[str, int]] = set()
+        self._warnings = LogLimiter(log)
 
     def _believed(self, transmitter_id: str) -> Callable[[], AbstractSet[str]]:
         """What the gateway holds active for a transmitter (open alarms), for first reports."""
@@ -159,15 +199,17 @@ class TransmissionReceiver:
                     self._offline(session, f"no valid frame for {timeout:g} s")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = _peer(writer)
-        if len(self._links) >= self.config.max_connections:
-            log.warning("%s: refusing %s: already %d connections", self.device_id, peer,
-                        len(self._links))
+        peer, host = _peer(writer)
+        link = Link(peer, host, writer, asyncio.get_running_loop().time(),
+                    host in self._expected_hosts)
+        refusal = self._make_room(link)
+        if refusal:
+            self._warnings.warning(("refused", host), "%s: refusing %s: %s", self.device_id,
+                                   peer, refusal)
             writer.close()
             return
-        link = Link(peer, writer, asyncio.get_running_loop().time())
-        self._links.add(link)
-        log.info("%s: connection from %s", self.device_id, peer)
+        self._links[link] = None
+        log.debug("%s: connection from %s", self.device_id, peer)
         reason = "connection closed"
         try:
             reason = await self._read(link, reader)
@@ -175,33 +217,82 @@ class TransmissionReceiver:
             log.exception("%s: connection from %s failed", self.device_id, peer)
             reason = "connection failed"
         finally:
-            self._links.discard(link)
+            self._links.pop(link, None)
             link.close()
             self._closed(link, reason)
+
+    def _make_room(self, newcomer: Link) -> str:
+        """Close what must go for ``newcomer`` to fit; the reason if it cannot be let in.
+
+        Only connections that have not identified themselves are ever closed for a newcomer,
+        the oldest first, and never an expected one (from a configured ``peer``) to let in an
+        unexpected one, for which a slot per expected peer not connected stays free.
+        """
+        same_host = [link for link in self._links if link.host == newcomer.host]
+        if len(same_host) >= self.config.max_connections_per_peer:
+            victim = next((link for link in same_host if not link.identified), None)
+            if victim is None:
+                return (f"{newcomer.host} already holds {len(same_host)} identified "
+                        "connections (max_connections_per_peer)")
+            self._evict(victim, f"{newcomer.host} opened one more connection")
+        connected = {link.host for link in self._links if link.expected}
+        free_reserved = 0 if newcomer.expected else len(self._expected_hosts - connected)
+        if len(self._links) < self.config.max_connections - free_reserved:
+            return ""
+        victims = [link for link in self._links if not link.identified and not link.expected]
+        if newcomer.expected and not victims:
+            victims = [link for link in self._links if not link.identified]
+        if not victims:
+            return (f"all {len(self._links)} connections are taken by transmitters that have "
+                    "identified themselves" + ("" if newcomer.expected else " or are reserved"))
+        self._evict(victims[0], "all connections taken; this one had not identified itself")
+        return ""
+
+    def _evict(self, link: Link, why: str) -> None:
+        self._warnings.info(("evicted", link.host), "%s: closing %s: %s", self.device_id,
+                            link.peer, why)
+        link.ended = why
+        self._links.pop(link, None)
+        link.close()
 
     async def _read(self, link: Link, reader: asyncio.StreamReader) -> str:
         frames = FrameReader(self._variant_for)
         loop = asyncio.get_running_loop()
         timeout = self.config.heartbeat_timeout
         while True:
-            idle_left = link.last_valid + timeout - loop.time()
-            if idle_left <= 0:
-                return f"no valid frame for {timeout:g} s"
-            wait = min(idle_left, INCOMPLETE_AFTER) if frames.pending else idle_left
+            if link.identified:
+                left = link.last_valid + timeout - loop.time()
+                idle = f"no valid frame for {timeout:g} s"
+            else:
+                left = link.opened + self.config.identify_within - loop.time()
+                idle = (f"no valid frame from a listed transmitter within "
+                        f"{self.config.identify_within:g} s")
+            if left <= 0:
+                return idle
+            wait = min(left, INCOMPLETE_AFTER) if frames.pending else left
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
             except TimeoutError:
                 if frames.pending:
-                    self._handle_all(link, frames.flush())
+                    await self._handle_all(link, frames.flush())
                 continue
             except OSError as exc:
                 return f"connection lost: {exc}"
             if not data:
-                return "closed by the device"
-            self._handle_all(link, frames.feed(data))
+                return link.ended or "closed by the device"
+            await self._handle_all(link, frames.feed(data))
+            if link.mostly_garbage:
+                return (f"mostly garbage: {link.garbage} bytes that are no valid frame, "
+                        f"{link.valid} that are")
+            if link.writer.is_closing():
+                return "closed by the gateway"
 
     def _closed(self, link: Link, reason: str) -> None:
-        log.info("%s: connection from %s ended: %s", self.device_id, link.peer, reason)
+        level = logging.INFO if link.identified else logging.DEBUG
+        log.log(level, "%s: connection from %s ended: %s", self.device_id, link.peer, reason)
+        if not link.identified and "garbage" in reason:
+            self._warnings.warning(("garbage", link.host), "%s: closed %s: %s", self.device_id,
+                                   link.peer, reason)
         for session in self._sessions.values():
             if session.link is not link:
                 continue
@@ -223,13 +314,14 @@ class TransmissionReceiver:
         transmitter = self._by_address.get(source)
         return self._sessions[transmitter.id].variant if transmitter else STANDARD
 
-    def _handle_all(self, link: Link, items: Iterable[Frame | Rejected]) -> None:
+    async def _handle_all(self, link: Link, items: Iterable[Frame | Rejected]) -> None:
         for item in items:
             try:
                 if isinstance(item, Rejected):
+                    link.garbage += len(item.raw)
                     self._rejected(link, item)
                 else:
-                    self._frame(link, item)
+                    await self._frame(link, item)
             except Exception:
                 log.exception("%s: could not handle a frame from %s; continuing",
                               self.device_id, link.peer)
@@ -237,42 +329,49 @@ class TransmissionReceiver:
     def _rejected(self, link: Link, rejected: Rejected) -> None:
         transmitter = self._by_address.get(rejected.source) if rejected.source else None
         who = f"{transmitter.id} at {link.peer}" if transmitter else link.peer
-        log.warning("%s: rejected %d bytes from %s: %s; bytes: %s", self.device_id,
-                    len(rejected.raw), who, rejected.reason, _hex(rejected.raw))
+        source = transmitter.id if transmitter else link.host
+        self._warnings.warning(("rejected", source, rejected.kind), "%s: rejected %d bytes"
+                               " from %s: %s; bytes: %s", self.device_id, len(rejected.raw),
+                               who, rejected.reason, _hex(rejected.raw))
+        if transmitter is None:
+            return  # no listed transmitter to answer: noise, or a stranger's broken frame
         deny = deny_rejected(rejected, self.config.centre, self._now())
         if deny is not None:
-            variant = self._sessions[transmitter.id].variant if transmitter else STANDARD
-            link.send(encode_frame(deny, variant))
+            link.deny(encode_frame(deny, self._sessions[transmitter.id].variant))
 
-    def _frame(self, link: Link, frame: Frame) -> None:
+    async def _frame(self, link: Link, frame: Frame) -> None:
         transmitter = self._by_address.get(frame.source)
         if transmitter is None:
+            link.garbage += len(frame.app_data) + 30
             self._unknown(link, frame)
             return
+        link.valid += len(frame.app_data) + 30
         session = self._sessions[transmitter.id]
         self._seen(session, link, frame)
         if frame.command == Command.SEND_DATA:
-            self._data(session, link, frame)
+            await self._data(session, link, frame)
         elif frame.command in (Command.CONFIRM, Command.DENY, Command.RESPONSE):
-            self._reply(session, link, frame)
+            await self._reply(session, link, frame)
         else:
             log.info("%s: %s sent command %d, which a centre does not serve; denied",
                      self.device_id, transmitter.id, frame.command)
-            link.send(encode_frame(deny_for(frame, self._now()), session.variant))
+            link.deny(encode_frame(deny_for(frame, self._now()), session.variant))
 
     def _unknown(self, link: Link, frame: Frame) -> None:
         address = frame.source.hex().upper()
-        if frame.source not in link.warned:
+        if frame.source not in link.warned and len(link.warned) < 16:
             link.warned.add(frame.source)
-            log.warning("%s: frame from unknown transmitter address %s at %s, denied; add it to"
-                        " the transmitters of the site file or correct the device's address",
-                        self.device_id, address, link.peer)
+            self._warnings.warning(
+                ("unknown", link.host, frame.source), "%s: frame from unknown transmitter "
+                "address %s at %s, denied; add it to the transmitters of the site file or "
+                "correct the device's address", self.device_id, address, link.peer)
         if frame.command not in (Command.CONFIRM, Command.DENY):
-            link.send(encode_frame(deny_for(frame, self._now()), STANDARD))
+            link.deny(encode_frame(deny_for(frame, self._now()), STANDARD))
 
     def _seen(self, session: TransmitterSession, link: Link, frame: Frame) -> None:
         now = asyncio.get_running_loop().time()
         link.last_valid = session.last_valid = now
+        link.identified = True
         session.version = frame.version
         if session.link is not link:
             if session.link is not None:
@@ -283,39 +382,56 @@ class TransmissionReceiver:
             session.online = True
             self._sink.availability(session.config.id, True, f"frames arriving from {link.peer}")
 
-    def _data(self, session: TransmitterSession, link: Link, frame: Frame) -> None:
+    async def _data(self, session: TransmitterSession, link: Link, frame: Frame) -> None:
         key = (frame.serial, frame.app_data)
+        if asyncio.get_running_loop().time() < link.held_until:
+            return  # flooding: unanswered and unread, like the frame held before it
         if key in session.recent:
-            log.info("%s: %s repeated frame %d (our answer was lost); acknowledged again",
-                     self.device_id, session.config.id, frame.serial)
+            self._warnings.info(("repeated", session.config.id), "%s: %s repeated frame %d (our"
+                                " answer was lost); acknowledged again", self.device_id,
+                                session.config.id, frame.serial)
         else:
-            if frame.app_data and not self._apply(session, link, frame):
+            if frame.app_data and not await self._apply(session, link, frame):
                 return
             session.recent.append(key)
         link.send(encode_frame(ack_for(frame, self._now()), session.variant))
 
-    def _apply(self, session: TransmitterSession, link: Link, frame: Frame) -> bool:
-        """Emit the events of a frame's application data; False (and denied) if it is invalid."""
+    async def _apply(self, session: TransmitterSession, link: Link, frame: Frame) -> bool:
+        """Hand a frame's events to the gateway; True once they are on disk.
+
+        False: the frame was denied (it does not decode) or held (the transmitter is flooding:
+        no answer, nothing applied, the transmitter sends it again).
+        """
         try:
             data = decode_units(frame.app_data, session.variant)
         except CodecError as exc:
-            log.warning("%s: denied frame %d from %s at %s: %s; application data: %s",
-                        self.device_id, frame.serial, session.config.id, link.peer, exc,
-                        _hex(frame.app_data))
-            link.send(encode_frame(deny_for(frame, self._now()), session.variant))
+            self._warnings.warning(("undecodable", session.config.id), "%s: denied frame %d"
+                                   " from %s at %s: %s; application data: %s", self.device_id,
+                                   frame.serial, session.config.id, link.peer, exc,
+                                   _hex(frame.app_data))
+            link.deny(encode_frame(deny_for(frame, self._now()), session.variant))
             return False
         if not data.decoded and (session.config.id, data.type) not in self._untyped:
             self._untyped.add((session.config.id, data.type))
             log.info("%s: %s sends application data type %d, which is acknowledged but not"
                      " turned into events", self.device_id, session.config.id, data.type)
-        for event in session.panel.apply(data.objects):
-            self._sink.emit(event)
+        evaluation = session.panel.evaluate(data.objects)
+        if not self._sink.report(evaluation.events):
+            # While it floods, frames are not even decoded for a moment: a flood costs little.
+            link.held_until = asyncio.get_running_loop().time() + HOLD_PAUSE
+            self._warnings.warning(("held", session.config.id), "%s: %s is flooding: frame %d"
+                                   " (%d events) not answered; the device will send it again",
+                                   self.device_id, session.config.id, frame.serial,
+                                   len(evaluation.events))
+            return False
+        evaluation.commit()
         self._answer_duty_checks(session, data.objects)
+        await self._sink.accepted()
         return True
 
-    def _reply(self, session: TransmitterSession, link: Link, frame: Frame) -> None:
+    async def _reply(self, session: TransmitterSession, link: Link, frame: Frame) -> None:
         if frame.command == Command.RESPONSE and frame.app_data:
-            self._apply(session, link, frame)
+            await self._apply(session, link, frame)
         future = session.pending.pop(frame.serial, None)
         if future is not None and not future.done():
             future.set_result(frame)
@@ -418,12 +534,19 @@ def _iso(time: datetime | None, tz: tzinfo) -> str | None:
     return time.replace(tzinfo=tz).isoformat() if time is not None else None
 
 
-def _peer(writer: asyncio.StreamWriter) -> str:
+def _peer(writer: asyncio.StreamWriter) -> tuple[str, str]:
+    """``host:port`` for the log, and the host alone (normalised) for per-peer accounting."""
     name = writer.get_extra_info("peername")
     if isinstance(name, tuple) and len(name) >= 2:
-        host = f"[{name[0]}]" if ":" in str(name[0]) else str(name[0])
-        return f"{host}:{name[1]}"
-    return str(name or "unknown peer")
+        host = str(name[0])
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(host)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            host = str(address)
+        shown = f"[{host}]" if ":" in host else host
+        return f"{shown}:{name[1]}", host
+    return str(name or "unknown peer"), str(name or "unknown")
 
 
 def _hex(raw: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, IPvAnyAddress, field_validator, model_validator
 
 from drivers.gbt26875.timelabel import Variant
 from gateway.fields import Identifier, Seconds, Strict
@@ -55,6 +55,9 @@ class Transmitter(Strict):
     address: HexAddress
     name: str = ""
     zone: Identifier
+    peer: IPvAnyAddress | None = Field(
+        default=None, description="IP address the device connects from: its connections are "
+        "never crowded out by others")
     variant: FrameVariant = FrameVariant()
     components: list[ComponentSite] = []
 
@@ -94,6 +97,11 @@ class TransmissionReceiverConfig(Strict):
         default="Asia/Shanghai", description="time zone of the transmitters' clocks (IANA name)"
     )
     max_connections: int = Field(default=64, ge=1, le=4096)
+    max_connections_per_peer: int = Field(
+        default=8, ge=1, le=4096, description="connections one IP address may hold at once")
+    identify_within: Seconds = Field(
+        default=10.0, gt=0, le=600,
+        description="a connection with no valid frame from a listed transmitter by then is closed")
     transmitters: list[Transmitter] = Field(min_length=1)
 
     @field_validator("device_timezone")

@@ -9,6 +9,12 @@ and a component first seen normal emits nothing.
 
 A panel reset forgets every point of that panel: a fire still present after the reset is raised
 again on the next report instead of being taken for the same, already closed alarm.
+
+``evaluate`` works out the events of a report without changing what is known; the receiver
+commits them only once the gateway has accepted the events (a transmitter over its rate limit
+gets no answer and sends the same report again later, which must then give the same events).
+Only points with a condition active are remembered: a normal point is what an unknown point
+with no open alarm is anyway, so memory does not grow with every address a device makes up.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ TRANSMITTER_CONDITIONS: Conditions = {
 }
 
 TRANSMITTER_POINT = "transmitter"
+_NOTHING: frozenset[str] = frozenset()
 
 
 def panel_point(system_type: int, system_address: int) -> str:
@@ -88,6 +95,42 @@ def system_point(system_type: int, system_address: int) -> str:
     return f"{panel_point(system_type, system_address)}/system"
 
 
+class Evaluation:
+    """The events of one report, and the status words to remember once they are accepted."""
+
+    def __init__(self, known: dict[str, int]) -> None:
+        self.events: list[Event] = []
+        self._known = known
+        self._masks: dict[str, int] = {}  # point -> the bits that make a condition there
+        self._words: dict[str, int] = {}
+        self._forgotten: list[str] = []
+
+    def word(self, point: str) -> int | None:
+        if point in self._words:
+            return self._words[point]
+        if any(point.startswith(prefix) for prefix in self._forgotten):
+            return None
+        return self._known.get(point)
+
+    def remember(self, point: str, status: int, mask: int) -> None:
+        self._words[point] = status
+        self._masks[point] = mask
+
+    def forget(self, prefix: str) -> None:
+        self._words = {p: w for p, w in self._words.items() if not p.startswith(prefix)}
+        self._forgotten.append(prefix)
+
+    def commit(self) -> None:
+        for prefix in self._forgotten:
+            for point in [p for p in self._known if p.startswith(prefix)]:
+                del self._known[point]
+        for point, status in self._words.items():
+            if status & self._masks[point]:
+                self._known[point] = status
+            else:
+                self._known.pop(point, None)
+
+
 class PanelState:
     """Last known status word per point of one transmitter; turns reports into events."""
 
@@ -97,9 +140,18 @@ class PanelState:
         self._tz = timezone
         self._believed = believed
         self._known: dict[str, int] = {}
+        self._pending = Evaluation(self._known)
 
     def apply(self, units: Iterable[Unit]) -> list[Event]:
-        events: list[Event] = []
+        """The events of a report, remembered at once."""
+        evaluation = self.evaluate(units)
+        evaluation.commit()
+        return evaluation.events
+
+    def evaluate(self, units: Iterable[Unit]) -> Evaluation:
+        """The events of a report; nothing is remembered until ``commit``."""
+        self._pending = Evaluation(self._known)
+        events = self._pending.events
         for unit in units:
             if isinstance(unit, ComponentStatus):
                 events += self._component(unit)
@@ -111,7 +163,7 @@ class PanelState:
                 events += self._transmitter(unit)
             elif isinstance(unit, TransmitterOperation):
                 events += self._transmitter_operation(unit)
-        return events
+        return self._pending
 
     # --- reports ------------------------------------------------------------------------------
 
@@ -191,9 +243,12 @@ class PanelState:
     def _compare(self, point: str, status: int, conditions: Conditions, fact: FireFact,
                  bit_table: dict[int, str] | None = None) -> list[Event]:
         """Events for the conditions that changed; ``bit_table`` names the bits in the text."""
-        previous = self._known.get(point)
-        believed = self._believed() if previous is None else set()
-        self._known[point] = status
+        previous = self._pending.word(point)
+        believed = self._believed() if previous is None else _NOTHING
+        mask = 0
+        for bits in conditions.values():
+            mask |= bits
+        self._pending.remember(point, status, mask)
         events: list[Event] = []
         for condition, mask in conditions.items():
             active = bool(status & mask)
@@ -223,9 +278,7 @@ class PanelState:
         return Event(kind, self.transmitter.id, payload, subject=point)
 
     def _forget_panel(self, system_type: int, system_address: int) -> None:
-        prefix = panel_point(system_type, system_address) + "/"
-        for point in [p for p in self._known if p.startswith(prefix)]:
-            del self._known[point]
+        self._pending.forget(panel_point(system_type, system_address) + "/")
 
     def _local(self, time: datetime | None) -> datetime | None:
         return time.replace(tzinfo=self._tz) if time is not None else None

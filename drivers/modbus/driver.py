@@ -35,6 +35,8 @@ from gateway.events import (
 
 log = logging.getLogger(__name__)
 
+_NONE: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True)
 class Supervised:
@@ -97,33 +99,40 @@ class ModbusIoDriver:
         return list(reply.bits[: self._count])
 
     def _apply(self, bits: list[bool], now: float) -> None:
-        believed = self._sink.active_conditions(self.device_id) if not self._known else set()
+        believed = self._sink.active_conditions(self.device_id) if not self._known else _NONE
+        learned: dict[int, bool] = {}
+        changes: list[tuple[Supervised, bool]] = []
         for item in self._inputs:
             active = bits[item.address - self._first] != item.active_low
             previous = self._known.get(item.address)
             if previous is None:
                 previous = item.key in believed
+                learned[item.address] = active
             elif active == previous or now < self._held_until.get(item.address, 0.0):
                 continue
+            if active != previous:
+                changes.append((item, active))
+        if not self._sink.report([self._event(item, active) for item, active in changes]):
+            return  # the module is flooding: the next poll finds the same changes
+        self._known.update(learned)
+        for item, active in changes:
             self._known[item.address] = active
-            if active == previous:
-                continue
             self._held_until[item.address] = now + self.config.debounce
-            self._sink.emit(
-                Event(
-                    type=item.raised if active else item.cleared,
-                    device_id=self.device_id,
-                    subject=item.point.id,
-                    severity=item.severity if active else Severity.INFO,
-                    payload=PointFact(
-                        point=item.point.id,
-                        zone=item.point.zone,
-                        location=item.point.location,
-                        name=item.point.name,
-                        input=item.address,
-                    ),
-                )
-            )
+
+    def _event(self, item: Supervised, active: bool) -> Event:
+        return Event(
+            type=item.raised if active else item.cleared,
+            device_id=self.device_id,
+            subject=item.point.id,
+            severity=item.severity if active else Severity.INFO,
+            payload=PointFact(
+                point=item.point.id,
+                zone=item.point.zone,
+                location=item.point.location,
+                name=item.point.name,
+                input=item.address,
+            ),
+        )
 
     async def execute(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
         if action != "output":

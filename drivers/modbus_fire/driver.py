@@ -86,21 +86,21 @@ class ModbusFireDriver:
         previous = self._known if self._known is not None else self._believed()
         raised = sorted(reading.active - previous, key=self._priority)
         cleared = sorted(previous - reading.active, key=self._priority)
-        for point, condition in raised:
-            self._sink.emit(fire_event(self.device_id, self._fact(point, condition, reading), True))
-        for point, condition in cleared:
-            self._sink.emit(
-                fire_event(self.device_id, self._fact(point, condition, reading), False)
-            )
-        self._known = reading.active
+        events = [fire_event(self.device_id, self._fact(point, condition, reading), True)
+                  for point, condition in raised]
+        events += [fire_event(self.device_id, self._fact(point, condition, reading), False)
+                   for point, condition in cleared]
         if self._flags is not None:
             was_reset, was_silenced = self._flags
             if reading.reset and not was_reset:
-                self._sink.emit(Event(FIRE_PANEL_RESET, self.device_id, PanelAction(
+                events.append(Event(FIRE_PANEL_RESET, self.device_id, PanelAction(
                     action="reset", description="the panel reports a reset")))
             if reading.silenced and not was_silenced:
-                self._sink.emit(Event(FIRE_SILENCED, self.device_id, PanelAction(
+                events.append(Event(FIRE_SILENCED, self.device_id, PanelAction(
                     action="silenced", description="the panel reports its sounders silenced")))
+        if not self._sink.report(events):
+            return  # the panel is flooding: the next poll finds the same changes
+        self._known = reading.active
         self._flags = (reading.reset, reading.silenced)
 
     def _believed(self) -> frozenset[ActiveCondition]:

@@ -31,7 +31,7 @@ CONDITION_ACTIONS: dict[str, str] = {
     "power-fault": "power_fault",
 }
 ACTIONS = (*CONDITION_ACTIONS, "restore", "system-reset", "silence", "heartbeat", "disconnect",
-           "connect", "send-malformed", "send-variant")
+           "connect", "send-malformed", "send-variant", "flood", "stop-flood")
 
 _Args = TypeVar("_Args", bound=BaseModel)
 
@@ -71,6 +71,13 @@ class MalformedArgs(_ArgsModel):
     kind: MalformedKind
 
 
+class FloodArgs(_ArgsModel):
+    frames: int = Field(default=1000, ge=0, description="0: until stop-flood")
+    objects: int = Field(default=22, ge=1, le=22, description="component statuses per frame")
+    rate: float = Field(default=0.0, ge=0, description="frames per second; 0: as fast as it can")
+    seed: int | None = None
+
+
 class VariantArgs(_ArgsModel):
     time: Literal["binary", "bcd"] = "binary"
     checksum: Literal["sum", "xor"] = "sum"
@@ -86,6 +93,8 @@ _ARGS: dict[str, type[BaseModel]] = {
     "connect": NoArgs,
     "send-malformed": MalformedArgs,
     "send-variant": VariantArgs,
+    "flood": FloodArgs,
+    "stop-flood": NoArgs,
 }
 
 
@@ -159,6 +168,10 @@ class TransmitterFleet:
             device.send_malformed(parsed.kind)
         elif isinstance(parsed, VariantArgs):
             device.send_variant(Variant(parsed.time, parsed.checksum))
+        elif isinstance(parsed, FloodArgs):
+            device.start_flood(parsed.frames, parsed.objects, parsed.rate, parsed.seed)
+        elif action == "stop-flood":
+            await device.stop_flood()
         elif action == "heartbeat":
             device.heartbeat()
         elif action == "disconnect":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,6 +100,7 @@ class Counters:
     connects: int = 0
     clock_syncs: int = 0
     duty_checks: int = 0
+    flooded: int = 0
 
 
 @dataclass
@@ -146,6 +148,7 @@ class TransmissionDeviceSimulator:
         self._in_flight: tuple[int, asyncio.Future[int]] | None = None
         self._serial = 0
         self._task: asyncio.Task[None] | None = None
+        self._flood: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -159,6 +162,7 @@ class TransmissionDeviceSimulator:
             self._task = asyncio.create_task(self._run(), name=f"gbt26875 sim {self.device_id}")
 
     async def stop(self) -> None:
+        await self.stop_flood()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -362,6 +366,49 @@ class TransmissionDeviceSimulator:
         self.counters.malformed += 1
         return raw
 
+    def start_flood(self, frames: int, objects: int, rate: float, seed: int | None) -> None:
+        """Misbehave: send well-formed frames of random component statuses (random addresses,
+        random status words, so thousands of made-up conditions) without waiting for answers,
+        like a transmitter whose panel interface has gone mad. ``frames`` 0: until stopped."""
+        if self._writer is None:
+            raise SimulatorError(f"{self.device_id}: not connected, cannot flood")
+        if self._flood is not None and not self._flood.done():
+            raise SimulatorError(f"{self.device_id}: already flooding")
+        self._flood = asyncio.create_task(self._flooding(frames, objects, rate,
+                                                         random.Random(seed)))
+
+    async def stop_flood(self) -> None:
+        if self._flood is not None:
+            self._flood.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flood
+            self._flood = None
+
+    async def _flooding(self, frames: int, objects: int, rate: float,
+                        rng: random.Random) -> None:
+        sent = 0
+        while frames == 0 or sent < frames:
+            writer = self._writer
+            if writer is None:
+                await asyncio.sleep(0.1)
+                continue
+            now = self.now()
+            units: list[Unit] = [
+                ComponentStatus(1, rng.randrange(1, 8), SMOKE_DETECTOR,
+                                rng.randrange(0, 0xFFFFFFFF), rng.randrange(0, 0x10000), "", now)
+                for _ in range(objects)]
+            frame = Frame(self._next_serial(), Command.SEND_DATA, self.config.wire_address,
+                          self.centre, encode_units(units, self.variant), now)
+            try:
+                writer.write(encode_frame(frame, self.variant))
+                await writer.drain()
+            except (ConnectionError, OSError):
+                await asyncio.sleep(0.1)
+                continue
+            sent += 1
+            self.counters.flooded += 1
+            await asyncio.sleep(1 / rate if rate > 0 else 0)
+
     def send_variant(self, variant: Variant) -> None:
         """Write later frames in another vendor variant (the centre should refuse them)."""
         self.variant = variant
@@ -380,6 +427,7 @@ class TransmissionDeviceSimulator:
             "status": self.status,
             "frames": vars(self.counters).copy(),
             "queued": len(self._queue),
+            "flooding": self._flood is not None and not self._flood.done(),
             "clock_offset_s": round(self.clock_offset.total_seconds(), 3),
             "components": [c.view() for c in self.components.values()],
         }

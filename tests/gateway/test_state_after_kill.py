@@ -25,7 +25,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from gateway.alarms import AlarmService, AlarmStore
     from gateway.bus import AlarmChanged, Bus
-    from gateway.config import Alarms, Outbox as Limits
+    from gateway.config import Alarms, Flood, Outbox as Limits
     from gateway.events import PANIC_PRESSED, PANIC_RELEASED, Event, PointFact, Severity
     from gateway.intake import Intake
     from gateway.outbox import Outbox
@@ -39,7 +39,7 @@ CHILD = textwrap.dedent("""
         bus = Bus()
         alarms = AlarmService(store, Alarms(), bus.publish, lambda: False)
         publisher = EventPublisher(outbox, Topics("campus", "s", "gw"), lambda: False)
-        intake = Intake(bus, alarms.active_conditions, outbox.unit)
+        intake = Intake(bus, alarms.active_conditions, outbox.unit, outbox.durable, Flood())
         bus.subscribe(Event, publisher.publish)
         bus.subscribe(Event, alarms.on_event)
         bus.subscribe(AlarmChanged, publisher.alarm_changed)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from drivers.gbt26875.models import TransmissionReceiverConfig
 from gateway.events import Event
+from tests.sink import ReportingSink
 
 T = TypeVar("T")
 
@@ -16,16 +17,13 @@ STANDARD_ADDRESS = "0A0B0C0D0E0F"
 VENDOR_ADDRESS = "1A2B3C4D5E6F"
 
 
-class RecordingSink:
+class RecordingSink(ReportingSink):
     """The driver's output boundary: every event and availability change, in order."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.availability_changes: list[tuple[str, bool, str]] = []
         self.believed: dict[str, set[str]] = {}
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
 
     def availability(self, device_id: str, online: bool, reason: str) -> None:
         self.availability_changes.append((device_id, online, reason))

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from gateway.events import Event
+from tests.sink import ReportingSink
 
 T = TypeVar("T")
 
@@ -57,16 +58,13 @@ def run() -> RunAsync:
     return runner
 
 
-class RecordingSink:
+class RecordingSink(ReportingSink):
     """The driver's output boundary: what it emitted, and what the gateway claims to believe."""
 
     def __init__(self, believed: set[str] | None = None) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.availability_changes: list[tuple[bool, str]] = []
         self.believed = believed or set()
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
 
     def availability(self, device_id: str, online: bool, reason: str) -> None:
         self.availability_changes.append((online, reason))

@@ -11,17 +11,14 @@ from typing import Any
 from drivers.modbus.driver import ModbusIoDriver
 from drivers.modbus.models import ModbusIoConfig
 from gateway.config import load_site
-from gateway.events import Event
 from simulators.campus import SimulatedCampus
+from tests.sink import ReportingSink
 
 
-class RecordingSink:
+class RecordingSink(ReportingSink):
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.availability_changes: list[bool] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
 
     def availability(self, device_id: str, online: bool, reason: str) -> None:
         self.availability_changes.append(online)
