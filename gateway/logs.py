@@ -30,7 +30,7 @@ def escape(text: str) -> str:
 class SafeFormatter(logging.Formatter):
     """A formatter whose message part never spans lines (tracebacks keep theirs)."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape(record.message)
         return super().formatMessage(record)
 

@@ -11,7 +11,7 @@ import pytest
 
 from drivers.gbt26875.codec import FrameReader
 from tests.gbt26875.support import RecordingSink, free_port, receiver_config, run, until
-from tests.gbt26875.test_receiver import B, GYM, LOG, fire_alarms, receiving
+from tests.gbt26875.test_receiver import GYM, LOG, B, fire_alarms, receiving
 
 
 async def closed_by_peer(reader: asyncio.StreamReader, timeout: float) -> bool:
