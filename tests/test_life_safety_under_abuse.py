@@ -9,7 +9,7 @@ import yaml
 
 from tests.conftest import Mosquitto, Subscriber, free_port
 from tests.gbt26875.support import receiver_section
-from tests.rig import GatewayProcess, SimulatorThread, assert_events_valid
+from tests.rig import GatewayProcess, SimulatorThread, assert_events_valid, site_file
 
 B = "utd-building-b"
 GYM = "utd-gym"
@@ -62,3 +62,30 @@ def test_a_flooding_transmitter_never_delays_another_transmitters_fire(
         gateway.stop()
         sims.stop()
     assert "Traceback" not in gateway.output()
+
+
+def test_a_malformed_modbus_reply_is_never_an_alarm(
+    tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
+) -> None:
+    site = site_file(tmp_path, mosquitto.url, modules=2)
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+    try:
+        subscriber.wait_event("device.online", count=2, timeout=20)
+        sims.run(lambda: sims.module("io-0").act("reply-fault", {"kind": "byte-count"}))
+        (offline,) = subscriber.wait_event("device.offline", device="io-0", timeout=10)
+        assert "says" in offline["data"]["reason"] and "carries" in offline["data"]["reason"]
+        sims.press("io-1", "btn-a")  # the other module is not disturbed
+        subscriber.wait_event("panic.pressed", device="io-1", timeout=10)
+        sims.run(lambda: sims.module("io-0").act("reply-fault", {"kind": "none"}))
+        subscriber.wait_event("device.online", count=2, device="io-0", timeout=10)
+        subscriber.settle()
+        assert [e for e in subscriber.events("panic.pressed") if e["device"] == "io-0"] == []
+        assert not [e for e in subscriber.events("alarm.raised")
+                    if e["data"]["alarm"]["device_id"] == "io-0"
+                    and e["data"]["alarm"]["condition"] != "comm_fault"]
+    finally:
+        gateway.stop()
+        sims.stop()
+    assert "Traceback" not in gateway.output()
+    assert gateway.output().count("malformed reply") == 1

@@ -18,7 +18,8 @@ from pymodbus.exceptions import ModbusException
 
 from drivers.driver import ActionError, DeviceSink
 from drivers.modbus.models import ModbusIoConfig, PanicPoint
-from drivers.modbus.poller import Client, Poller, Unreachable
+from drivers.modbus.poller import Client, Poller
+from drivers.modbus.replies import Unreachable, bits_of
 from gateway.events import (
     LINE_FAULT,
     LINE_RESTORED,
@@ -94,9 +95,7 @@ class ModbusIoDriver:
         reply = await client.read_discrete_inputs(
             self._first, count=self._count, device_id=self.config.unit
         )
-        if reply.isError():
-            raise Unreachable(f"module answered with an exception: {reply}")
-        return list(reply.bits[: self._count])
+        return bits_of(reply, 2, self._first, self._count)
 
     def _apply(self, bits: list[bool], now: float) -> None:
         believed = self._sink.active_conditions(self.device_id) if not self._known else _NONE
@@ -152,10 +151,8 @@ class ModbusIoDriver:
             if written.isError():
                 raise ActionError(f"write refused: {written}")
             readback = await client.read_coils(output.coil, count=1, device_id=self.config.unit)
-            if readback.isError():
-                raise ActionError(f"read-back refused: {readback}")
-        except (ModbusException, OSError, TimeoutError, ActionError) as exc:
+            (confirmed,) = bits_of(readback, 1, output.coil, 1)
+        except (ModbusException, OSError, TimeoutError, ActionError, Unreachable) as exc:
             return result.model_copy(update={"error": str(exc)}).model_dump()
-        confirmed = bool(readback.bits[0])
         error = "" if confirmed == on else "read-back differs from the requested state"
         return result.model_copy(update={"confirmed": confirmed, "error": error}).model_dump()

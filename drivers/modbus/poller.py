@@ -17,17 +17,16 @@ from pymodbus.exceptions import ModbusException
 
 from drivers.driver import DeviceSink
 from drivers.modbus.models import RtuLink, TcpLink
+from drivers.modbus.replies import MalformedReply, Unreachable, use_checked_replies
+from gateway.logs import LogLimiter
 
 log = logging.getLogger(__name__)
+warnings = LogLimiter(log)
 
 OFFLINE_RETRY = 1.0
 
 Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 T = TypeVar("T")
-
-
-class Unreachable(Exception):
-    """A poll that got no usable answer: no connection, or a Modbus exception reply."""
 
 
 class PolledDevice(Protocol):
@@ -60,13 +59,18 @@ class Poller:
 
     def _new_client(self) -> Client:
         c = self.config
+        client: Client
         if c.tcp is not None:
-            return AsyncModbusTcpClient(c.tcp.host, port=c.tcp.port, timeout=c.timeout,
-                                        retries=0, reconnect_delay=0, name=c.id)
-        assert c.rtu is not None
-        return AsyncModbusSerialClient(
-            c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity, stopbits=c.rtu.stopbits,
-            bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0, reconnect_delay=0, name=c.id)
+            client = AsyncModbusTcpClient(c.tcp.host, port=c.tcp.port, timeout=c.timeout,
+                                          retries=0, reconnect_delay=0, name=c.id)
+        else:
+            assert c.rtu is not None
+            client = AsyncModbusSerialClient(
+                c.rtu.port, baudrate=c.rtu.baudrate, parity=c.rtu.parity,
+                stopbits=c.rtu.stopbits, bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0,
+                reconnect_delay=0, name=c.id)
+        use_checked_replies(client)
+        return client
 
     async def run(self, poll: Callable[[Client], Awaitable[T]], apply: Callable[[T], None]) -> None:
         """Poll until cancelled: ``poll`` reads (raising on failure), ``apply`` uses the answer."""
@@ -85,6 +89,9 @@ class Poller:
                         raise Unreachable(f"cannot connect to {self.config.endpoints()[0]}")
                     answer = await poll(client)
                 except (ModbusException, OSError, TimeoutError, Unreachable) as exc:
+                    if isinstance(exc, MalformedReply):
+                        warnings.warning(("malformed", self.config.id), "%s: malformed reply, "
+                                         "counted as a failed poll: %s", self.config.id, exc)
                     self._failed(client, str(exc) or type(exc).__name__)
                 else:
                     self._answered()

@@ -18,7 +18,8 @@ from typing import Any, cast
 from pymodbus.exceptions import ModbusException
 
 from drivers.driver import ActionError, DeviceSink
-from drivers.modbus.poller import Client, Poller, Unreachable
+from drivers.modbus.poller import Client, Poller
+from drivers.modbus.replies import Unreachable, bits_of, registers_of
 from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.register_map import ActiveCondition, Block, PanelReading, Read
 from gateway.events import (
@@ -64,21 +65,20 @@ class ModbusFireDriver:
         unit = self.config.unit
         if read.table == "coils":
             reply = await client.read_coils(read.address, count=read.count, device_id=unit)
+            values = [int(v) for v in bits_of(reply, 1, read.address, read.count)]
         elif read.table == "discrete_inputs":
             reply = await client.read_discrete_inputs(read.address, count=read.count,
                                                       device_id=unit)
+            values = [int(v) for v in bits_of(reply, 2, read.address, read.count)]
         elif read.table == "holding_registers":
             reply = await client.read_holding_registers(read.address, count=read.count,
                                                         device_id=unit)
+            values = registers_of(reply, 3, read.address, read.count)
         else:
             reply = await client.read_input_registers(read.address, count=read.count,
                                                       device_id=unit)
-        if reply.isError():
-            raise Unreachable(
-                f"panel answered {read.table} {read.address}+{read.count} with {reply}"
-            )
-        values = reply.bits if read.table in ("coils", "discrete_inputs") else reply.registers
-        return Block(read.table, read.address, [int(v) for v in values[: read.count]])
+            values = registers_of(reply, 4, read.address, read.count)
+        return Block(read.table, read.address, values)
 
     # --- what changed ---------------------------------------------------------------------------
 
@@ -157,16 +157,14 @@ class ModbusFireDriver:
             if written.isError():
                 raise ActionError(f"{self.device_id}: reset coil write refused: {written}")
             readback = await client.read_coils(coil.address, count=1, device_id=unit)
-            if readback.isError():
-                raise ActionError(f"{self.device_id}: reset coil read-back refused: {readback}")
+            (confirmed,) = bits_of(readback, 1, coil.address, 1)
             if coil.release_after is not None:
                 await asyncio.sleep(coil.release_after)
                 released = await client.write_coil(coil.address, False, device_id=unit)
                 if released.isError():
                     raise ActionError(f"{self.device_id}: reset coil release refused: {released}")
-        except (ModbusException, OSError, TimeoutError) as exc:
+        except (ModbusException, OSError, TimeoutError, Unreachable) as exc:
             raise ActionError(f"{self.device_id}: reset failed: {exc}") from exc
-        confirmed = bool(readback.bits[0])
         return OutputChange(
             output="reset",
             address=coil.address,

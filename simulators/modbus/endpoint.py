@@ -11,6 +11,15 @@ modules on one line), so taking a unit offline is decided per unit and applied h
 
 The server object, and so the data store, lives from ``start`` to ``stop``: coils a gateway
 switched on are still on when the unit comes back online, as on a module that kept its power.
+
+A unit can also be made to answer its read requests with malformed replies, the kinds met in
+the field, to check that a client never takes them for input states:
+
+* ``byte-count``: the byte count says one byte more than the reply carries, and the bytes are
+  all 1s (read blindly, every input of a module is active: a false panic alarm);
+* ``short``: a consistent reply with one data byte fewer than the request needs;
+* ``function-code``: the reply of the neighbouring table (coils for inputs, holding for input
+  registers, and back).
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, Literal, TypeVar, cast
 
+from pydantic import BaseModel, ConfigDict
 from pymodbus import FramerType
+from pymodbus.framer import FramerRTU
 from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import SimDevice
@@ -29,6 +40,16 @@ from simulators.modbus.pty_relay import PtyRelay
 from simulators.simulator import StartError
 
 UnitMode = Literal["online", "silent", "refuse"]
+ReplyFault = Literal["none", "byte-count", "short", "function-code"]
+REPLY_FAULTS: tuple[str, ...] = ("none", "byte-count", "short", "function-code")
+_READS = {1: 2, 2: 1, 3: 4, 4: 3}  # read function code -> the neighbouring table's
+
+
+class ReplyFaultArgs(BaseModel):
+    """``reply-fault``: answer reads with malformed replies of this kind (``none`` to stop)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ReplyFault
 
 COILS = 1
 DISCRETE_INPUTS = 2
@@ -45,6 +66,7 @@ class ModbusEndpoint(ABC, Generic[_Server]):
         self.owners = owners
         self._devices = devices
         self._modes: dict[int, UnitMode] = {device.id: "online" for device in devices}
+        self._faults: dict[int, ReplyFault] = {}
         self._server: _Server | None = None
         self.link_up = False
 
@@ -68,6 +90,15 @@ class ModbusEndpoint(ABC, Generic[_Server]):
     async def set_mode(self, unit: int, mode: UnitMode) -> None:
         self._modes[unit] = mode
         await self._reconcile()
+
+    def set_fault(self, unit: int, fault: ReplyFault) -> None:
+        if fault == "none":
+            self._faults.pop(unit, None)
+        else:
+            self._faults[unit] = fault
+
+    def fault(self, unit: int) -> ReplyFault:
+        return self._faults.get(unit, "none")
 
     async def read(self, unit: int, function_code: int, address: int, count: int) -> list[bool]:
         values = await self._running().async_getValues(unit, function_code, address, count)
@@ -105,6 +136,23 @@ class ModbusEndpoint(ABC, Generic[_Server]):
 
         return cast(_PduFilter, keep)
 
+    def _spoil(self, unit: int, pdu: bytes) -> bytes:
+        """The reply PDU as the unit's fault would have it (unchanged if it has none)."""
+        fault = self._faults.get(unit)
+        if fault is None or len(pdu) < 2 or pdu[0] not in _READS:
+            return pdu
+        if fault == "byte-count":
+            return bytes((pdu[0], (pdu[1] + 1) & 0xFF)) + b"\xff" * (len(pdu) - 2)
+        if fault == "short" and pdu[1] > 0:
+            return bytes((pdu[0], pdu[1] - 1)) + pdu[2:-1]
+        if fault == "function-code":
+            return bytes((_READS[pdu[0]],)) + pdu[1:]
+        return pdu
+
+    @abstractmethod
+    def _packet_filter(self, sending: bool, packet: bytes) -> bytes:
+        """pymodbus's hook on every packet: spoils the replies of faulty units."""
+
     @abstractmethod
     async def _create_server(self) -> _Server: ...
 
@@ -125,8 +173,15 @@ class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):
 
     async def _create_server(self) -> ModbusTcpServer:
         return ModbusTcpServer(
-            self._devices, address=(self.link.host, self.link.port), trace_pdu=self._request_filter
+            self._devices, address=(self.link.host, self.link.port),
+            trace_pdu=self._request_filter, trace_packet=self._packet_filter,
         )
+
+    def _packet_filter(self, sending: bool, packet: bytes) -> bytes:
+        if not sending or not self._faults or len(packet) < 8:
+            return packet
+        pdu = self._spoil(packet[6], packet[7:])
+        return packet[:4] + (len(pdu) + 1).to_bytes(2, "big") + packet[6:7] + pdu
 
     async def _open_link(self, server: ModbusTcpServer) -> None:
         try:
@@ -160,6 +215,7 @@ class RtuEndpoint(ModbusEndpoint[ModbusSerialServer]):
             stopbits=self.link.stopbits,
             bytesize=self.link.bytesize,
             trace_pdu=self._request_filter,
+            trace_packet=self._packet_filter,
         )
         try:
             await server.serve_forever(background=True)
@@ -169,6 +225,12 @@ class RtuEndpoint(ModbusEndpoint[ModbusSerialServer]):
                 f"{self.owners}: modbus {self.label}: cannot open the simulated line"
             ) from None
         return server
+
+    def _packet_filter(self, sending: bool, packet: bytes) -> bytes:
+        if not sending or not self._faults or len(packet) < 4:
+            return packet
+        frame = packet[:1] + self._spoil(packet[0], packet[1:-2])
+        return frame + FramerRTU.compute_CRC(frame).to_bytes(2, "big")
 
     async def _open_link(self, server: ModbusSerialServer) -> None:
         self._relay.plug()

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
-from simulators.modbus.endpoint import COILS, DISCRETE_INPUTS, ModbusEndpoint, UnitMode
+from simulators.modbus.endpoint import (
+    COILS,
+    DISCRETE_INPUTS,
+    ModbusEndpoint,
+    ReplyFaultArgs,
+    UnitMode,
+)
 from simulators.simulator import (
     NoArgs,
     OfflineArgs,
@@ -27,7 +33,8 @@ from simulators.simulator import (
     parse_arguments,
 )
 
-ACTIONS = ("press", "release", "key-reset", "line-fault", "tamper", "offline", "online", "state")
+ACTIONS = ("press", "release", "key-reset", "line-fault", "tamper", "offline", "online",
+           "reply-fault", "state")
 
 _Args = TypeVar("_Args", bound=BaseModel)
 
@@ -53,6 +60,7 @@ _ARGS: dict[str, type[BaseModel]] = {
     "tamper": SwitchArgs,
     "offline": OfflineArgs,
     "online": NoArgs,
+    "reply-fault": ReplyFaultArgs,
     "state": NoArgs,
 }
 
@@ -204,6 +212,8 @@ class ModbusIoSimulator:
             await setter(parsed.point, parsed.on)
         elif isinstance(parsed, OfflineArgs):
             await self.go_offline(parsed.mode)
+        elif isinstance(parsed, ReplyFaultArgs):
+            self._wire().set_fault(self.unit, parsed.kind)
         elif action == "online":
             await self.go_online()
 
@@ -218,6 +228,7 @@ class ModbusIoSimulator:
             "online": self.online,
             "offline_mode": self.offline_mode,
             "link_up": endpoint.link_up,
+            "reply_fault": endpoint.fault(self.unit),
             "actions": list(self.actions),
             "points": [self._point_view(p, wire) for p in self.points.values()],
             "outputs": [

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from drivers.modbus_fire.register_map import loop_point_id
 from gateway.events import FireCondition
+from simulators.modbus.endpoint import ReplyFaultArgs
 from simulators.simulator import NoArgs, OfflineArgs
 
 # action name -> the condition it raises at a loop point
@@ -35,6 +36,7 @@ ACTIONS = (
     "silence",
     "offline",
     "online",
+    "reply-fault",
     "state",
 )
 
@@ -86,5 +88,6 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "silence": NoArgs,
     "offline": OfflineArgs,
     "online": NoArgs,
+    "reply-fault": ReplyFaultArgs,
     "state": NoArgs,
 }

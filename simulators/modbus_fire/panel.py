@@ -24,7 +24,7 @@ from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.profile import BIT_TABLES, STANDARD_PANEL_POINTS
 from drivers.modbus_fire.register_map import ActiveCondition, Block, EncodeError, Probe
 from gateway.events import FireCondition
-from simulators.modbus.endpoint import UnitMode
+from simulators.modbus.endpoint import ReplyFaultArgs, UnitMode
 from simulators.modbus_fire.actions import (
     ACTIONS,
     ARGUMENTS,
@@ -196,6 +196,8 @@ class FirePanelSimulator:
             await self.set_panel_condition(parsed.point, parsed.on)
         elif isinstance(parsed, OfflineArgs):
             await self.go_offline(parsed.mode)
+        elif isinstance(parsed, ReplyFaultArgs):
+            self._wire().set_fault(self.unit, parsed.kind)
         elif action == "reset":
             await self.reset()
         elif action == "silence":
@@ -219,6 +221,7 @@ class FirePanelSimulator:
             "online": self.online,
             "offline_mode": self.offline_mode,
             "link_up": self._wire().link_up,
+            "reply_fault": self._wire().fault(self.unit),
             "actions": list(self.actions),
             "point_count": len(self.map.loop_points),
             "points": {

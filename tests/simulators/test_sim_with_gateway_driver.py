@@ -19,9 +19,11 @@ class RecordingSink(ReportingSink):
     def __init__(self) -> None:
         super().__init__()
         self.availability_changes: list[bool] = []
+        self.reasons: list[str] = []
 
     def availability(self, device_id: str, online: bool, reason: str) -> None:
         self.availability_changes.append(online)
+        self.reasons.append(reason)
 
     def active_conditions(self, device_id: str) -> set[str]:
         return set()
@@ -86,3 +88,43 @@ def test_gateway_driver_over_rtu(
     rtu = {"port": str(tmp_path / "ttyCAMPUS1"), "baudrate": 38400}
     path = write_site([io_device("line-io", 0, unit=7, tcp=None, rtu=rtu)])
     run(drive(path, "line-io"))
+
+
+async def malformed(site_path: Path, device_id: str) -> None:
+    site = load_site(site_path)
+    config = site.device(device_id)
+    assert isinstance(config, ModbusIoConfig)
+    sink = RecordingSink()
+    async with SimulatedCampus(site) as campus:
+        io = campus.io_module(device_id)
+        driver = ModbusIoDriver(config, sink)
+        task = asyncio.create_task(driver.run())
+        try:
+            await until(lambda: sink.availability_changes == [True], "first poll")
+            for kind, reason in (("byte-count", "says"), ("short", "the request needs"),
+                                 ("function-code", "the reply is for function 1")):
+                await io.act("reply-fault", {"kind": kind})
+                await until(lambda: sink.availability_changes[-1] is False, f"offline: {kind}")
+                assert reason in sink.reasons[-1], sink.reasons[-1]
+                assert sink.events == [], f"a {kind} reply was taken for input states"
+                await io.act("reply-fault", {"kind": "none"})
+                await until(lambda: sink.availability_changes[-1] is True, "well-formed again")
+            assert sink.events == []
+
+            # a reading the gateway refuses (the device floods) is kept and reported later
+            sink.refusing = True
+            await io.press("btn-1")
+            await until(lambda: sink.refused, "the press offered and refused")
+            sink.refusing = False
+            await until(lambda: sink.seen("campus.panic.pressed", "btn-1"), "the press, later")
+            assert [e.type.name for e in sink.events] == ["campus.panic.pressed"]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def test_malformed_replies_are_failed_polls_never_alarms(
+        io_site: tuple[Path, int], run: Callable[..., Any]) -> None:
+    path, _ = io_site
+    run(malformed(path, "hall-io"))
