@@ -15,8 +15,9 @@ from typing import Any
 
 from drivers import build_driver
 from gateway.alarms import AlarmService, AlarmStore
+from gateway.audit import AuditLog
 from gateway.bus import AlarmChanged, Bus
-from gateway.commands import AuditLog, CommandRouter
+from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
 from gateway.drills import Drills
 from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
@@ -70,19 +71,23 @@ class Gateway:
         self.bus.subscribe(AlarmChanged, self.sirens.alarm_changed)
         self.bus.subscribe(AlarmChanged, self.linkage.alarm_changed)
         self.audit = AuditLog(state / "audit.jsonl")
-        self.commands = CommandRouter(site.operators, self.alarms, self.drills, self.audit,
-                                      self.intake.emit, lambda: inventory(site), site.gateway.id,
+        self.commands = CommandRouter(site.operators, site.commands, self.alarms, self.drills,
+                                      self.audit, SeenRequests(database, self.outbox),
+                                      self.outbox.durable, self.intake.emit,
+                                      lambda: inventory(site), site.gateway.id,
                                       self.supervisor.execute)
         self.link = MqttLink(site.mqtt, self.topics, on_request=self._request,
                              on_connection=lambda _up: self.outbox.connection_changed(),
-                             on_ack=self.outbox.acked, announce=self._announce)
+                             on_ack=self.outbox.acked, announce=self._announce,
+                             response_prefixes=tuple(site.commands.response_topics))
+        self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self.outbox.start()
+        self.audit.start()
         self.outbox.attach(self.link)
         self.link.start()
         log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
@@ -91,6 +96,7 @@ class Gateway:
             async with asyncio.TaskGroup() as group:
                 runners = [
                     group.create_task(self.supervisor.run(), name="drivers"),
+                    group.create_task(self.requests.run(), name="commands"),
                     group.create_task(self._tick(), name="alarm clock"),
                     group.create_task(self._stats(), name="stats"),
                 ]
@@ -144,20 +150,4 @@ class Gateway:
         self._loop.call_soon_threadsafe(self.intake.emit, event)
 
     def _request(self, request: Request) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._spawn_request, request)
-
-    def _spawn_request(self, request: Request) -> None:
-        task = asyncio.get_running_loop().create_task(self._answer(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, request: Request) -> None:
-        try:
-            response = await self.commands.handle(request.name, request.payload,
-                                                  request.retained)
-        except Exception as exc:  # a defect must still get an answer, and not stop the daemon
-            log.exception("command %s failed", request.name)
-            response = {"correlation_id": "", "status": "error", "data": None,
-                        "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}}
-        self.link.respond(request, response)
+        self.requests.offer(request)

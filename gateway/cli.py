@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, SiteConfig, load_site
+from gateway.logs import SafeFormatter
 from gateway.topics import Topics, site_filter
 
 EXIT_CONFIG = 2
@@ -23,10 +24,10 @@ EXIT_UNAVAILABLE = 3
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    # one record, one line: control characters a peer or an operator sends are escaped
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     # paho logs every loop pass without a socket as an error; our own callbacks say what matters
     logging.getLogger("gateway.mqtt.paho").setLevel(logging.DEBUG if verbose else logging.CRITICAL)

@@ -2,30 +2,43 @@
 
 A request is JSON on ``.../request/<name>``::
 
-    {"correlation_id": "...", "operator": "guard1", "token": "...", "args": {...}}
+    {"id": "...", "issued_at": "2026-12-01T08:00:00Z", "expires_at": "2026-12-01T08:01:00Z",
+     "correlation_id": "...", "operator": "guard1", "token": "...", "args": {...}}
 
-The token is checked against the SHA-256 kept in the site file; the operator's role must allow
-the command. Every command that changes something, and every refusal, is written to the audit
-log (``<state_dir>/audit.jsonl``) and published as a ``campus.audit.command`` event. Retained
-requests are never executed (a retained command would replay on every reconnect).
+In the order they are made, the checks are: not retained, not too large, well-formed, a known
+command, an MQTT 5 response topic of our own (or an allowed prefix), the operator's token
+(against the SHA-256 in the site file) and role, the operator's rate, the validity window
+(``issued_at`` not ahead of our clock and ``expires_at``, default one minute later, not passed,
+both give or take ``commands.clock_skew``), and an ``id`` never carried out before (the ids are
+kept, across restarts, until their window has passed). Only then is the command carried out.
+
+Every command that changes something, and every refusal, is written to the audit log and
+published as ``campus.audit.command``; refusals beyond ``refusals_recorded_per_minute`` are
+counted into one summary record, so a flood of bad requests fills neither disk nor stream.
+Requests wait in a bounded queue for a few workers; a full queue answers ``busy`` at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
-import os
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from drivers import ActionError
-from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService
+from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService, StateWriter
+from gateway.audit import AuditLog, bounded_args
+from gateway.config import Commands as CommandLimits
 from gateway.config import Operator
 from gateway.drills import Drills
 from gateway.events import (
@@ -35,20 +48,35 @@ from gateway.events import (
     CommandAudit,
     Event,
     Severity,
+    utcnow,
 )
+from gateway.limits import TokenBucket
+from gateway.mqtt_link import Request
+from gateway.outbox import StateWrite
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
+DEFAULT_VALIDITY = timedelta(seconds=60)
 ROLES = {"viewer": 0, "guard": 1, "supervisor": 2}
+# refusals that protect the gateway (audited as "denied"); the rest are errors of the request
+DENIALS = frozenset({"unauthorised", "forbidden", "rate_limited", "replayed", "expired",
+                     "not_yet_valid", "retained", "too_large", "bad_response_topic", "busy"})
+ERROR_CODES = (*sorted(DENIALS), "bad_request", "unknown_command", "refused", "internal")
+Response = dict[str, Any]
 
 
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{8,64}$",
+                    description="unique per request (a UUID, say); a repeated id is refused")
+    issued_at: AwareDatetime = Field(description="when the sender made the request")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="refused after this; default issued_at + 60 s")
     correlation_id: str = Field(default="", max_length=128)
-    operator: str = ""
-    token: str = ""
+    operator: str = Field(default="", max_length=64)
+    token: str = Field(default="", max_length=512)
     args: dict[str, Any] = {}
 
 
@@ -69,22 +97,6 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class AuditLog:
-    """Append-only JSON lines, flushed to disk before the command's answer leaves."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, default=str) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        self._file.close()
-
-
 def _arg(args: dict[str, Any], name: str) -> str:
     value = args.get(name)
     if not isinstance(value, str) or not value:
@@ -92,26 +104,83 @@ def _arg(args: dict[str, Any], name: str) -> str:
     return value
 
 
+def _correlation_of(raw: bytes) -> str:
+    """The correlation id of a request that failed validation, if one can be read at all."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return ""
+    value = body.get("correlation_id") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and len(value) <= 128 else ""
+
+
+class SeenRequests:
+    """Ids of requests already carried out, until their validity has passed; kept in the state
+    database (written with the outbox), so a restart does not open the door to a replay."""
+
+    SCHEMA = "CREATE TABLE IF NOT EXISTS seen_requests (id TEXT PRIMARY KEY, until REAL NOT NULL)"
+
+    def __init__(self, path: Path, writer: StateWriter) -> None:
+        self._writer = writer
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute(self.SCHEMA)
+            now = time.time()
+            self._until = {i: u for i, u in db.execute("SELECT id, until FROM seen_requests")
+                           if u > now}
+        finally:
+            db.close()
+        self._pruned = time.monotonic()
+
+    def __contains__(self, request_id: str) -> bool:
+        until = self._until.get(request_id)
+        return until is not None and until > time.time()
+
+    def remember(self, request_id: str, until: datetime) -> None:
+        self._until[request_id] = until.timestamp()
+        self._writer.write(StateWrite("INSERT OR REPLACE INTO seen_requests (id, until)"
+                                      " VALUES (?, ?)", (request_id, until.timestamp())))
+        if time.monotonic() - self._pruned > 60:
+            self._prune()
+
+    def _prune(self) -> None:
+        now = time.time()
+        self._pruned = time.monotonic()
+        self._until = {i: u for i, u in self._until.items() if u > now}
+        self._writer.write(StateWrite("DELETE FROM seen_requests WHERE until <= ?", (now,)))
+
+
 class CommandRouter:
     def __init__(
         self,
         operators: list[Operator],
+        limits: CommandLimits,
         alarms: AlarmService,
         drills: Drills,
         audit: AuditLog,
+        seen: SeenRequests,
+        durable: Callable[[], Awaitable[None]],
         emit: Callable[[Event], None],
         inventory: Callable[[], list[dict[str, Any]]],
         gateway_device: str,
         execute: Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]],
     ) -> None:
         self._operators = {op.name: op for op in operators}
+        self._limits = limits
         self._alarms = alarms
         self._drills = drills
         self._audit = audit
+        self._seen = seen
+        self._durable = durable
         self._emit = emit
         self._inventory = inventory
         self._device = gateway_device
         self._execute = execute
+        self._rates: dict[str, TokenBucket] = {}
+        per_minute = limits.refusals_recorded_per_minute
+        self._refusals = TokenBucket(per_minute, per_minute / 60)
+        self._unrecorded = 0
         self.commands: dict[str, Command] = {
             "alarm.list": Command("viewer", False, self._alarm_list),
             "alarm.acknowledge": Command("guard", True, self._alarm_acknowledge),
@@ -123,20 +192,22 @@ class CommandRouter:
             "device.action": Command("guard", True, self._device_action),
         }
 
-    async def handle(self, name: str, raw: bytes, retained: bool) -> dict[str, Any]:
-        """Run one request and return the response document ``{status, data, error}``."""
+    async def handle(self, request: Request) -> Response:
+        """Check and run one request; the response document ``{status, data, error}``."""
+        name = request.name
         correlation = ""
         operator = "?"
         args: dict[str, Any] = {}
         try:
-            if retained:
-                raise CommandError("bad_request", "retained requests are ignored; publish "
-                                   "commands with retain=false")
-            if len(raw) > MAX_REQUEST_BYTES:
-                raise CommandError("bad_request", f"request is {len(raw)} bytes; the limit is "
-                                   f"{MAX_REQUEST_BYTES}")
+            if len(request.payload) > MAX_REQUEST_BYTES:
+                raise CommandError("too_large", f"request is {len(request.payload)} bytes; the "
+                                   f"limit is {MAX_REQUEST_BYTES}")
+            correlation = _correlation_of(request.payload)
+            if request.retained:
+                raise CommandError("retained", "retained requests are ignored (they would run "
+                                   "again at every reconnect); publish commands with retain=false")
             try:
-                body = RequestBody.model_validate_json(raw)
+                body = RequestBody.model_validate_json(request.payload)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "(body)"
@@ -146,18 +217,42 @@ class CommandRouter:
             if command is None:
                 raise CommandError("unknown_command",
                                    f"unknown command {name!r}; known: {sorted(self.commands)}")
+            if request.refused_response_topic is not None:
+                raise CommandError("bad_response_topic", "the response topic "
+                                   f"{request.refused_response_topic!r} is not one of this "
+                                   "gateway's; answers go to its own response topics only")
             self._authorise(body, command)
+            expires = self._check_window(body)
+            if body.id in self._seen:
+                raise CommandError("replayed", f"request {body.id} was carried out already; "
+                                   "every request needs an id of its own")
+            # kept on disk before anything is done, so even a crash cannot make it run twice
+            self._seen.remember(body.id, expires + timedelta(seconds=self._limits.clock_skew))
+            await self._durable()
             data = await command.handler(args, operator)
             if command.audited:
-                self._record(operator, name, args, "ok")
+                await self._record(operator, name, args, "ok", durably=True)
             return {"correlation_id": correlation, "status": "ok", "data": data, "error": None}
         except (CommandError, AlarmError) as exc:
             code = exc.code if isinstance(exc, CommandError) else "refused"
-            outcome = "denied" if code in {"unauthorised", "forbidden"} else "error"
-            if code != "unknown_command" and (outcome == "denied" or name in self.commands):
-                self._record(operator, name, args, outcome, str(exc))
-            return {"correlation_id": correlation, "status": "error", "data": None,
-                    "error": {"code": code, "message": str(exc)}}
+            if code != "unknown_command":
+                outcome = "denied" if code in DENIALS else "error"
+                await self._record(operator, name, args, outcome, str(exc))
+            return self.refusal(correlation, code, str(exc))
+        except OSError as exc:  # the audit log could not be written
+            return self.refusal(correlation, "internal", f"carried out, but the audit log "
+                                f"could not be written: {exc}")
+
+    def busy(self, request: Request) -> Response:
+        """The answer when the queue is full; counted like any other refusal."""
+        self._count_refusal(request.name)
+        return self.refusal(_correlation_of(request.payload[:MAX_REQUEST_BYTES]), "busy",
+                            "too many requests are waiting; try again in a moment")
+
+    @staticmethod
+    def refusal(correlation: str, code: str, message: str) -> Response:
+        return {"correlation_id": correlation, "status": "error", "data": None,
+                "error": {"code": code, "message": message}}
 
     def _authorise(self, body: RequestBody, command: Command) -> None:
         op = self._operators.get(body.operator)
@@ -167,17 +262,67 @@ class CommandRouter:
             raise CommandError("forbidden",
                                f"operator {op.name!r} ({op.role}) may not do this; needs "
                                f"{command.role}")
+        rate = self._rates.get(op.name)
+        if rate is None:
+            limit = self._limits.per_operator
+            rate = self._rates[op.name] = TokenBucket(limit.burst, limit.per_second)
+        if not rate.take():
+            raise CommandError("rate_limited", f"operator {op.name!r} sends more than "
+                               f"{self._limits.per_operator.per_second:g} requests per second")
 
-    def _record(self, operator: str, name: str, args: dict[str, Any], outcome: str,
-                error: str = "") -> None:
+    def _check_window(self, body: RequestBody) -> datetime:
+        """When the request stops being valid; CommandError if it is not valid now."""
+        now = utcnow()
+        skew = timedelta(seconds=self._limits.clock_skew)
+        expires = body.expires_at or body.issued_at + DEFAULT_VALIDITY
+        if expires <= body.issued_at:
+            raise CommandError("bad_request", "expires_at is not after issued_at")
+        if (expires - body.issued_at).total_seconds() > self._limits.max_validity:
+            raise CommandError("bad_request", "a request may be valid for at most "
+                               f"{self._limits.max_validity:g} s (issued_at to expires_at)")
+        if body.issued_at > now + skew:
+            raise CommandError("not_yet_valid", f"issued at {body.issued_at.isoformat()}, "
+                               f"{(body.issued_at - now).total_seconds():.0f} s ahead of the "
+                               "gateway's clock: check both clocks (NTP)")
+        if now > expires + skew:
+            raise CommandError("expired", f"expired at {expires.isoformat()}, "
+                               f"{(now - expires).total_seconds():.0f} s ago")
+        return expires
+
+    def _count_refusal(self, name: str) -> bool:
+        """Whether this refusal is recorded one by one (else it is only counted)."""
+        if self._refusals.take():
+            return True
+        self._unrecorded += 1
+        return False
+
+    async def _record(self, operator: str, name: str, args: dict[str, Any], outcome: str,
+                      error: str = "", durably: bool = False) -> None:
+        if outcome != "ok" and not self._count_refusal(name):
+            return
         op = self._operators.get(operator)
-        audit = CommandAudit(operator=operator, role=op.role if op else "unknown", command=name,
-                             args=args, outcome=outcome, error=error)
-        event = Event(COMMAND_AUDIT, self._device, audit,
-                      Severity.MINOR if outcome == "denied" else Severity.INFO)
-        self._audit.write({"time": event.time.isoformat(), **audit.model_dump()})
-        log.info("audit: %s %s %s %s", operator, name, outcome, error)
-        self._emit(event)
+        records = []
+        if self._unrecorded:
+            records.append(CommandAudit(
+                operator="*", role="unknown", command="*", args={}, outcome="denied",
+                error=f"{self._unrecorded} more refused requests, not recorded one by one "
+                "(over commands.refusals_recorded_per_minute)"))
+            self._unrecorded = 0
+        records.append(CommandAudit(operator=operator, role=op.role if op else "unknown",
+                                    command=name, args=bounded_args(args), outcome=outcome,
+                                    error=error[:1024]))
+        for audit in records:
+            event = Event(COMMAND_AUDIT, self._device, audit,
+                          Severity.MINOR if audit.outcome == "denied" else Severity.INFO)
+            record = {"time": event.time.isoformat(), **audit.model_dump()}
+            log.info("audit: %s %s %s %s", audit.operator, audit.command, audit.outcome,
+                     audit.error)
+            self._emit(event)
+            if durably:
+                await self._audit.record_durably(record)
+            else:
+                self._audit.record(record)
+
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -221,3 +366,48 @@ class CommandRouter:
                                        {**params, "reason": f"command by {by}"})
         except ActionError as exc:
             raise CommandError("refused", str(exc)) from None
+
+
+class CommandQueue:
+    """Requests wait here for one of ``workers``; a full queue answers ``busy`` at once.
+
+    Device facts go before command work: a worker gives the event loop back between requests,
+    and nothing a request does (the audit's fsync, the replay cache's commit) blocks the loop.
+    """
+
+    def __init__(self, router: CommandRouter, respond: Callable[[Request, Response], None],
+                 limits: CommandLimits) -> None:
+        self._router = router
+        self._respond = respond
+        self._limits = limits
+        self._queue: asyncio.Queue[Request] = asyncio.Queue(limits.queue)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def offer(self, request: Request) -> None:
+        """Hand in a request, from any thread (the MQTT network thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._enqueue, request)
+
+    def _enqueue(self, request: Request) -> None:
+        try:
+            self._queue.put_nowait(request)
+        except asyncio.QueueFull:
+            self._respond(request, self._router.busy(request))
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as group:
+            for n in range(self._limits.workers):
+                group.create_task(self._work(), name=f"command worker {n}")
+
+    async def _work(self) -> None:
+        while True:
+            request = await self._queue.get()
+            try:
+                response = await self._router.handle(request)
+            except Exception as exc:  # a defect must still get an answer, and not stop us
+                log.exception("command %s failed", request.name)
+                response = self._router.refusal(_correlation_of(request.payload), "internal",
+                                                f"{type(exc).__name__}: {exc}")
+            self._respond(request, response)
+            await asyncio.sleep(0)

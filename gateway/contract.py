@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from gateway.commands import ERROR_CODES, RequestBody
 from gateway.events import CATALOGUE, AlarmSnapshot, EventType, Severity
 from gateway.topics import CONTRACT_VERSION
 
@@ -78,13 +79,8 @@ def document_schemas() -> dict[str, dict[str, Any]]:
                            "reason": {"type": "string"},
                            "since": {"type": "string", "format": "date-time"}},
         },
-        "command-request": {
-            "$schema": DRAFT, "title": "command request", "type": "object",
-            "additionalProperties": False, "required": ["operator", "token"],
-            "properties": {"correlation_id": {"type": "string", "maxLength": 128},
-                           "operator": {"type": "string"}, "token": {"type": "string"},
-                           "args": {"type": "object"}},
-        },
+        "command-request": {"$schema": DRAFT, "title": "command request",
+                            **RequestBody.model_json_schema()},
         "command-response": {
             "$schema": DRAFT, "title": "command response", "type": "object",
             "required": ["correlation_id", "status", "data", "error"],
@@ -94,7 +90,8 @@ def document_schemas() -> dict[str, dict[str, Any]]:
                 "data": {},
                 "error": {"oneOf": [{"type": "null"}, {
                     "type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}]},
+                    "properties": {"code": {"enum": list(ERROR_CODES)},
+                                   "message": {"type": "string"}}}]},
             },
         },
     }

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gateway.config import Mqtt
 from gateway.topics import CONTRACT_VERSION, Topics
@@ -29,13 +30,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Request:
-    """A command request as it came off the wire."""
+    """A command request as it came off the wire.
+
+    ``response_topic`` is the MQTT 5 response topic, only if it is one the gateway may answer
+    on (its own response topics, or a configured prefix); a request that asked for another
+    has it in ``refused_response_topic``, and is refused and answered on our own topic.
+    """
 
     name: str
     payload: bytes
     retained: bool
-    response_topic: str | None
-    correlation_data: bytes | None
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    refused_response_topic: str | None = None
 
 
 def status_document(online: bool, gateway: str, site: str, reason: str = "") -> bytes:
@@ -55,6 +62,7 @@ class MqttLink:
         on_connection: Callable[[bool], None],
         on_ack: Callable[[int, bool], None],
         announce: Callable[[], list[tuple[str, bytes]]],
+        response_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.config = config
         self.topics = topics
@@ -62,6 +70,7 @@ class MqttLink:
         self._on_connection = on_connection
         self._on_ack = on_ack
         self._announce = announce
+        self._response_prefixes = response_prefixes
         self._connected = threading.Event()
         self._stopping = False
         self._shared_props: dict[tuple[str, int | None], Properties] = {}
@@ -124,6 +133,7 @@ class MqttLink:
                 status_document(False, self.topics.gateway, self.topics.site, "stopped"),
                 qos=1,
                 retain=True,
+                properties=self._props("application/json", None) if self.v5 else None,
             )
             info.wait_for_publish(timeout=2)
         self.client.disconnect()
@@ -172,12 +182,18 @@ class MqttLink:
             return
         log.info("connected to broker %s:%d (MQTT %s)", self.host, self.port,
                  self.config.protocol)
-        client.subscribe(self.topics.requests, qos=1)
+        if self.v5:
+            # retain-as-published: a retained request forwarded live still says it is retained
+            client.subscribe(self.topics.requests,
+                             options=SubscribeOptions(qos=1, retainAsPublished=True))
+        else:
+            client.subscribe(self.topics.requests, qos=1)
+        props = self._props("application/json", None) if self.v5 else None
         client.publish(self.topics.status,
                        status_document(True, self.topics.gateway, self.topics.site),
-                       qos=1, retain=True)
+                       qos=1, retain=True, properties=props)
         for topic, payload in self._announce():
-            client.publish(topic, payload, qos=1, retain=True)
+            client.publish(topic, payload, qos=1, retain=True, properties=props)
         self._connected.set()
         self._on_connection(True)
 
@@ -198,12 +214,25 @@ class MqttLink:
         if name is None:
             return
         props = getattr(message, "properties", None)
+        response_topic = getattr(props, "ResponseTopic", None) if props else None
+        refused = None
+        if response_topic is not None and not self._may_answer_on(response_topic):
+            log.warning("request %s asks for answers on %r, which is not one of our response "
+                        "topics: refused", name, response_topic)
+            refused, response_topic = response_topic, None
         self._on_request(
             Request(
                 name=name,
                 payload=bytes(message.payload),
                 retained=bool(message.retain),
-                response_topic=getattr(props, "ResponseTopic", None) if props else None,
+                response_topic=response_topic,
                 correlation_data=getattr(props, "CorrelationData", None) if props else None,
+                refused_response_topic=refused,
             )
         )
+
+    def _may_answer_on(self, topic: str) -> bool:
+        if "+" in topic or "#" in topic:
+            return False
+        return (self.topics.is_response(topic)
+                or any(topic.startswith(prefix) for prefix in self._response_prefixes))

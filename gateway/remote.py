@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -64,10 +65,21 @@ def subscribe(client: mqtt.Client, topic_filter: str) -> Iterator[Received]:
         yield item
 
 
+def request_body(operator: str, token: str, args: dict[str, Any], *,
+                 correlation_id: str | None = None, valid_for: float = 60.0) -> dict[str, Any]:
+    """A request as the contract wants it: an id of its own and a validity window from now."""
+    issued = datetime.now(UTC)
+    return {"id": uuid.uuid4().hex, "issued_at": issued.isoformat(),
+            "expires_at": (issued + timedelta(seconds=valid_for)).isoformat(),
+            "correlation_id": correlation_id or uuid.uuid4().hex,
+            "operator": operator, "token": token, "args": args}
+
+
 def request(client: mqtt.Client, topics: Topics, name: str, *, operator: str, token: str,
             args: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
     """Send one command and wait for its response (matched by correlation id)."""
-    correlation = uuid.uuid4().hex
+    body = request_body(operator, token, args, valid_for=max(60.0, timeout))
+    correlation = body["correlation_id"]
     answer: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
 
     def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
@@ -83,7 +95,6 @@ def request(client: mqtt.Client, topics: Topics, name: str, *, operator: str, to
     client.on_subscribe = lambda *a: subscribed.set()
     client.subscribe(topics.response(name), qos=1)
     subscribed.wait(timeout)
-    body = {"correlation_id": correlation, "operator": operator, "token": token, "args": args}
     client.publish(topics.request(name), json.dumps(body), qos=1)
     try:
         return answer.get(timeout=timeout)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "2.0"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ class Topics:
 
     def response(self, name: str) -> str:
         return f"{self._gw}/response/{name}"
+
+    def is_response(self, topic: str) -> bool:
+        """Whether ``topic`` is one of this gateway's response topics."""
+        head = f"{self._gw}/response/"
+        return topic.startswith(head) and len(topic) > len(head) and "/" not in topic[len(head):]
 
     def request_name(self, topic: str) -> str | None:
         """The command name of a request topic, or None if the topic is not one of ours."""

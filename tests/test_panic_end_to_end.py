@@ -16,9 +16,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.remote import request_body
 from tests.conftest import Mosquitto, Subscriber
 from tests.rig import (
     CHIEF_TOKEN,
+    GUARD_TOKEN,
     GatewayProcess,
     SimulatorThread,
     alarm_of,
@@ -31,7 +33,8 @@ from tests.rig import (
 @pytest.fixture
 def rig(tmp_path: Path, mosquitto: Mosquitto,
         subscriber: Subscriber) -> Iterator[tuple[Path, SimulatorThread, GatewayProcess]]:
-    site = site_file(tmp_path, mosquitto.url, alarms={"escalate_after": "2s"})
+    site = site_file(tmp_path, mosquitto.url, alarms={"escalate_after": "2s"},
+                     extra={"commands": {"response_topics": ["central/replies/"]}})
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:
@@ -165,7 +168,7 @@ def test_mqtt5_request_with_response_topic_and_correlation_data(
         props.ResponseTopic = "central/replies/42"
         props.CorrelationData = b"req-42"
         client.publish("campus/school-1/gateway/gw1/request/alarm.list",
-                       json.dumps({"operator": "guard1", "token": "guard-token-for-tests-only"}),
+                       json.dumps(request_body("guard1", GUARD_TOKEN, {})),
                        qos=1, properties=props)
         sub.wait_for(lambda _m: got, 10, "a response on the response topic")
         reply = got[0]
@@ -197,12 +200,13 @@ def test_retained_and_oversized_requests_are_refused(rig, subscriber: Subscriber
         # a retained command would replay at every reconnect: it is never executed
         gateway.stop()
         client.publish(base + "alarm.list",
-                       json.dumps({"operator": "guard1", "token": "guard-token-for-tests-only"}),
+                       json.dumps(request_body("guard1", GUARD_TOKEN, {})),
                        qos=1, retain=True).wait_for_publish(5)
         gateway.start()
         replies.wait_for(lambda ms: len(ms) >= 3, 20, "the retained request refused")
-        assert replies.messages[2].json()["error"]["message"].startswith(
-            "retained requests are ignored")
+        refused = replies.messages[2].json()
+        assert refused["error"]["code"] == "retained"
+        assert refused["error"]["message"].startswith("retained requests are ignored")
         client.publish(base + "alarm.list", b"", qos=1, retain=True).wait_for_publish(5)
     finally:
         client.loop_stop()

@@ -147,7 +147,8 @@ steps:
                 f"{path}: steps[1].device: no device 'roof-io' in the running campus"
                 " (devices: hall-io)",
                 f"{path}: steps[2].action: hall-io has no action 'explode'"
-                " (actions: press, release, key-reset, line-fault, tamper, offline, online, state)",
+                " (actions: press, release, key-reset, line-fault, tamper, offline, online,"
+                " reply-fault, state)",
             ]
             state = await campus.state("hall-io")
             assert state["points"][0]["pressed"] is False, "nothing was played"
