@@ -33,3 +33,4 @@ bench: system-deps $(VENV)/.installed
 	$(PY) bench/panic_latency.py
 	$(PY) bench/outbox_throughput.py
 	$(PY) bench/fire_latency.py
+	$(PY) bench/abuse.py

@@ -3,6 +3,7 @@ buttons already pressed when the gateway starts, and RTU modules on a serial lin
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -200,3 +201,43 @@ def test_panic_button_on_a_modbus_rtu_line(tmp_path: Path, mosquitto: Mosquitto,
     finally:
         gateway.stop()
         sims.stop()
+
+
+def test_a_kill_at_any_moment_of_a_press_leaves_no_alarm_unannounced(
+        tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
+    site = site_file(tmp_path, mosquitto.url, modules=4)
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+    buttons = [(f"io-{m}", b) for m in range(4) for b in ("btn-a", "btn-b")]
+    try:
+        subscriber.wait_event("device.online", count=4, timeout=20)
+        status = "campus/school-1/gateway/gw1/status"
+        for n, (device, button) in enumerate(buttons):
+            sims.press(device, button)  # and held: the button latches
+            time.sleep(0.018 * n)  # 0 to 126 ms: before its poll, in the commit, after it
+            gateway.kill()
+            gateway.start()
+            subscriber.wait_event("device.online", count=4 * (n + 2), timeout=20)
+            subscriber.wait_for(lambda ms, n=n: sum(
+                1 for m in ms if m.topic == status and m.payload and m.json()["online"]
+            ) >= n + 2, 20, "the gateway back")
+        # every held button has its alarm, and the stream was told of each one
+        def announced(_m: object) -> bool:
+            raised = {(e["data"]["alarm"]["device_id"], e["data"]["alarm"]["point"])
+                      for e in subscriber.events("alarm.raised")}
+            return set(buttons) <= raised
+
+        subscriber.wait_for(announced, 30, "an alarm.raised for every held button")
+    finally:
+        gateway.stop()
+        sims.stop()
+    db = sqlite3.connect(site.parent / "state" / "state.sqlite3")
+    try:
+        believed = [json.loads(doc) for (doc,) in db.execute("SELECT doc FROM alarms")]
+    finally:
+        db.close()
+    open_panic = [(a["device_id"], a["point"]) for a in believed
+                  if a["condition"] == "panic" and a["closed_at"] is None]
+    assert sorted(open_panic) == sorted(buttons), "one open alarm per held button, no more"
+    ids = {e["data"]["alarm"]["alarm_id"] for e in subscriber.events("alarm.raised")}
+    assert {a["alarm_id"] for a in believed if a["condition"] == "panic"} <= ids

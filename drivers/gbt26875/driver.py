@@ -79,13 +79,14 @@ RECENT_SERIALS = 64  # per transmitter: enough for every retransmission of a bur
 ACTION_TIMEOUT = 5.0  # for the device's confirm of a control command
 DUTY_WAIT = 5.0  # default time execute('duty-check') waits for the person on duty
 INCOMPLETE_AFTER = 3.0  # a partial frame with no more bytes for this long is given up
-READ_SIZE = 4096
+READ_SIZE = 65536
 MAX_WRITE_BUFFER = 256 * 1024  # a peer that stopped reading is dropped
 HEX_IN_LOG = 96
 DENY_BURST, DENY_PER_SECOND = 10, 2.0  # denies one connection may get
 GARBAGE_GRACE = 16 * 1024  # bytes of garbage a connection may send before its ratio counts
 GARBAGE_RATIO = 4  # garbage bytes per valid byte beyond which the connection is closed
-HOLD_PAUSE = 0.5  # after a held frame, the transmitter's next frames go unanswered this long
+HOLD_PAUSE = 0.5  # after a held frame, what the connection sends goes unread for this long
+HELD_READ_PAUSE = 0.01  # and is read in pieces this far apart (at most 6.4 MB/s)
 
 
 class Link:
@@ -271,7 +272,8 @@ class TransmissionReceiver:
                 return idle
             wait = min(left, INCOMPLETE_AFTER) if frames.pending else left
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                async with asyncio.timeout(wait):  # no task per read, unlike wait_for
+                    data = await reader.read(READ_SIZE)
             except TimeoutError:
                 if frames.pending:
                     await self._handle_all(link, frames.flush())
@@ -280,6 +282,13 @@ class TransmissionReceiver:
                 return f"connection lost: {exc}"
             if not data:
                 return link.ended or "closed by the device"
+            if loop.time() < link.held_until:
+                # flooding: what it sends meanwhile goes unanswered, so it is not even parsed
+                # (the device sends it again), and it is read slowly (TCP pushes back); the
+                # next frame is read from a clean start
+                frames = FrameReader(self._variant_for)
+                await asyncio.sleep(HELD_READ_PAUSE)
+                continue
             await self._handle_all(link, frames.feed(data))
             if link.mostly_garbage:
                 return (f"mostly garbage: {link.garbage} bytes that are no valid frame, "
@@ -288,11 +297,12 @@ class TransmissionReceiver:
                 return "closed by the gateway"
 
     def _closed(self, link: Link, reason: str) -> None:
-        level = logging.INFO if link.identified else logging.DEBUG
-        log.log(level, "%s: connection from %s ended: %s", self.device_id, link.peer, reason)
-        if not link.identified and "garbage" in reason:
-            self._warnings.warning(("garbage", link.host), "%s: closed %s: %s", self.device_id,
-                                   link.peer, reason)
+        if link.identified or "garbage" in reason:
+            self._warnings.log(logging.INFO, ("ended", link.host, reason.split(":")[0]),
+                               "%s: connection from %s ended: %s", self.device_id, link.peer,
+                               reason)
+        else:
+            log.debug("%s: connection from %s ended: %s", self.device_id, link.peer, reason)
         for session in self._sessions.values():
             if session.link is not link:
                 continue

@@ -1,0 +1,391 @@
+"""Life-safety under abuse: each figure beside the same figure without the abuse.
+
+1. **Fire latency of the other transmitters while one floods**: six GB/T 26875.3 transmission
+   devices; one sends well-formed frames of random component statuses as fast as it can (the
+   simulator's ``flood`` action: thousands of made-up conditions); the others report fires.
+   Latency = the moment the simulator queued the fire frame -> ``campus.fire.alarm`` at a
+   subscriber. Target: p99 <= 1 s with the flood.
+2. **Panic latency during a command flood**: Modbus I/O modules polled every 100 ms; a second
+   process publishes about 1,000 requests a second (a wrong token and 60 KB of arguments each)
+   to the gateway. Latency = press -> ``campus.panic.pressed``. Target: p99 within 20 % of the
+   figure without the flood.
+3. **The GB/T receiver on garbage**: mutated frames (random bytes flipped, dropped or inserted in
+   heartbeats of a listed transmitter) and runs of ``@``, sent as fast as the receiver reads them,
+   reconnecting whenever it hangs up; beside valid heartbeats sent the same way. Prints frames/s,
+   the gateway's CPU, the bytes its log grew by and its RSS before and after.
+
+Everything runs on this machine: a private mosquitto, the simulators in a child process, the
+gateway as its own process. Prints figures only; exit code 1 only if the run itself broke.
+
+    .venv/bin/python bench/abuse.py                 # all three, about two minutes
+    .venv/bin/python bench/abuse.py --only garbage --frames 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from benchlib import (
+    CpuWindow,
+    Gateway,
+    Mosquitto,
+    Recorder,
+    SimProcess,
+    check_quiet,
+    cpu_seconds,
+    free_port,
+    free_ports,
+    latency_row,
+    machine,
+    rss_mib,
+)
+
+SITE_ID = "school-1"
+RECEIVER = "fire-link"
+FLOODER = "utd-0"
+NORMAL = [f"utd-{i}" for i in range(1, 6)]
+
+
+def address(index: int) -> str:
+    return f"{index + 0x100:012X}"
+
+
+def base_site(workdir: Path, broker: str, devices: list[dict[str, Any]]) -> Path:
+    doc = {
+        "site": {"id": SITE_ID},
+        "gateway": {"id": "gw1", "state_dir": str(workdir / "state"), "stats_interval": "60s"},
+        "mqtt": {"url": broker, "protocol": "5"},
+        "devices": devices,
+    }
+    path = workdir / "site.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def receiver(port: int) -> dict[str, Any]:
+    return {"id": RECEIVER, "driver": "gbt26875", "listen": {"host": "127.0.0.1", "port": port},
+            "heartbeat_timeout": "60s",
+            "transmitters": [{"id": t, "address": address(i), "zone": f"hall-{i}"}
+                             for i, t in enumerate([FLOODER, *NORMAL])]}
+
+
+# -- 1: fires beside a flooding transmitter ----------------------------------------------------
+
+async def play_fires(campus: Any, flood: bool, count: int, interval: float,
+                     first_address: int) -> list[tuple[str, int, float]]:
+    if flood:
+        await campus.act(RECEIVER, "flood", {"transmitter": FLOODER, "frames": 0, "seed": 1})
+        await asyncio.sleep(3.0)  # well into the flood
+    records = []
+    start = time.monotonic()
+    for n in range(count):
+        await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+        transmitter = NORMAL[n % len(NORMAL)]
+        component = first_address + n
+        await campus.act(RECEIVER, "fire", {"transmitter": transmitter,
+                                            "component_address": component})
+        records.append((transmitter, component, time.time()))
+    await asyncio.sleep(2.0)
+    if flood:
+        await campus.act(RECEIVER, "stop-flood", {"transmitter": FLOODER})
+    return records
+
+
+def fire_latencies(records: list[tuple[str, int, float]], events: list[tuple[float, bytes]]
+                   ) -> tuple[np.ndarray, int]:
+    arrived: dict[tuple[str, int], float] = {}
+    for at, payload in events:
+        body = json.loads(payload)
+        if body["type"] == "campus.fire.alarm":
+            key = (body["device"], body["data"].get("component_address"))
+            arrived.setdefault(key, at)
+    values = [1000 * (arrived[(t, c)] - sent) for t, c, sent in records if (t, c) in arrived]
+    return np.array(values), len(records) - len(values)
+
+
+def run_fires(args: argparse.Namespace, workdir: Path) -> None:
+    print("\n1. fire latency of five transmitters while a sixth floods")
+    broker = Mosquitto(workdir).start()
+    site = base_site(workdir, broker.url, [receiver(free_port())])
+    recorder = Recorder(broker.port, f"campus/{SITE_ID}/event/fire/#")
+    sim = SimProcess(site, play_fires)
+    gateway = Gateway(site)
+    try:
+        if not recorder.wait_online({FLOODER, *NORMAL}, 30, gateway.alive):
+            raise RuntimeError("the transmitters did not come online:\n" + gateway.tail())
+        check_quiet({gateway.proc.pid, sim.pid})
+        for flood in (False, True):
+            recorder.events.clear()
+            cpu = CpuWindow(gateway.proc.pid).start()
+            records = sim.play(flood, args.fires, 0.2, 1000 if flood else 100000,
+                               timeout=args.fires * 0.2 + 30)
+            cpu.stop()
+            time.sleep(1.0)
+            values, missing = fire_latencies(records, list(recorder.events))
+            label = "with one flooding" if flood else "without a flood"
+            print(latency_row(label, values) + f"   missing {missing} of {len(records)}"
+                  f"   gateway CPU {cpu.percent:.0f} %")
+            if flood:
+                floods = [json.loads(p) for _, p in recorder.events]
+                flooder = sum(1 for b in floods if b["device"] == FLOODER)
+                print(f"  {'':28} the flooding transmitter's fire events let through: {flooder}")
+                p99 = float(np.percentile(values, 99)) if len(values) else float("inf")
+                print(f"  target p99 <= 1000 ms with the flood: "
+                      f"{'met' if p99 <= 1000 and not missing else 'MISSED'}")
+    finally:
+        gateway.stop()
+        sim.stop()
+        recorder.close()
+        broker.stop()
+
+
+# -- 2: presses during a command flood --------------------------------------------------------
+
+async def play_presses(campus: Any, devices: list[str], count: int, interval: float
+                       ) -> list[tuple[str, str, float]]:
+    rng = random.Random(5)
+    records = []
+    start = time.monotonic()
+    for n in range(count):
+        await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+        device = devices[n % len(devices)]
+        point = f"btn-{rng.randrange(4)}"
+        module = campus.io_module(device)
+        await module.release(point)
+        await asyncio.sleep(0.25)
+        await module.press(point)
+        records.append((device, point, time.time()))
+    await asyncio.sleep(1.0)
+    return records
+
+
+def command_flood(port: int, seconds: float, per_second: int) -> None:
+    """A second process: about ``per_second`` bad requests a second for ``seconds``."""
+    import paho.mqtt.client as mqtt
+
+    from gateway.remote import request_body
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    junk = {"blob": "x" * 60_000}
+    topic = f"campus/{SITE_ID}/gateway/gw1/request/alarm.acknowledge"
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        tick = time.monotonic()
+        for _ in range(per_second // 20):
+            client.publish(topic, json.dumps(request_body("guard1", "wrong", junk)), qos=0)
+        time.sleep(max(0.0, 0.05 - (time.monotonic() - tick)))
+    client.loop_stop()
+
+
+def press_latencies(records: list[tuple[str, str, float]], events: list[tuple[float, bytes]]
+                    ) -> tuple[np.ndarray, int]:
+    arrivals: dict[tuple[str, str], list[float]] = {}
+    for at, payload in events:
+        body = json.loads(payload)
+        if body["type"] == "campus.panic.pressed":
+            arrivals.setdefault((body["device"], body["data"]["point"]), []).append(at)
+    values, missing = [], 0
+    for device, point, pressed in records:
+        later = [a for a in arrivals.get((device, point), []) if a >= pressed]
+        if later:
+            values.append(1000 * (min(later) - pressed))
+            arrivals[(device, point)].remove(min(later))
+        else:
+            missing += 1
+    return np.array(values), missing
+
+
+def run_commands(args: argparse.Namespace, workdir: Path) -> None:
+    print("\n2. panic latency during a flood of 1,000 bad requests a second")
+    broker = Mosquitto(workdir).start()
+    devices = [f"io-{i:02d}" for i in range(args.modules)]
+    site = base_site(workdir, broker.url, [
+        {"id": d, "driver": "modbus", "tcp": {"host": "127.0.0.1", "port": port},
+         "poll_interval": "100ms", "debounce": "50ms",
+         "points": [{"id": f"btn-{j}", "input": j, "zone": f"z-{d}"} for j in range(4)]}
+        for d, port in zip(devices, free_ports(len(devices)), strict=True)])
+    recorder = Recorder(broker.port, f"campus/{SITE_ID}/event/panic/#")
+    sim = SimProcess(site, play_presses)
+    gateway = Gateway(site)
+    try:
+        if not recorder.wait_online(set(devices), 30, gateway.alive):
+            raise RuntimeError("the modules did not come online:\n" + gateway.tail())
+        check_quiet({gateway.proc.pid, sim.pid})
+        figures = {}
+        for flood in (False, True):
+            recorder.events.clear()
+            duration = args.presses * 0.3 + 3
+            flooder = None
+            if flood:
+                flooder = multiprocessing.get_context("spawn").Process(
+                    target=command_flood, args=(broker.port, duration + 2, 1000))
+                flooder.start()
+                time.sleep(1.0)
+            cpu = CpuWindow(gateway.proc.pid).start()
+            records = sim.play(devices, args.presses, 0.3, timeout=duration + 30)
+            cpu.stop()
+            if flooder is not None:
+                flooder.join(30)
+            time.sleep(1.0)
+            values, missing = press_latencies(records, list(recorder.events))
+            figures[flood] = float(np.percentile(values, 99)) if len(values) else float("inf")
+            label = "during the request flood" if flood else "without a flood"
+            print(latency_row(label, values) + f"   missing {missing} of {len(records)}"
+                  f"   gateway CPU {cpu.percent:.0f} %")
+        ratio = figures[True] / figures[False] if figures[False] else float("inf")
+        print(f"  p99 with the flood = {ratio:.2f} x without -> target <= 1.20: "
+              f"{'met' if ratio <= 1.2 else 'MISSED'}")
+        audit = workdir / "state" / "audit.jsonl"
+        size = audit.stat().st_size if audit.exists() else 0
+        print(f"  audit log after the flood: {size:,} bytes")
+    finally:
+        gateway.stop()
+        sim.stop()
+        recorder.close()
+        broker.stop()
+
+
+# -- 3: the receiver on garbage ---------------------------------------------------------------
+
+def heartbeat(serial: int, source: bytes, centre: bytes) -> bytes:
+    from datetime import datetime
+
+    from drivers.gbt26875.codec import Command, Frame, TransmitterStatus, encode_frame, encode_units
+
+    now = datetime.now().replace(microsecond=0)
+    return encode_frame(Frame(serial & 0xFFFF, Command.SEND_DATA, source, centre,
+                              encode_units([TransmitterStatus(1, now)]), now))
+
+
+def mutate(frame: bytes, rng: random.Random) -> bytes:
+    data = bytearray(frame)
+    for _ in range(rng.randrange(1, 4)):
+        kind = rng.randrange(3)
+        position = rng.randrange(len(data))
+        if kind == 0:
+            data[position] ^= rng.randrange(1, 256)
+        elif kind == 1 and len(data) > 1:
+            del data[position]
+        else:
+            data.insert(position, rng.randrange(256))
+    return bytes(data)
+
+
+async def send_frames(port: int, frames: int, garbage: bool) -> tuple[int, int, int, float]:
+    """Send ``frames`` frames (mutated if ``garbage``, with runs of '@' in between), reconnecting
+    whenever the receiver hangs up; (frames sent, connections used, answers, seconds). Valid
+    frames are timed until the last one is acknowledged."""
+    rng = random.Random(3)
+    source, centre = bytes.fromhex(address(1)), bytes.fromhex("000000000001")
+    sent = connections = 0
+    answered = [0]
+    start = time.monotonic()
+    while sent < frames:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        connections += 1
+        drain = asyncio.create_task(_count_answers(reader, answered))
+        try:
+            while sent < frames and not drain.done():
+                batch = []
+                for _ in range(64):
+                    raw = heartbeat(sent, source, centre)
+                    batch.append(mutate(raw, rng) if garbage else raw)
+                    if garbage and sent % 1000 == 0:
+                        batch.append(b"@" * 4096)
+                    sent += 1
+                writer.write(b"".join(batch))
+                await writer.drain()
+            if not garbage:
+                deadline = time.monotonic() + 60
+                while answered[0] < sent and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await drain
+    return sent, connections, answered[0], time.monotonic() - start
+
+
+async def _count_answers(reader: asyncio.StreamReader, answered: list[int]) -> None:
+    from drivers.gbt26875.codec import Frame, FrameReader
+
+    frames = FrameReader()
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            answered[0] += sum(1 for item in frames.feed(data) if isinstance(item, Frame))
+
+
+def run_garbage(args: argparse.Namespace, workdir: Path) -> None:
+    print(f"\n3. the GB/T receiver on {args.frames:,} mutated frames, beside valid ones")
+    broker = Mosquitto(workdir).start()
+    port = free_port()
+    site = base_site(workdir, broker.url, [receiver(port)])
+    gateway = Gateway(site)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "listening" not in gateway.log.read_text():
+            time.sleep(0.1)
+        time.sleep(0.5)
+        check_quiet({gateway.proc.pid})
+        for garbage in (False, True):
+            log0, rss0 = gateway.log.stat().st_size, rss_mib(gateway.proc.pid)
+            cpu0 = cpu_seconds(gateway.proc.pid)
+            sent, connections, answered, seconds = asyncio.run(
+                send_frames(port, args.frames, garbage))
+            time.sleep(1.0)  # whatever is still buffered is read
+            used = cpu_seconds(gateway.proc.pid) - cpu0
+            log1, rss1 = gateway.log.stat().st_size, rss_mib(gateway.proc.pid)
+            label = "mutated frames and '@' runs" if garbage else "valid heartbeats (ACKed)"
+            print(f"  {label:<28} {sent / seconds:8,.0f} frames/s   {connections:4} connections"
+                  f"   {answered:7,} answers   gateway {1e6 * used / sent:5.1f} us CPU a frame"
+                  f"   log +{log1 - log0:,} bytes   RSS {rss0:.0f} -> {rss1:.0f} MiB")
+    finally:
+        gateway.stop()
+        broker.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["fires", "commands", "garbage"])
+    parser.add_argument("--fires", type=int, default=100, help="fires per run (part 1)")
+    parser.add_argument("--presses", type=int, default=100, help="presses per run (part 2)")
+    parser.add_argument("--modules", type=int, default=20, help="I/O modules (part 2)")
+    parser.add_argument("--frames", type=int, default=200_000, help="frames per run (part 3)")
+    args = parser.parse_args(argv)
+    print(f"life-safety under abuse; {machine()}")
+    parts = {"fires": run_fires, "commands": run_commands, "garbage": run_garbage}
+    try:
+        for name, part in parts.items():
+            if args.only in (None, name):
+                with tempfile.TemporaryDirectory(prefix=f"bench-abuse-{name}-") as tmp:
+                    part(args, Path(tmp))
+    except RuntimeError as exc:
+        print(f"the run broke: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
