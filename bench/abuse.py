@@ -337,8 +337,21 @@ async def _count_answers(reader: asyncio.StreamReader, answered: list[int]) -> N
             answered[0] += sum(1 for item in frames.feed(data) if isinstance(item, Frame))
 
 
+def at_signs() -> str:
+    """What 1 MiB of '@' costs the frame reader itself (every byte could start a frame)."""
+    from drivers.gbt26875.codec import FrameReader
+
+    reader = FrameReader()
+    start = time.process_time()
+    items = [item for _ in range(256) for item in reader.feed(b"@" * 4096)]
+    seconds = time.process_time() - start
+    return (f"  1 MiB of '@' through the frame reader: {1000 * seconds:.0f} ms of CPU, "
+            f"{len(items)} rejections (one per read), nothing to answer")
+
+
 def run_garbage(args: argparse.Namespace, workdir: Path) -> None:
     print(f"\n3. the GB/T receiver on {args.frames:,} mutated frames, beside valid ones")
+    print(at_signs())
     broker = Mosquitto(workdir).start()
     port = free_port()
     site = base_site(workdir, broker.url, [receiver(port)])

@@ -13,6 +13,7 @@ got that far (so the receiver can deny that frame by number).
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -215,8 +216,9 @@ class FrameReader:
                 pos = start
             parsed = self._frame_at(buf, pos)
             if parsed is not None:
-                item, pos = parsed
+                item, end = parsed
                 out.append(item)
+                pos = self._past_at_signs(buf, pos, end, out)
                 continue
             later = self._next_valid_frame(buf, pos)
             if later is None and not final:
@@ -230,6 +232,25 @@ class FrameReader:
             pos = end
         self._buffer = bytearray(buf[pos:])
         return out.items
+
+    def _past_at_signs(self, buf: bytes, pos: int, end: int, out: _Items) -> int:
+        """Where to go on after a candidate at ``pos`` that ended at ``end``.
+
+        Inside a run of ``@`` every position is a candidate whose length field reads 0x4040,
+        over any limit: no frame can start in the run before its last 25 bytes. So the run is
+        skipped in one step (one rejection, the same as byte by byte, only linear in C).
+        """
+        if end != pos + 1 or buf[end:end + 2] != START or self._max_app_data >= 0x4040:
+            return end
+        other = _NOT_AT.search(buf, end)
+        run_end = other.start() if other else len(buf)
+        jump = run_end - (HEADER_SIZE - 2)
+        if jump <= end:
+            return end
+        last = out.items_last()
+        assert isinstance(last, Rejected)
+        out.append(Rejected(last.reason, buf[end:jump], last.serial, last.source, last.kind))
+        return jump
 
     def _frame_at(self, buf: bytes, pos: int) -> tuple[Frame | Rejected, int] | None:
         """The frame or rejection starting at ``pos`` and where to go on; None if incomplete."""
@@ -299,6 +320,7 @@ def _rejected(reason: str, buf: bytes, pos: int, end: int, kind: str) -> Rejecte
 
 
 NOISE = "bytes outside a frame"
+_NOT_AT = re.compile(rb"[^@]")
 
 
 class _Items:
@@ -325,6 +347,9 @@ class _Items:
             self._items[-1] = Rejected(last.reason, b"".join(self._parts), last.serial,
                                        last.source, last.kind)
         self._parts = []
+
+    def items_last(self) -> Frame | Rejected | None:
+        return self._items[-1] if self._items else None
 
     @property
     def items(self) -> list[Frame | Rejected]:

@@ -205,3 +205,10 @@ def test_mutated_streams_yield_only_genuine_frames(
     for item in items:
         if isinstance(item, Frame):  # whatever comes out is a frame that is really there
             assert encode_frame(item) in bytes(stream)
+
+
+def test_a_frame_right_after_a_run_of_at_signs_is_found() -> None:
+    for run in (1, 2, 25, 26, 27, 28, 5000):
+        items = FrameReader().feed(b"@" * run + heartbeat(9))
+        assert frames_of(items) == [9], run
+        assert accounted_bytes(items, Variant()) == run + len(heartbeat(9))
