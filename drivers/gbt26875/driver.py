@@ -24,8 +24,9 @@ Denies are rate limited per connection. Warnings name the peer and the bytes, an
 are summarised (``gateway.logs.LogLimiter``), so garbage costs neither disk nor CPU to speak of.
 
 Connections: each must identify itself (a valid frame from a listed transmitter) within
-``identify_within``, or it is closed; one IP address holds at most ``max_connections_per_peer``;
-when all ``max_connections`` are taken, a newcomer replaces the oldest connection that has not
+``identify_within``, or it is closed; one IP address holds at most ``max_connections_per_peer``
+that have not (yet) identified themselves (transmitters behind one NAT address are not limited
+once they have); when all ``max_connections`` are taken, a newcomer replaces the oldest connection that has not
 identified itself (never one that has). Connections from a transmitter's configured ``peer``
 address are never crowded out by others. A peer that sends mostly garbage is disconnected.
 
@@ -229,13 +230,11 @@ class TransmissionReceiver:
         the oldest first, and never an expected one (from a configured ``peer``) to let in an
         unexpected one, for which a slot per expected peer not connected stays free.
         """
-        same_host = [link for link in self._links if link.host == newcomer.host]
-        if len(same_host) >= self.config.max_connections_per_peer:
-            victim = next((link for link in same_host if not link.identified), None)
-            if victim is None:
-                return (f"{newcomer.host} already holds {len(same_host)} identified "
-                        "connections (max_connections_per_peer)")
-            self._evict(victim, f"{newcomer.host} opened one more connection")
+        waiting = [link for link in self._links
+                   if link.host == newcomer.host and not link.identified]
+        if len(waiting) >= self.config.max_connections_per_peer:
+            self._evict(waiting[0], f"{newcomer.host} opened one more connection that has "
+                        "not identified itself (max_connections_per_peer)")
         connected = {link.host for link in self._links if link.expected}
         free_reserved = 0 if newcomer.expected else len(self._expected_hosts - connected)
         if len(self._links) < self.config.max_connections - free_reserved:

@@ -98,7 +98,8 @@ class TransmissionReceiverConfig(Strict):
     )
     max_connections: int = Field(default=64, ge=1, le=4096)
     max_connections_per_peer: int = Field(
-        default=8, ge=1, le=4096, description="connections one IP address may hold at once")
+        default=8, ge=1, le=4096,
+        description="connections one IP address may hold that have not identified themselves")
     identify_within: Seconds = Field(
         default=10.0, gt=0, le=600,
         description="a connection with no valid frame from a listed transmitter by then is closed")
@@ -127,6 +128,10 @@ class TransmissionReceiverConfig(Strict):
         repeated = sorted({a for a in addresses if addresses.count(a) > 1})
         if repeated:
             raise ValueError(f"transmitter addresses must be unique: {repeated}")
+        if self.max_connections < len(self.transmitters) + 4:
+            raise ValueError(f"max_connections {self.max_connections} leaves too little room for"
+                             f" {len(self.transmitters)} transmitters: give at least "
+                             f"{len(self.transmitters) + 4}")
         if self.centre_address in addresses:
             raise ValueError(f"centre_address {self.centre_address} is also a transmitter's")
         return self

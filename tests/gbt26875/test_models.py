@@ -64,6 +64,8 @@ def test_addresses_are_twelve_hex_digits_and_normalised() -> None:
         (lambda s: s.update(transmitters=[]), "at least 1"),
         (lambda s: s["transmitters"][0]["components"].append(
             {"system_address": 1, "component_address": 258}), "listed twice"),
+        (lambda s: s.update(max_connections=5), "too little room for 2 transmitters"),
+        (lambda s: s["transmitters"][0].update(peer="not an address"), "peer"),
     ],
 )
 def test_invalid_sections(change: Any, message: str) -> None:

@@ -69,18 +69,21 @@ def test_idle_connections_never_lock_out_a_listed_transmitter() -> None:
     run(scenario())
 
 
-def test_one_address_holds_at_most_its_share_of_connections() -> None:
+def test_one_address_holds_at_most_its_share_of_waiting_connections() -> None:
     async def scenario() -> None:
         sink = RecordingSink()
-        config = receiver_config(free_port(), max_connections_per_peer=5, identify_within="30s")
-        async with receiving(config, sink):
-            # the two transmitters already hold two identified connections from 127.0.0.1
+        config = receiver_config(free_port(), max_connections_per_peer=3, identify_within="30s")
+        async with receiving(config, sink) as (_, fleet):
+            # the two transmitters hold two identified connections from 127.0.0.1: not counted
             hogs = [await asyncio.open_connection("127.0.0.1", config.listen.port)
                     for _ in range(10)]
             closed = await asyncio.gather(*(closed_by_peer(r, 1.0) for r, _ in hogs))
-            assert closed.count(False) == 3, "5 per address, the 2 transmitters included"
+            assert closed.count(False) == 3, "3 waiting connections per address"
             assert closed[-3:] == [False] * 3, "the newest stay, the oldest made room"
             assert sink.online(B) == [True] and sink.online(GYM) == [True]
+            await fleet.act("disconnect", {"transmitter": B})
+            await fleet.act("connect", {"transmitter": B})
+            await until(lambda: sink.online(B)[-2:] == [False, True], "B reconnected past them")
             for _, writer in hogs:
                 writer.close()
 
