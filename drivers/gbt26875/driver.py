@@ -26,9 +26,10 @@ are summarised (``gateway.logs.LogLimiter``), so garbage costs neither disk nor 
 Connections: each must identify itself (a valid frame from a listed transmitter) within
 ``identify_within``, or it is closed; one IP address holds at most ``max_connections_per_peer``
 that have not (yet) identified themselves (transmitters behind one NAT address are not limited
-once they have); when all ``max_connections`` are taken, a newcomer replaces the oldest connection that has not
-identified itself (never one that has). Connections from a transmitter's configured ``peer``
-address are never crowded out by others. A peer that sends mostly garbage is disconnected.
+once they have); when all ``max_connections`` are taken, a newcomer replaces the oldest
+connection that has not identified itself (never one that has). Connections from a
+transmitter's configured ``peer`` address are never crowded out by others. A peer that sends
+mostly garbage is disconnected.
 
 Availability: a transmitter is online from its first valid frame, and offline when its
 connection closes or no valid frame arrived within ``heartbeat_timeout``.
