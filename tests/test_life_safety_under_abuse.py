@@ -13,35 +13,23 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.remote import request_body
-from tests.conftest import Mosquitto, Subscriber, free_port
-from tests.gbt26875.support import receiver_section
+from tests.conftest import Mosquitto, Subscriber
+from tests.gbt26875.test_end_to_end import fire_link_site
 from tests.rig import GUARD_TOKEN, GatewayProcess, SimulatorThread, assert_events_valid, site_file
 
 B = "utd-building-b"
 GYM = "utd-gym"
 
 
-def fire_site(tmp_path: Path, mosquitto: Mosquitto) -> Path:
-    site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump({
-        "site": {"id": "school-1"},
-        "gateway": {"id": "gw1", "state_dir": str(tmp_path / "state")},
-        "mqtt": {"url": mosquitto.url, "protocol": "5"},
-        "flood": {"burst": 60, "per_second": 5, "ends_after": "2s"},
-        "devices": [receiver_section(free_port())],
-    }, allow_unicode=True), encoding="utf-8")
-    return site
-
-
 def test_a_flooding_transmitter_never_delays_another_transmitters_fire(
     tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
 ) -> None:
-    site = fire_site(tmp_path, mosquitto)
+    site = fire_link_site(tmp_path, mosquitto,
+                          flood={"burst": 60, "per_second": 5, "ends_after": "2s"})
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:

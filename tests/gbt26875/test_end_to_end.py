@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -43,13 +44,15 @@ def test_a_fire_behind_a_transmission_device_reaches_the_central_platform(
     assert "Traceback" not in gateway.output(), gateway.output()
 
 
-def _site(tmp_path: Path, mosquitto: Mosquitto) -> Path:
+def fire_link_site(tmp_path: Path, mosquitto: Mosquitto, **extra: Any) -> Path:
+    """A site with the GB/T receiver of the tests (two transmitters), and ``extra`` sections."""
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump({
         "site": {"id": "school-1"},
         "gateway": {"id": "gw1", "state_dir": str(tmp_path / "state")},
         "mqtt": {"url": mosquitto.url, "protocol": "5"},
         "devices": [receiver_section(free_port())],
+        **extra,
     }, allow_unicode=True), encoding="utf-8")
     return site
 
@@ -57,7 +60,7 @@ def _site(tmp_path: Path, mosquitto: Mosquitto) -> Path:
 def test_a_fire_during_a_broker_outage_is_not_lost(
     tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
 ) -> None:
-    site = _site(tmp_path, mosquitto)
+    site = fire_link_site(tmp_path, mosquitto)
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:
@@ -89,7 +92,7 @@ def test_a_fire_during_a_broker_outage_is_not_lost(
 def test_a_transmission_device_that_drops_and_reconnects(
     tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
 ) -> None:
-    site = _site(tmp_path, mosquitto)
+    site = fire_link_site(tmp_path, mosquitto)
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:
