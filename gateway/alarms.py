@@ -28,6 +28,7 @@ from gateway.events import (
     ALARM_ACKNOWLEDGED,
     ALARM_CLOSED,
     ALARM_ESCALATED,
+    ALARM_POLICE_CALLED,
     ALARM_RAISED,
     ALARM_REACTIVATED,
     ALARM_REPORT_OVERDUE,
@@ -354,6 +355,14 @@ class AlarmService:
             return alarm
         done = {**alarm.reports_done, kind: utcnow()}
         return self._change(ALARM_REPORTED, alarm, by=by, report=kind, reports_done=done)
+
+    def police_called(self, alarm_id: str, by: str, note: str = "") -> AlarmSnapshot:
+        """A guard says the police were called (the call itself is made by phone)."""
+        alarm = self.get(alarm_id)
+        if alarm.closed_at is not None:
+            raise AlarmError(f"alarm {alarm_id} is closed")
+        return self._change(ALARM_POLICE_CALLED, alarm, by=by, police_called_at=utcnow(),
+                            police_called_by=by, note=note or alarm.note)
 
     # -- time ----------------------------------------------------------------------------
 

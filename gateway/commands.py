@@ -186,6 +186,7 @@ class CommandRouter:
             "alarm.acknowledge": Command("guard", True, self._alarm_acknowledge),
             "alarm.reset": Command("guard", True, self._alarm_reset),
             "alarm.report": Command("guard", True, self._alarm_report),
+            "alarm.police_called": Command("guard", True, self._alarm_police_called),
             "drill.start": Command("supervisor", True, self._drill_start),
             "drill.stop": Command("supervisor", True, self._drill_stop),
             "device.list": Command("viewer", False, self._device_list),
@@ -197,6 +198,7 @@ class CommandRouter:
         name = request.name
         correlation = ""
         operator = "?"
+        role = "unknown"
         args: dict[str, Any] = {}
         try:
             if len(request.payload) > MAX_REQUEST_BYTES:
@@ -221,7 +223,8 @@ class CommandRouter:
                 raise CommandError("bad_response_topic", "the response topic "
                                    f"{request.refused_response_topic!r} is not one of this "
                                    "gateway's; answers go to its own response topics only")
-            self._authorise(body, command)
+            role = self._authenticate(body)
+            self._permit(operator, role, command)
             expires = self._check_window(body)
             if body.id in self._seen:
                 raise CommandError("replayed", f"request {body.id} was carried out already; "
@@ -229,19 +232,47 @@ class CommandRouter:
             # kept on disk before anything is done, so even a crash cannot make it run twice
             self._seen.remember(body.id, expires + timedelta(seconds=self._limits.clock_skew))
             await self._durable()
-            data = await command.handler(args, operator)
-            if command.audited:
-                await self._record(operator, name, args, "ok", durably=True)
-            return {"correlation_id": correlation, "status": "ok", "data": data, "error": None}
+            return await self._run(correlation, operator, role, name, command, args, "mqtt")
         except (CommandError, AlarmError) as exc:
-            code = exc.code if isinstance(exc, CommandError) else "refused"
-            if code != "unknown_command":
-                outcome = "denied" if code in DENIALS else "error"
-                await self._record(operator, name, args, outcome, str(exc))
-            return self.refusal(correlation, code, str(exc))
-        except OSError as exc:  # the audit log could not be written
-            return self.refusal(correlation, "internal", f"carried out, but the audit log "
-                                f"could not be written: {exc}")
+            return await self._refused(exc, correlation, operator, role, name, args, "mqtt")
+
+    async def act(self, operator: str, role: str, name: str, args: dict[str, Any],
+                  source: str = "console") -> Response:
+        """A command of an operator the console has authenticated (password, session, CSRF
+        token): the same role check, rate, handlers and audit as a request."""
+        command = self.commands.get(name)
+        try:
+            if command is None:
+                raise CommandError("unknown_command", f"unknown command {name!r}")
+            self._permit(operator, role, command)
+            return await self._run("", operator, role, name, command, args, source)
+        except (CommandError, AlarmError) as exc:
+            return await self._refused(exc, "", operator, role, name, args, source)
+
+    async def _run(self, correlation: str, operator: str, role: str, name: str,
+                   command: Command, args: dict[str, Any], source: str) -> Response:
+        data = await command.handler(args, operator)
+        if command.audited:
+            try:
+                await self._record(operator, role, name, args, "ok", source=source,
+                                   durably=True)
+            except OSError as exc:
+                return self.refusal(correlation, "internal", "carried out, but the audit log "
+                                    f"could not be written: {exc}")
+        return {"correlation_id": correlation, "status": "ok", "data": data, "error": None}
+
+    async def _refused(self, exc: CommandError | AlarmError, correlation: str, operator: str,
+                       role: str, name: str, args: dict[str, Any], source: str) -> Response:
+        code = exc.code if isinstance(exc, CommandError) else "refused"
+        if code != "unknown_command":
+            outcome = "denied" if code in DENIALS else "error"
+            await self._record(operator, role, name, args, outcome, str(exc), source=source)
+        return self.refusal(correlation, code, str(exc))
+
+    async def record(self, operator: str, role: str, what: str, outcome: str, error: str = "",
+                     source: str = "console") -> None:
+        """Audit something that is not a command (a console login, a lockout)."""
+        await self._record(operator, role, what, {}, outcome, error, source=source)
 
     def busy(self, request: Request) -> Response:
         """The answer when the queue is full; counted like any other refusal."""
@@ -254,20 +285,24 @@ class CommandRouter:
         return {"correlation_id": correlation, "status": "error", "data": None,
                 "error": {"code": code, "message": message}}
 
-    def _authorise(self, body: RequestBody, command: Command) -> None:
+    def _authenticate(self, body: RequestBody) -> str:
+        """The role of the request's operator, if its token is right."""
         op = self._operators.get(body.operator)
         if op is None or not hmac.compare_digest(token_digest(body.token), op.token_sha256):
             raise CommandError("unauthorised", "unknown operator or wrong token")
-        if ROLES[op.role] < ROLES[command.role]:
+        return op.role
+
+    def _permit(self, operator: str, role: str, command: Command) -> None:
+        if ROLES.get(role, -1) < ROLES[command.role]:
             raise CommandError("forbidden",
-                               f"operator {op.name!r} ({op.role}) may not do this; needs "
+                               f"operator {operator!r} ({role}) may not do this; needs "
                                f"{command.role}")
-        rate = self._rates.get(op.name)
+        rate = self._rates.get(operator)
         if rate is None:
             limit = self._limits.per_operator
-            rate = self._rates[op.name] = TokenBucket(limit.burst, limit.per_second)
+            rate = self._rates[operator] = TokenBucket(limit.burst, limit.per_second)
         if not rate.take():
-            raise CommandError("rate_limited", f"operator {op.name!r} sends more than "
+            raise CommandError("rate_limited", f"operator {operator!r} sends more than "
                                f"{self._limits.per_operator.per_second:g} requests per second")
 
     def _check_window(self, body: RequestBody) -> datetime:
@@ -296,11 +331,11 @@ class CommandRouter:
         self._unrecorded += 1
         return False
 
-    async def _record(self, operator: str, name: str, args: dict[str, Any], outcome: str,
-                      error: str = "", durably: bool = False) -> None:
+    async def _record(self, operator: str, role: str, name: str, args: dict[str, Any],
+                      outcome: str, error: str = "", source: str = "mqtt",
+                      durably: bool = False) -> None:
         if outcome != "ok" and not self._count_refusal(name):
             return
-        op = self._operators.get(operator)
         records = []
         if self._unrecorded:
             records.append(CommandAudit(
@@ -308,9 +343,9 @@ class CommandRouter:
                 error=f"{self._unrecorded} more refused requests, not recorded one by one "
                 "(over commands.refusals_recorded_per_minute)"))
             self._unrecorded = 0
-        records.append(CommandAudit(operator=operator, role=op.role if op else "unknown",
-                                    command=name, args=bounded_args(args), outcome=outcome,
-                                    error=error[:1024]))
+        records.append(CommandAudit(operator=operator, role=role, command=name,
+                                    args=bounded_args(args), outcome=outcome,
+                                    error=error[:1024], source=source))
         for audit in records:
             event = Event(COMMAND_AUDIT, self._device, audit,
                           Severity.MINOR if audit.outcome == "denied" else Severity.INFO)
@@ -322,7 +357,6 @@ class CommandRouter:
                 await self._audit.record_durably(record)
             else:
                 self._audit.record(record)
-
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -342,6 +376,10 @@ class CommandRouter:
         if kind not in REPORT_KINDS:
             raise CommandError("bad_request", f"kind must be one of {list(REPORT_KINDS)}")
         return self._alarms.report(_arg(args, "alarm_id"), kind, by).model_dump(mode="json")
+
+    async def _alarm_police_called(self, args: dict[str, Any], by: str) -> Any:
+        alarm = self._alarms.police_called(_arg(args, "alarm_id"), by, str(args.get("note", "")))
+        return alarm.model_dump(mode="json")
 
     async def _drill_start(self, args: dict[str, Any], by: str) -> Any:
         drill = self._drills.start(str(args.get("note", "")), by)

@@ -115,7 +115,7 @@ def asyncapi() -> dict[str, Any]:
               "category": {"description": "event category: " + ", ".join(
                   sorted({t.category for t in CATALOGUE.values()}))},
               "alarm": {"description": "alarm id"},
-              "command": {"description": "alarm.list, alarm.acknowledge, alarm.reset, "
+              "command": {"description": "alarm.list, alarm.acknowledge, alarm.reset, alarm.police_called, "
                                          "alarm.report, drill.start, drill.stop, device.list, "
                                          "device.action"}}
 

@@ -145,6 +145,9 @@ class AlarmSnapshot(Payload):
     closed_at: datetime | None = None
     closed_by: str | None = None
     escalated_at: datetime | None = None
+    police_called_at: datetime | None = Field(
+        default=None, description="when a guard recorded that the police were called")
+    police_called_by: str | None = None
     note: str = ""
     reports_due: dict[str, datetime] = Field(
         default_factory=dict, description="report kind -> deadline (first, written or general)"
@@ -189,6 +192,7 @@ class CommandAudit(Payload):
     args: dict[str, object]
     outcome: str = Field(description="ok, denied or error")
     error: str = ""
+    source: str = Field(default="mqtt", description="mqtt (a request) or console (a session)")
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,8 @@ ALARM_CLOSED = _t("alarm.closed", AlarmChange, "The alarm was reset and is close
 ALARM_ESCALATED = _t("alarm.escalated", AlarmChange, "Nobody acknowledged the alarm in time.")
 ALARM_REPORTED = _t("alarm.reported", AlarmChange, "A person marked a report as made.")
 ALARM_REPORT_OVERDUE = _t("alarm.report_overdue", AlarmChange, "A reporting deadline passed.")
+ALARM_POLICE_CALLED = _t("alarm.police_called", AlarmChange,
+                         "A guard recorded that the police were called about the alarm.")
 DRILL_STARTED = _t("drill.started", DrillSummary, "A drill began; events carry the drill flag.")
 DRILL_STOPPED = _t("drill.stopped", DrillSummary, "A drill ended, with its summary.")
 FIRE_ALARM = _t("fire.alarm", FireFact, "A fire alarm at a panel point or component.",
@@ -265,6 +271,7 @@ CATALOGUE: dict[str, EventType] = {
         ALARM_ESCALATED,
         ALARM_REPORTED,
         ALARM_REPORT_OVERDUE,
+        ALARM_POLICE_CALLED,
         DRILL_STARTED,
         DRILL_STOPPED,
         FIRE_ALARM,
