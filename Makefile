@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Everything installs into .venv;
-# `make test` also installs Debian's mosquitto when it is missing (as root, or through sudo).
+# `make test` also installs Debian's mosquitto, chromium and a CJK font when they are missing
+# (as root, or through sudo): the console tests drive the Debian browser with Playwright.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -12,9 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+SYSTEM_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-zenhei
+
 system-deps:
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
-	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/campus-gateway demo

@@ -19,6 +19,7 @@ from gateway.audit import AuditLog
 from gateway.bus import AlarmChanged, Bus
 from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
+from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 from gateway.drills import Drills
 from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
 from gateway.intake import Intake
@@ -81,6 +82,15 @@ class Gateway:
                              on_ack=self.outbox.acked, announce=self._announce,
                              response_prefixes=tuple(site.commands.response_topics))
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
+        self.console: Console | None = None
+        if site.console.enabled:
+            feed = LiveFeed(lambda: self.drills.active)
+            self.console = Console(ConsoleParts(
+                site, self.alarms, self.commands, self.drills, feed, self.intake.online,
+                self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
+                ConsoleOperators(state / "operators.sqlite3"), state / "audit.jsonl"))
+            self.bus.subscribe(Event, feed.on_event)
+            self.bus.subscribe(AlarmChanged, feed.on_alarm)
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,6 +107,8 @@ class Gateway:
                 runners = [
                     group.create_task(self.supervisor.run(), name="drivers"),
                     group.create_task(self.requests.run(), name="commands"),
+                    *([group.create_task(self.console.run(), name="console")]
+                      if self.console else []),
                     group.create_task(self._tick(), name="alarm clock"),
                     group.create_task(self._stats(), name="stats"),
                 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -219,6 +220,41 @@ def cmd_operator_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        return Path(args.password_file).read_text().strip()
+    first = getpass.getpass(f"new password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        print("the two passwords differ", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return first
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    """Console logins: kept (argon2-hashed) in the state dir of the site file's gateway."""
+    from gateway.console.operators import ConsoleOperators, OperatorError
+
+    site = _load(args.config)
+    store = ConsoleOperators(site.gateway.state_dir / "operators.sqlite3")
+    try:
+        if args.action == "add":
+            store.add(args.name, args.role, _new_password(args))
+            print(f"operator {args.name} ({args.role}) can log in to the console")
+        elif args.action == "passwd":
+            store.set_password(args.name, _new_password(args))
+            print(f"password of {args.name} changed")
+        elif args.action in ("disable", "enable"):
+            store.set_disabled(args.name, args.action == "disable")
+            print(f"operator {args.name} {args.action}d")
+        else:
+            for op in store.list():
+                print(f"{op.name:20} {op.role:10} {'disabled' if op.disabled else 'active'}")
+    except OperatorError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
 def cmd_contract(args: argparse.Namespace) -> int:
     from gateway.contract import write_contract
 
@@ -231,7 +267,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     _setup_logging(args.verbose)
-    return run_demo(Path(args.config), args.broker, args.port, args.control)
+    return run_demo(Path(args.config), args.broker, args.port, args.control, args.console_port)
 
 
 def _add_remote(p: argparse.ArgumentParser) -> None:
@@ -303,6 +339,20 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("params", nargs="*", metavar="KEY=VALUE")
     p.set_defaults(func=cmd_device)
 
+    p = sub.add_parser("operator", help="console logins: add, passwd, disable, enable, list")
+    osub = p.add_subparsers(dest="action", required=True)
+    for action in ("add", "passwd", "disable", "enable", "list"):
+        q = osub.add_parser(action)
+        q.add_argument("-c", "--config", required=True, help="the site file (its state dir)")
+        if action != "list":
+            q.add_argument("name")
+        if action == "add":
+            q.add_argument("--role", default="guard", choices=["viewer", "guard", "supervisor"])
+        if action in ("add", "passwd"):
+            q.add_argument("--password-file", help="read the password from a file (default: "
+                           "asked twice)")
+    p.set_defaults(func=cmd_operator)
+
     p = sub.add_parser("operator-token", help="make a token for an operator and its hash")
     p.add_argument("name")
     p.add_argument("--role", default="guard", choices=["viewer", "guard", "supervisor"])
@@ -319,6 +369,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=1883, help="port of the embedded broker")
     p.add_argument("--control", default="127.0.0.1:8787",
                    help="address of the simulators' control API")
+    p.add_argument("--console-port", type=int, help="port of the guard-room console (default: "
+                   "the site file's)")
     p.set_defaults(func=cmd_demo)
     return root
 

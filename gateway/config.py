@@ -7,13 +7,15 @@ live with the drivers (see ``drivers.DRIVERS``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from drivers import DRIVERS, DeviceConfig
 from gateway.fields import Identifier, Seconds, Strict, validation_problems
@@ -47,6 +49,17 @@ class Secret(Strict):
 class Site(Strict):
     id: Identifier
     name: str = ""
+    timezone: str = Field(default="Asia/Shanghai",
+                          description="the site's time zone (IANA name), for people's screens")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
 
 class GatewayIdentity(Strict):
@@ -159,6 +172,80 @@ class LinkageRule(Strict):
     do: list[LinkageAction] = Field(min_length=1)
 
 
+class ConsoleListen(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+
+
+class ConsoleTls(Strict):
+    cert_file: Path
+    key_file: Path
+
+
+class MapMarker(Strict):
+    """Where a device (or one of its points) is on the campus map, in % of the image."""
+
+    device: Identifier
+    point: str | None = None
+    x: float = Field(ge=0, le=100, description="% of the image width, from the left")
+    y: float = Field(ge=0, le=100, description="% of the image height, from the top")
+    label: str = ""
+
+
+class CampusMap(Strict):
+    image: Path = Field(description="site plan (PNG, JPEG or SVG), relative to the site file")
+    markers: list[MapMarker] = []
+
+    @field_validator("image", mode="after")
+    @classmethod
+    def _beside_the_site_file(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("base_dir")
+        path = value if value.is_absolute() or base is None else Path(base) / value
+        if not path.is_file():
+            raise ValueError(f"no such image file {path}")
+        if path.suffix.lower() not in IMAGE_TYPES:
+            raise ValueError(f"{path.name}: the map must be {', '.join(IMAGE_TYPES)}")
+        return path
+
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".svg": "image/svg+xml"}
+
+
+class Console(Strict):
+    """The guard-room console: a web board in a browser."""
+
+    enabled: bool = True
+    listen: ConsoleListen = ConsoleListen()
+    tls: ConsoleTls | None = None
+    plain_http: bool = Field(
+        default=False, description="allow plain HTTP on an address other than loopback (a "
+        "closed guard-room network only)")
+    session_idle: Seconds = Field(default=30 * 60.0, gt=0, le=7 * 86400)
+    login_attempts: int = Field(default=5, ge=1, le=100,
+                                description="failed logins in a row before a lockout")
+    lockout: Seconds = Field(default=15 * 60.0, gt=0, le=86400)
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    map: CampusMap | None = None
+
+    @model_validator(mode="after")
+    def _secure_by_default(self) -> Console:
+        if self.tls is None and not self.plain_http and not _loopback(self.listen.host):
+            raise ValueError(
+                f"listen.host {self.listen.host} is not a loopback address: give tls "
+                "(cert_file, key_file), or set plain_http: true for a closed guard-room network")
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class SiteConfig(Strict):
     site: Site
     gateway: GatewayIdentity = GatewayIdentity()
@@ -167,6 +254,7 @@ class SiteConfig(Strict):
     alarms: Alarms = Alarms()
     flood: Flood = Flood()
     commands: Commands = Commands()
+    console: Console = Console()
     operators: list[Operator] = []
     devices: list[DeviceConfig] = []
     linkage: list[LinkageRule] = []
@@ -203,6 +291,10 @@ class SiteConfig(Strict):
                 elif action.output not in outputs:
                     problems.append(f"linkage[{index}].do[{n}].output: device {action.device!r} "
                                     f"has no output {action.output!r} (has {outputs})")
+        known = {entry["id"] for device in self.devices for entry in device.inventory()}
+        for n, marker in enumerate(self.console.map.markers if self.console.map else []):
+            if marker.device not in known:
+                problems.append(f"console.map.markers[{n}].device: no device {marker.device!r}")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -47,15 +47,34 @@ async def _start_broker(port: int) -> Any:
     return broker
 
 
+def _console_login(site: Any) -> tuple[str, str] | None:
+    """A fresh password for the demo guard's console login, made for this run only."""
+    from gateway.console.operators import ConsoleOperators, OperatorError
+
+    if not site.console.enabled:
+        return None
+    store = ConsoleOperators(site.gateway.state_dir / "operators.sqlite3")
+    password = secrets.token_urlsafe(12)
+    try:
+        store.add(OPERATOR, "supervisor", password)
+    except OperatorError:
+        store.set_password(OPERATOR, password)
+    listen = site.console.listen
+    return f"http://{listen.host}:{listen.port}/", password
+
+
 def _banner(broker_url: str, site_id: str, config: Path, token_file: Path,
-            devices: list[Any], control: str) -> str:
+            devices: list[Any], control: str, console: tuple[str, str] | None) -> str:
     first = devices[0]
+    seat = (f"  console       {console[0]}   log in as {OPERATOR}, password {console[1]}\n"
+            "                (made for this run only; click \"start duty\" to hear alarms)\n"
+            if console else "")
     return f"""
 Campus gateway demo is running.
   broker        {broker_url}   (embedded amqtt, MQTT 3.1.1)
-  site          {site_id}   ({len(devices)} simulated I/O modules from {config})
+  site          {site_id}   ({len(devices)} simulated devices from {config})
   simulators    http://{control}/devices
-
+{seat}
 Watch what the central platform sees:
   campus-gateway tail --broker {broker_url}
   mosquitto_sub -h 127.0.0.1 -p {broker_url.rsplit(':', 1)[1]} -t 'campus/#' -v
@@ -90,7 +109,8 @@ async def _wait_for_simulators(sim: subprocess.Popen[bytes], control: str) -> No
     raise DemoError(f"the simulators' control API at {control} did not answer")
 
 
-def run_demo(config_path: Path, broker_url: str | None, port: int, control: str) -> int:
+def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
+             console_port: int | None = None) -> int:
     # the embedded broker narrates every session state change; the gateway says what matters
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)
@@ -106,7 +126,12 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str)
     token_file = state / "operator-token"
     token_file.touch(mode=0o600)
     token_file.write_text(token + "\n")
+    console = site.console
+    if console_port is not None:
+        console = console.model_copy(update={
+            "listen": console.listen.model_copy(update={"port": console_port})})
     site = site.model_copy(update={
+        "console": console,
         "mqtt": site.mqtt.model_copy(update={"url": url, "protocol": "3.1.1"}),
         "operators": [*site.operators,
                       Operator(name=OPERATOR, role="supervisor", token_sha256=token_digest(token))],
@@ -125,7 +150,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str)
             await _wait_for_simulators(sim, control)
             gateway = Gateway(site)
             print(_banner(url, site.site.id, config_path, token_file, list(site.devices),
-                          control), flush=True)
+                          control, _console_login(site)), flush=True)
             await gateway.run(stop)
         finally:
             sim.terminate()

@@ -71,6 +71,7 @@ def site_file(tmp_path: Path, broker_url: str, modules: int = 2, *, protocol: st
     }
     if alarms:
         doc["alarms"] = alarms
+    doc["console"] = {"listen": {"host": "127.0.0.1", "port": free_port()}}
     doc.update(extra or {})
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

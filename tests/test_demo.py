@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import Subscriber, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,10 +19,10 @@ DEMO_SITE = REPO / "config" / "demo-campus.yaml"
 
 
 def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> None:
-    port, control = free_port(), f"127.0.0.1:{free_port()}"
+    port, control, console_port = free_port(), f"127.0.0.1:{free_port()}", free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "-c", str(DEMO_SITE), "--port", str(port),
-         "--control", control],
+         "--control", control, "--console-port", str(console_port)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -32,6 +34,9 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
     try:
         while "Campus gateway demo is running" not in (line := lines.get(timeout=60)):
             output.append(line)
+        while "console" not in (line := lines.get(timeout=10)):
+            output.append(line)
+        console_url, password = line.split()[1], line.split()[-1]
         wait_port(port)
         sub = Subscriber(f"mqtt://127.0.0.1:{port}")
         sub.wait_event("device.online", count=5, timeout=30)
@@ -44,6 +49,18 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
         (raised,) = sub.wait_event("alarm.raised", timeout=15)
         alarm = raised["data"]["alarm"]
         assert alarm["device_id"] == "gate-house-io" and alarm["zone"] == "gate-house"
+
+        # the console it printed takes the one-time login, and shows the alarm
+        assert console_url == f"http://127.0.0.1:{console_port}/"
+        with httpx.Client(base_url=console_url, follow_redirects=False) as web:
+            form = web.get("login")
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            logged = web.post("login", data={"name": "demo-guard", "password": password,
+                                             "csrf": csrf})
+            assert logged.status_code == 303 and logged.headers["location"] == "/"
+            board = web.get("api/state").json()
+            assert board["operator"] == "demo-guard"
+            assert alarm["alarm_id"] in [a["alarm_id"] for a in board["alarms"]]
 
         token = (tmp_path / "var" / "demo" / "operator-token").read_text().strip()
         listed = subprocess.run(

@@ -1,0 +1,172 @@
+"""The people who log in to the console, with argon2 password hashes, in the state dir.
+
+``campus-gateway operator add/passwd/disable/list`` writes here while the daemon runs (SQLite
+WAL); the console reads a record at every login, so a new password or a disabled operator takes
+effect at once. Roles are those of commands: viewer < guard < supervisor.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ROLES = ("viewer", "guard", "supervisor")
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+
+
+class OperatorError(Exception):
+    """An operator change that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class ConsoleOperator:
+    name: str
+    role: str
+    disabled: bool
+    language: str | None
+
+
+class ConsoleOperators:
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS operators (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, language TEXT, changed REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS sessions (
+        sid_hash TEXT PRIMARY KEY, operator TEXT NOT NULL, role TEXT NOT NULL,
+        language TEXT NOT NULL, csrf TEXT NOT NULL, last_seen REAL NOT NULL);
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _db(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=5)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(self.SCHEMA)
+        return db
+
+    def add(self, name: str, role: str, password: str) -> None:
+        self._check(role, password)
+        db = self._db()
+        try:
+            db.execute("INSERT INTO operators (name, role, hash, changed) VALUES (?, ?, ?, ?)",
+                       (name, role, _hasher.hash(password), time.time()))
+        except sqlite3.IntegrityError:
+            raise OperatorError(f"operator {name!r} exists already (passwd changes the "
+                                "password)") from None
+        finally:
+            db.close()
+
+    def set_password(self, name: str, password: str) -> None:
+        self._check("viewer", password)
+        self._update(name, "hash = ?", _hasher.hash(password))
+        self.end_sessions(name)
+
+    # -- sessions (so that a restarted gateway does not log the guard room out) -------------
+
+    def touch_session(self, sid_hash: str, language: str, last_seen: float) -> bool:
+        """Refresh a session; False if it was ended meanwhile (by the CLI)."""
+        db = self._db()
+        try:
+            changed = db.execute("UPDATE sessions SET last_seen = ?, language = ? WHERE"
+                                 " sid_hash = ?", (last_seen, language, sid_hash)).rowcount
+            return bool(changed)
+        finally:
+            db.close()
+
+    def new_session(self, sid_hash: str, operator: str, role: str, language: str, csrf: str,
+                    last_seen: float) -> None:
+        db = self._db()
+        try:
+            db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                       (sid_hash, operator, role, language, csrf, last_seen))
+        finally:
+            db.close()
+
+    def sessions(self, newer_than: float) -> list[tuple[str, str, str, str, str, float]]:
+        db = self._db()
+        try:
+            db.execute("DELETE FROM sessions WHERE last_seen <= ?", (newer_than,))
+            return list(db.execute("SELECT sid_hash, operator, role, language, csrf, last_seen"
+                                   " FROM sessions"))
+        finally:
+            db.close()
+
+    def end_session(self, sid_hash: str) -> None:
+        db = self._db()
+        try:
+            db.execute("DELETE FROM sessions WHERE sid_hash = ?", (sid_hash,))
+        finally:
+            db.close()
+
+    def end_sessions(self, operator: str) -> None:
+        db = self._db()
+        try:
+            db.execute("DELETE FROM sessions WHERE operator = ?", (operator,))
+        finally:
+            db.close()
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self._update(name, "disabled = ?", int(disabled))
+        if disabled:
+            self.end_sessions(name)
+
+    def set_language(self, name: str, language: str) -> None:
+        self._update(name, "language = ?", language)
+
+    def list(self) -> list[ConsoleOperator]:
+        db = self._db()
+        try:
+            return [ConsoleOperator(n, r, bool(d), lang) for n, r, d, lang in db.execute(
+                "SELECT name, role, disabled, language FROM operators ORDER BY name")]
+        finally:
+            db.close()
+
+    def verify(self, name: str, password: str) -> ConsoleOperator | None:
+        """The operator, if the password is right and the operator not disabled (slow: argon2;
+        call it off the event loop)."""
+        db = self._db()
+        try:
+            row = db.execute("SELECT role, hash, disabled, language FROM operators"
+                             " WHERE name = ?", (name,)).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            _hasher.hash(password)  # the same time as a wrong password: no name probing
+            return None
+        role, stored, disabled, language = row
+        try:
+            _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if disabled:
+            return None
+        if _hasher.check_needs_rehash(stored):
+            self._update(name, "hash = ?", _hasher.hash(password))
+        return ConsoleOperator(name, role, False, language)
+
+    def _update(self, name: str, assignment: str, value: object) -> None:
+        db = self._db()
+        try:
+            changed = db.execute(f"UPDATE operators SET {assignment}, changed = ? WHERE name = ?",
+                                 (value, time.time(), name)).rowcount
+        finally:
+            db.close()
+        if not changed:
+            raise OperatorError(f"no operator {name!r}")
+
+    @staticmethod
+    def _check(role: str, password: str) -> None:
+        if role not in ROLES:
+            raise OperatorError(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise OperatorError(f"a password needs at least {MIN_PASSWORD} characters")

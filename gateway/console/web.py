@@ -1,0 +1,374 @@
+"""The console's HTTP side: pages, the live stream, and actions, as one FastAPI app.
+
+Pages are rendered on the server (Jinja2); the page script (``static/console.js``) loads the
+state once (``/api/state``), follows ``/api/stream`` (server-sent events, replayed from
+``Last-Event-ID`` after a reconnect) and sends actions to ``/api/command/<name>``, which hands
+them to the command router with the session's operator and role: the same authorisation, rate
+limits, audit record and events as an MQTT request. Every POST needs the session's CSRF token in
+``X-CSRF-Token`` (the login form a double-submitted one); a refused POST is answered 403 and
+audited. No asset comes from the internet: everything is served from ``static/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from gateway.alarms import AlarmService
+from gateway.commands import CommandRouter
+from gateway.config import IMAGE_TYPES, SiteConfig
+from gateway.console.feed import LiveFeed
+from gateway.console.i18n import LANGUAGES, catalogue, pick
+from gateway.console.operators import ConsoleOperators
+from gateway.console.sessions import LoginGuard, Session, Sessions
+from gateway.console.tone import alarm_wav
+from gateway.drills import Drills
+from gateway.outbox import OutboxStats
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+COOKIE = "campus_session"
+LOGIN_COOKIE = "campus_login"
+KEEPALIVE = 15.0
+ROLE_ORDER = {"viewer": 0, "guard": 1, "supervisor": 2}
+AUDIT_SHOWN = 500
+EVENTS_SHOWN = 500
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; media-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass
+class ConsoleParts:
+    """What the console reads and acts through; it owns none of it."""
+
+    site: SiteConfig
+    alarms: AlarmService
+    router: CommandRouter
+    drills: Drills
+    feed: LiveFeed
+    online: dict[str, bool]
+    outbox_stats: Callable[[], OutboxStats]
+    broker_connected: Callable[[], bool]
+    inventory: Callable[[], list[dict[str, Any]]]
+    operators: ConsoleOperators
+    audit_path: Path
+
+
+class Forbidden(Exception):
+    pass
+
+
+def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
+    site = parts.site
+    config = site.console
+    site_zone = ZoneInfo(site.site.timezone)
+    sessions = Sessions(config.session_idle, parts.operators)
+    guard = LoginGuard(config.login_attempts, config.lockout)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    tone = alarm_wav()
+    app = FastAPI(title="campus-gateway console", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.sessions = sessions
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.get(request.cookies.get(COOKIE))
+
+    def local(value: datetime | None) -> str:
+        return value.astimezone(site_zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
+        text = catalogue(session.language)
+        boot = {"csrf": session.csrf, "operator": session.operator, "role": session.role,
+                "can_act": ROLE_ORDER[session.role] >= ROLE_ORDER["guard"],
+                "language": session.language, "timezone": site.site.timezone, "text": text,
+                "site": site.site.name or site.site.id}
+        return templates.TemplateResponse(request, name, {
+            "t": text, "session": session, "boot": json.dumps(boot, ensure_ascii=False),
+            "site": site, "local": local, "page": name.removesuffix(".html"),
+            "is_supervisor": session.role == "supervisor", **context})
+
+    def signed_in(request: Request, role: str = "viewer") -> Session:
+        session = session_of(request)
+        if session is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if ROLE_ORDER[session.role] < ROLE_ORDER[role]:
+            raise HTTPException(403, "not for your role")
+        return session
+
+    # -- login ----------------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, error: str = "") -> HTMLResponse:
+        language = pick(request.headers.get("accept-language", ""), config.language)
+        token = secrets.token_urlsafe(24)
+        response = templates.TemplateResponse(request, "login.html", {
+            "t": catalogue(language), "csrf": token, "error": error, "site": site,
+            "language": language})
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                            secure=secure, max_age=600)
+        return response
+
+    @app.post("/login")
+    async def login(request: Request, name: Annotated[str, Form(max_length=64)],
+                    password: Annotated[str, Form(max_length=256)],
+                    csrf: Annotated[str, Form(max_length=128)]) -> Response:
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not hmac.compare_digest(expected, csrf):
+            await parts.router.record(name, "unknown", "console.login", "denied",
+                                      "no or wrong CSRF token on the login form")
+            return RedirectResponse("/login?error=login_failed", 303)
+        address = request.client.host if request.client else "?"
+        refusal = guard.refusal(name, address)
+        if refusal:
+            await parts.router.record(name, "unknown", "console.login", "denied",
+                                      f"{refusal} (from {address})")
+            reason = "login_locked" if refusal == "locked" else "login_throttled"
+            return RedirectResponse(f"/login?error={reason}", 303)
+        operator = await asyncio.to_thread(parts.operators.verify, name, password)
+        if operator is None:
+            locked = guard.failed(name)
+            await parts.router.record(name, "unknown", "console.login", "denied",
+                                      f"wrong name or password (from {address})"
+                                      + ("; locked" if locked else ""))
+            return RedirectResponse(
+                f"/login?error={'login_locked' if locked else 'login_failed'}", 303)
+        guard.succeeded(name)
+        sid, _ = sessions.open(operator.name, operator.role,
+                               operator.language or config.language)
+        await parts.router.record(operator.name, operator.role, "console.login", "ok",
+                                  f"from {address}")
+        response = RedirectResponse("/", 303)
+        response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=secure)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        session = session_of(request)
+        if session is not None:
+            check_csrf(request, session)
+            sessions.close(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    def check_csrf(request: Request, session: Session) -> None:
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent, session.csrf):
+            raise Forbidden("missing or wrong CSRF token")
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        session = session_of(request)
+        await parts.router.record(session.operator if session else "?",
+                                  session.role if session else "unknown",
+                                  f"console {request.method} {request.url.path}"[:80],
+                                  "denied", str(exc))
+        return JSONResponse({"status": "error", "error": {"code": "forbidden",
+                                                          "message": str(exc)}}, 403)
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    async def board(request: Request) -> HTMLResponse:
+        return page(request, "board.html", signed_in(request))
+
+    @app.get("/alarms/{alarm_id}", response_class=HTMLResponse)
+    async def alarm_detail(request: Request, alarm_id: str) -> HTMLResponse:
+        session = signed_in(request)
+        try:
+            alarm = parts.alarms.get(alarm_id)
+        except Exception:
+            raise HTTPException(404, "no such open alarm") from None
+        related = [e for e in parts.feed.events
+                   if e.event.subject == alarm_id
+                   or (e.event.device_id == alarm.device_id and e.event.subject == alarm.point)
+                   or getattr(e.event.payload, "alarm_id", None) == alarm_id]
+        return page(request, "alarm.html", session, alarm=alarm, related=related[-200:])
+
+    @app.get("/map", response_class=HTMLResponse)
+    async def campus_map(request: Request) -> HTMLResponse:
+        return page(request, "map.html", signed_in(request), campus=config.map)
+
+    @app.get("/map/image")
+    async def map_image(request: Request) -> Response:
+        signed_in(request)
+        if config.map is None:
+            raise HTTPException(404, "no map")
+        path = config.map.image
+        return Response(path.read_bytes(), media_type=IMAGE_TYPES[path.suffix.lower()])
+
+    @app.get("/devices", response_class=HTMLResponse)
+    async def devices(request: Request) -> HTMLResponse:
+        session = signed_in(request)
+        return page(request, "devices.html", session, devices=parts.inventory(),
+                    online=parts.online, since=parts.feed.online_since,
+                    last=parts.feed.last_report, outbox=parts.outbox_stats(),
+                    broker=parts.broker_connected())
+
+    @app.get("/events", response_class=HTMLResponse)
+    async def events(request: Request, type: str = "", zone: str = "", device: str = "",
+                     since: str = "", until: str = "") -> HTMLResponse:
+        session = signed_in(request)
+        start, end = _local_time(since, site_zone), _local_time(until, site_zone)
+        shown = [e for e in reversed(parts.feed.events)
+                 if (not type or type in e.event.type.name)
+                 and (not zone or e.zone == zone)
+                 and (not device or e.event.device_id == device)
+                 and (start is None or e.event.time >= start)
+                 and (end is None or e.event.time <= end)][:EVENTS_SHOWN]
+        return page(request, "events.html", session, shown=shown,
+                    filters={"type": type, "zone": zone, "device": device, "since": since,
+                             "until": until})
+
+    @app.get("/audit", response_class=HTMLResponse)
+    async def audit(request: Request) -> HTMLResponse:
+        session = signed_in(request, "supervisor")
+        records = await asyncio.to_thread(_tail_jsonl, parts.audit_path, AUDIT_SHOWN)
+        return page(request, "audit.html", session, records=list(reversed(records)))
+
+    @app.get("/sound/alarm.wav")
+    async def sound() -> Response:
+        return Response(tone, media_type="audio/wav",
+                        headers={"Cache-Control": "max-age=86400"})
+
+    # -- the page script's API --------------------------------------------------------------------
+
+    @app.get("/api/state")
+    async def state(request: Request) -> JSONResponse:
+        session = signed_in(request)
+        drill = parts.drills.current
+        return JSONResponse({
+            "last_id": parts.feed.last_id,
+            "alarms": [a.model_dump(mode="json") for a in parts.alarms.open_alarms()],
+            "online": parts.online,
+            "drill": drill.model_dump(mode="json") if drill else None,
+            "markers": [m.model_dump(mode="json") for m in config.map.markers]
+            if config.map else [],
+            "operator": session.operator, "role": session.role,
+        })
+
+    @app.get("/api/stream", response_class=EventSourceResponse)
+    async def stream(request: Request, session: Annotated[Session, Depends(_viewer)],
+                     after: str = "") -> AsyncIterator[ServerSentEvent]:
+        last = request.headers.get("last-event-id") or after
+        queue, missed = parts.feed.subscribe(last)
+        try:
+            yield ServerSentEvent(comment="hello", retry=1000)
+            for old in missed:
+                yield ServerSentEvent(raw_data=old.json(), event=old.kind, id=old.id)
+            while parts.feed.subscribed(queue):
+                try:
+                    async with asyncio.timeout(KEEPALIVE):
+                        update = await queue.get()
+                except TimeoutError:
+                    if session_of(request) is None:
+                        return  # logged out or expired: the stream ends with the session
+                    continue
+                if update is None:
+                    return
+                yield ServerSentEvent(raw_data=update.json(), event=update.kind, id=update.id)
+        finally:
+            parts.feed.unsubscribe(queue)
+
+    @app.post("/api/command/{name}")
+    async def command(request: Request, name: str) -> JSONResponse:
+        session = session_of(request)
+        if session is None:
+            raise HTTPException(401, "log in first")
+        check_csrf(request, session)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        args = body.get("args", {}) if isinstance(body, dict) else None
+        if not isinstance(args, dict) or len(json.dumps(args)) > 16_384:
+            return JSONResponse({"status": "error", "error": {
+                "code": "bad_request", "message": "send {\"args\": {...}} (at most 16 KiB)"}},
+                400)
+        answer = await parts.router.act(session.operator, session.role, name, args)
+        status = 200 if answer["status"] == "ok" else (
+            403 if answer["error"]["code"] in ("forbidden", "unauthorised") else
+            429 if answer["error"]["code"] == "rate_limited" else 409)
+        return JSONResponse(answer, status)
+
+    @app.post("/api/language")
+    async def language(request: Request) -> JSONResponse:
+        session = signed_in(request)
+        check_csrf(request, session)
+        body = await request.json()
+        chosen = body.get("language") if isinstance(body, dict) else None
+        if chosen not in LANGUAGES:
+            raise HTTPException(400, f"language must be one of {LANGUAGES}")
+        session.language = str(chosen)
+        session.saved = 0.0  # written with the next request
+        with contextlib.suppress(Exception):  # the operator may be gone; the session stays
+            await asyncio.to_thread(parts.operators.set_language, session.operator, chosen)
+        return JSONResponse({"language": chosen})
+
+    return app
+
+
+def _viewer(request: Request) -> Session:
+    """The session of a stream's request (a dependency: checked before the stream starts)."""
+    sessions: Sessions = request.app.state.sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise HTTPException(401, "log in first")
+    return session
+
+
+def _local_time(text: str, zone: ZoneInfo) -> datetime | None:
+    """A ``datetime-local`` form value in the site's time zone, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=zone)
+    except ValueError:
+        return None
+
+
+def _tail_jsonl(path: Path, count: int) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open("rb") as file:
+        file.seek(0, 2)
+        size = file.tell()
+        file.seek(max(0, size - 400 * count))
+        lines = file.read().splitlines()[-count:]
+    out = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
