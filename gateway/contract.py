@@ -115,9 +115,9 @@ def asyncapi() -> dict[str, Any]:
               "category": {"description": "event category: " + ", ".join(
                   sorted({t.category for t in CATALOGUE.values()}))},
               "alarm": {"description": "alarm id"},
-              "command": {"description": "alarm.list, alarm.acknowledge, alarm.reset, alarm.police_called, "
-                                         "alarm.report, drill.start, drill.stop, device.list, "
-                                         "device.action"}}
+              "command": {"description": "alarm.list, alarm.acknowledge, alarm.reset, "
+                                         "alarm.police_called, alarm.report, drill.start, "
+                                         "drill.stop, device.list, device.action"}}
 
     def channel(address: str, description: str, refs: list[str]) -> dict[str, Any]:
         used = [p for p in params if "{" + p + "}" in address]
