@@ -39,3 +39,4 @@ bench: system-deps $(VENV)/.installed
 	$(PY) bench/outbox_throughput.py
 	$(PY) bench/fire_latency.py
 	$(PY) bench/abuse.py
+	$(PY) bench/console_latency.py

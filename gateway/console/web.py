@@ -164,8 +164,9 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             return RedirectResponse(
                 f"/login?error={'login_locked' if locked else 'login_failed'}", 303)
         guard.succeeded(name)
-        sid, _ = sessions.open(operator.name, operator.role,
-                               operator.language or config.language)
+        language = operator.language or pick(request.headers.get("accept-language", ""),
+                                             config.language)
+        sid, _ = sessions.open(operator.name, operator.role, language)
         await parts.router.record(operator.name, operator.role, "console.login", "ok",
                                   f"from {address}")
         response = RedirectResponse("/", 303)

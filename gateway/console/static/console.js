@@ -169,7 +169,9 @@ function renderBoard() {
 
 function renderBanner(alarms) {
   const banner = document.getElementById("banner");
-  const waiting = alarms.filter(needsAck);
+  // the newest unacknowledged alarm of the highest severity takes the banner
+  const waiting = alarms.filter(needsAck).sort((a, b) =>
+    (SEVERITY[a.severity] - SEVERITY[b.severity]) || b.raised_at.localeCompare(a.raised_at));
   if (!waiting.length) { banner.hidden = true; banner.replaceChildren(); return; }
   const top = waiting[0];
   banner.hidden = false;
