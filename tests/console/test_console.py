@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.console.conftest import PASSWORDS, Console, playing, screenshot
@@ -81,6 +82,12 @@ def test_a_guard_handles_a_panic_alarm_from_banner_to_reset(console: Console,
     assert {a["data"]["source"] for a in audits if a["data"]["command"].startswith("alarm.")} \
         == {"console"}
 
+    page.goto(console.url + "devices")  # act: open the door relay of module io-1
+    door = page.locator(".output[data-device=io-1][data-output=door]")
+    door.locator("button").first.click()
+    console.subscriber.wait_event("audit.command", command="device.action", timeout=10)
+    assert console.sims.coil("io-1", "door") is True
+
     page.click("#language")
     expect(page.locator("#duty")).to_have_text("On duty")
     expect(page.locator("nav a").first).to_have_text("Alarms")
@@ -124,10 +131,12 @@ def test_roles_csrf_and_lockout(console: Console, browser: Browser) -> None:
 
     stranger = browser.new_context(locale="en").new_page()
     stranger.goto(console.url + "login")
-    for _ in range(5):
+    for attempt in range(5):
         stranger.fill("input[name=name]", "guard1")
         stranger.fill("input[name=password]", "not-the-password")
         stranger.click("button[type=submit]")
+        if attempt == 0:
+            expect(stranger.locator("#login-error")).to_have_text("Wrong name or password.")
     expect(stranger.locator("#login-error")).to_contain_text("locked")
     stranger.fill("input[name=name]", "guard1")
     stranger.fill("input[name=password]", PASSWORDS["guard1"])
@@ -187,3 +196,46 @@ def test_a_console_that_cannot_start_never_stops_the_alarms(tmp_path, mosquitto,
         sims.stop()
         taken.close()
     assert "could not start" in gateway.output() and "goes on without it" in gateway.output()
+
+
+def test_the_console_speaks_tls_with_secure_cookies(tmp_path, mosquitto, subscriber):  # type: ignore[no-untyped-def]
+    import ssl
+
+    import httpx
+    import trustme
+
+    from tests.conftest import free_port, wait_port
+    from tests.console.conftest import PASSWORDS
+    from tests.rig import GatewayProcess, site_file
+
+    authority = trustme.CA()
+    cert = authority.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = (tmp_path / n for n in ("c.pem", "k.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    authority.cert_pem.write_to_path(str(ca_file))
+    port = free_port()
+    site = site_file(tmp_path, mosquitto.url, modules=1, extra={"console": {
+        "listen": {"host": "127.0.0.1", "port": port},
+        "tls": {"cert_file": str(cert_file), "key_file": str(key_file)}}})
+    from gateway.console.operators import ConsoleOperators
+
+    ConsoleOperators(tmp_path / "state" / "operators.sqlite3").add("guard1", "guard",
+                                                                  PASSWORDS["guard1"])
+    gateway = GatewayProcess(site).start()
+    try:
+        wait_port(port, 20)
+        trust = ssl.create_default_context(cafile=str(ca_file))
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}/", verify=trust) as web:
+            form = web.get("login")
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            logged = web.post("login", data={"name": "guard1", "password": PASSWORDS["guard1"],
+                                             "csrf": csrf})
+            assert logged.status_code == 303
+            cookie = logged.headers["set-cookie"]
+            assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+            assert "default-src 'self'" in logged.headers["content-security-policy"]
+        with pytest.raises(httpx.HTTPError):  # no plain HTTP on the TLS port
+            httpx.get(f"http://127.0.0.1:{port}/login")
+    finally:
+        gateway.stop()

@@ -294,7 +294,21 @@ function renderDetailActions() {
   if (alarm) { const row = actions(alarm, false); if (row) box.append(row); }
 }
 
+function renderOutputs() {
+  // a guard drives an output (a gate relay, a siren) through device.action, like any command
+  for (const slot of document.querySelectorAll(".output")) {
+    if (slot.dataset.ready || !boot.can_act) continue;
+    slot.dataset.ready = "1";
+    const { device, output } = slot.dataset;
+    const drive = (on) => command("device.action", { device, action: "output", args: { name: output, on } })
+      .then((answer) => { if (answer.status === "ok") notice(`${device} ${output}: ${on ? text("switch_on") : text("switch_off")}`); });
+    slot.append(" ", el("button", { type: "button", class: "small", onclick: () => drive(true) }, text("switch_on")),
+      " ", el("button", { type: "button", class: "small", onclick: () => drive(false) }, text("switch_off")));
+  }
+}
+
 function renderDevices() {
+  renderOutputs();
   for (const row of document.querySelectorAll("tr[data-device]")) {
     const up = state.online[row.dataset.device];
     if (up === undefined) continue;
