@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from drivers.driver import ActionError, DeviceSink, Driver
+from drivers.driver import ActionError, DeviceSink, DeviceUnavailable, Driver
 from drivers.gbt26875.driver import TransmissionReceiver
 from drivers.gbt26875.models import TransmissionReceiverConfig
 from drivers.modbus.driver import ModbusIoDriver
@@ -37,4 +37,5 @@ def build_driver(config: DeviceConfig, sink: DeviceSink) -> Driver:
     return DRIVERS[config.driver](config, sink)
 
 
-__all__ = ["DRIVERS", "ActionError", "DeviceConfig", "DeviceSink", "Driver", "build_driver"]
+__all__ = ["DRIVERS", "ActionError", "DeviceConfig", "DeviceSink", "DeviceUnavailable", "Driver",
+           "build_driver"]

@@ -43,6 +43,11 @@ class DeviceSink(Protocol):
         ...
 
 
+class DeviceUnavailable(Exception):
+    """The driver cannot run now for a reason it states (its port is taken, its serial line is
+    missing); the supervisor logs the reason in one line and starts it again later."""
+
+
 class ActionError(Exception):
     """A device action that was refused or failed; the message says why, for the operator."""
 

@@ -14,10 +14,10 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from drivers import DRIVERS, DeviceConfig
+from gateway.documents import DocumentError, read_yaml
 from gateway.fields import Identifier, Seconds, Strict, validation_problems
 
 
@@ -65,7 +65,7 @@ class Site(Strict):
 class GatewayIdentity(Strict):
     id: Identifier = "gw1"
     state_dir: Path = Path("var")
-    stats_interval: Seconds = 60.0
+    stats_interval: Seconds = Field(default=60.0, ge=1, le=86400)
 
 
 class Tls(Strict):
@@ -83,29 +83,33 @@ class Mqtt(Strict):
     username: str | None = None
     password: Secret | None = None
     tls: Tls | None = None
-    keepalive: Seconds = 15.0
+    keepalive: Seconds = Field(default=15.0, ge=5, le=3600,
+                               description="MQTT keepalive: a silent link is dropped after 1.5x")
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", value):
+        match = re.match(r"^mqtts?://[^/:]+(?::(\d+))?/?$", value)
+        if not match:
             raise ValueError("expected mqtt://host:port or mqtts://host:port")
+        if match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(f"port {match.group(1)} is not 1 to 65535")
         return value
 
 
 class Outbox(Strict):
-    max_age: Seconds = 7 * 86400.0
+    max_age: Seconds = Field(default=7 * 86400.0, ge=60, le=366 * 86400)
     max_events: int = Field(default=1_000_000, ge=1000)
     replay_rate: float = Field(default=5000.0, gt=0, description="events/s replaying a backlog")
     synchronous: Literal["normal", "full"] = "full"
 
 
 class Alarms(Strict):
-    escalate_after: Seconds = 60.0
+    escalate_after: Seconds = Field(default=60.0, ge=1, le=86400)
     siren_off_on: Literal["acknowledge", "reset"] = "acknowledge"
-    first_report_within: Seconds = 20 * 60.0
-    written_report_within: Seconds = 40 * 60.0
-    general_report_within: Seconds = 60 * 60.0
+    first_report_within: Seconds = Field(default=20 * 60.0, ge=1, le=7 * 86400)
+    written_report_within: Seconds = Field(default=40 * 60.0, ge=1, le=7 * 86400)
+    general_report_within: Seconds = Field(default=60 * 60.0, ge=1, le=7 * 86400)
 
 
 class Flood(Strict):
@@ -237,6 +241,29 @@ class Console(Strict):
         return self
 
 
+WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+def _listener_clashes(site: SiteConfig) -> list[str]:
+    """Two servers of the gateway on one port (one of them on every address, or both on the
+    same one): the second would never listen, and that path would be silently dead."""
+    listeners: list[tuple[str, str, int]] = []
+    if site.console.enabled:
+        listeners.append(("console.listen", site.console.listen.host, site.console.listen.port))
+    for n, device in enumerate(site.devices):
+        listen = getattr(device, "listen", None)
+        if listen is not None:
+            listeners.append((f"devices[{n}].listen", listen.host, listen.port))
+    problems = []
+    for i, (name, host, port) in enumerate(listeners):
+        for other, other_host, other_port in listeners[:i]:
+            if port == other_port and (host == other_host or host in WILDCARDS
+                                       or other_host in WILDCARDS):
+                problems.append(f"{name}: {host}:{port} clashes with {other} "
+                                f"({other_host}:{other_port}): give each server its own port")
+    return problems
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -291,6 +318,7 @@ class SiteConfig(Strict):
                 elif action.output not in outputs:
                     problems.append(f"linkage[{index}].do[{n}].output: device {action.device!r} "
                                     f"has no output {action.output!r} (has {outputs})")
+        problems += _listener_clashes(self)
         known = {entry["id"] for device in self.devices for entry in device.inventory()}
         for n, marker in enumerate(self.console.map.markers if self.console.map else []):
             if marker.device not in known:
@@ -318,15 +346,14 @@ def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file, or raise ConfigError listing every problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        document = read_yaml(path)
+    except DocumentError as exc:
+        raise ConfigError(str(exc)) from None
+    raw = document.data
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: (top level): expected a mapping with site, mqtt, devices ...")
     try:
         return SiteConfig.model_validate(raw, context={"base_dir": path.parent})
     except ValidationError as exc:
-        problems = validation_problems(path, exc, skip=frozenset(DRIVERS))
+        problems = validation_problems(path, exc, skip=frozenset(DRIVERS), lines=document.line)
         raise ConfigError("\n".join(problems), problems) from None

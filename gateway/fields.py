@@ -4,7 +4,7 @@ identifiers, and how a validation error is told to the person who wrote the file
 from __future__ import annotations
 
 import re
-from collections.abc import Set
+from collections.abc import Callable, Hashable, Set
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,14 +37,15 @@ class Strict(BaseModel):
 
 def _location(loc: tuple[int | str, ...], skip: Set[str]) -> str:
     parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in skip or item.startswith("function-"):
-            continue  # pydantic's names for a union member or a validator, not YAML keys
-        else:
-            parts.append(("." if parts else "") + item)
+    for item in _yaml_path(loc, skip):
+        parts.append(f"[{item}]" if isinstance(item, int) else ("." if parts else "") + item)
     return "".join(parts) or "(top level)"
+
+
+def _yaml_path(loc: tuple[int | str, ...], skip: Set[str]) -> tuple[int | str, ...]:
+    """The keys and indexes of an error's place in the file (without pydantic's own names)."""
+    return tuple(item for item in loc if isinstance(item, int)
+                 or not (item in skip or item.startswith("function-")))
 
 
 def _describe(error: Any) -> str:
@@ -59,16 +60,22 @@ def _describe(error: Any) -> str:
     return message
 
 
-def validation_problems(path: Path, exc: ValidationError,
-                        skip: Set[str] = frozenset()) -> list[str]:
-    """One ``file: path.inside.yaml: what was expected`` line per problem.
+def validation_problems(path: Path, exc: ValidationError, skip: Set[str] = frozenset(),
+                        lines: Callable[[tuple[Hashable, ...]], int | None] | None = None,
+                        ) -> list[str]:
+    """One ``file: path.inside.yaml: what was expected (line N)`` line per problem.
 
-    ``skip``: union tags (such as driver names) that pydantic puts in a location.
+    ``skip``: union tags (such as driver names) that pydantic puts in a location; ``lines``:
+    the line of a place in the file, where the reader knows it.
     """
     problems = []
     for err in exc.errors():
-        where = _location(tuple(err["loc"]), skip)
-        for line in _describe(err).splitlines():
+        loc = tuple(err["loc"])
+        where = _location(loc, skip)
+        line = lines(_yaml_path(loc, skip)) if lines is not None and loc else None
+        at = f" (line {line})" if line else ""
+        for text in _describe(err).splitlines():
             # whole-file checks name their own paths (devices[1].id: ...)
-            problems.append(f"{path}: {line}" if not err["loc"] else f"{path}: {where}: {line}")
+            problems.append(f"{path}: {text}{at}" if not err["loc"]
+                            else f"{path}: {where}: {text}{at}")
     return problems

@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from drivers import ActionError, Driver
+from drivers import ActionError, DeviceUnavailable, Driver
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class Supervisor:
                 log.warning("%s: driver stopped by itself; starting it again", driver.device_id)
             except asyncio.CancelledError:
                 raise
+            except DeviceUnavailable as exc:
+                log.error("%s: %s; trying again in about %.0f s", driver.device_id, exc, backoff)
             except Exception:
                 log.exception("%s: driver failed; restarting in about %.0f s",
                               driver.device_id, backoff)

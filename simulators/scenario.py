@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from gateway.documents import DocumentError, read_yaml
 from gateway.fields import Identifier, Seconds, Strict, validation_problems
 from simulators.control_client import ControlClient, ControlError
 
@@ -96,11 +97,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file, or raise ScenarioError naming file and step index."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
+        raw = read_yaml(path, loader=_Loader).data
+    except DocumentError as exc:
+        raise ScenarioError(str(exc)) from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: (top level): expected a mapping with steps: [...]")
     try:

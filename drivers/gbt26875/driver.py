@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from drivers.driver import ActionError, DeviceSink
+from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
 from drivers.gbt26875.codec import (
     PROTOCOL_VERSION,
     STANDARD,
@@ -179,7 +179,13 @@ class TransmissionReceiver:
     async def run(self) -> None:
         listen = self.config.listen
         self._stopping = False
-        server = await asyncio.start_server(self._accept, listen.host, listen.port)
+        try:
+            server = await asyncio.start_server(self._accept, listen.host, listen.port)
+        except OSError as exc:
+            reason = f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}"
+            for session in self._sessions.values():  # their fire path is down: say so
+                self._sink.availability(session.config.id, False, reason)
+            raise DeviceUnavailable(reason) from None
         log.info("%s: listening for GB/T 26875.3 transmission devices on %s:%d",
                  self.device_id, listen.host, listen.port)
         try:

@@ -91,8 +91,8 @@ class TransmissionReceiverConfig(Strict):
         default="000000000001", description="the gateway's own address as a monitoring centre"
     )
     heartbeat_timeout: Seconds = Field(
-        default=90.0, description="no valid frame from a transmitter for this long: offline"
-    )
+        default=90.0, le=86400,
+        description="no valid frame from a transmitter for this long: offline")
     device_timezone: str = Field(
         default="Asia/Shanghai", description="time zone of the transmitters' clocks (IANA name)"
     )

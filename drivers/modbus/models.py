@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationInfo, model_validator
 
+from gateway.documents import DocumentError, read_yaml
 from gateway.fields import Identifier, Seconds, Strict
 
 SHIPPED_PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles"
@@ -68,11 +68,11 @@ class ModbusIoConfig(Strict):
     tcp: TcpLink | None = None
     rtu: RtuLink | None = None
     unit: int = Field(default=1, ge=0, le=247, description="Modbus device id (slave address)")
-    poll_interval: Seconds = 0.1
+    poll_interval: Seconds = Field(default=0.1, ge=0.01, le=3600)
     debounce: Seconds = Field(
-        default=0.1, description="after a change is accepted, further changes wait this long"
+        default=0.1, le=60, description="after a change is accepted, further changes wait this long"
     )
-    timeout: Seconds = 1.0
+    timeout: Seconds = Field(default=1.0, ge=0.05, le=60)
     offline_after: int = Field(default=3, ge=1, le=10, description="failed polls before offline")
     points: list[PanicPoint] = Field(min_length=1)
     outputs: list[Output] = []
@@ -88,7 +88,10 @@ class ModbusIoConfig(Strict):
         candidates.append(SHIPPED_PROFILES / f"{name}.yaml")
         for candidate in candidates:
             if candidate.is_file():
-                defaults = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+                try:
+                    defaults = read_yaml(candidate).data or {}
+                except DocumentError as exc:
+                    raise ValueError(str(exc)) from None
                 if not isinstance(defaults, dict):
                     raise ValueError(f"profile {candidate} is not a mapping")
                 return {**defaults, **data}

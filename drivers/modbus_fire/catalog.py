@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from drivers.modbus_fire.profile import FireProfile
 from drivers.modbus_fire.register_map import MapError, RegisterMap
+from gateway.documents import DocumentError, read_yaml
 
 SHIPPED_PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles" / "fire"
 SITE_PROFILES = Path("profiles") / "fire"
@@ -60,11 +60,11 @@ def load_register_map(path: str | Path) -> RegisterMap:
         key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
         if key in _loaded:
             return _loaded[key]
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path).data
     except OSError as exc:
         raise ProfileError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ProfileError([f"{path}: not valid YAML: {exc}"]) from None
+    except DocumentError as exc:
+        raise ProfileError([str(exc)]) from None
     register_map = parse_register_map(raw, path)
     _loaded[key] = register_map
     return register_map

@@ -60,8 +60,8 @@ class ModbusFireConfig(Strict):
     tcp: TcpLink | None = None
     rtu: RtuLink | None = None
     unit: int = Field(default=1, ge=0, le=247, description="Modbus device id (slave address)")
-    poll_interval: Seconds = 0.1
-    timeout: Seconds = 1.0
+    poll_interval: Seconds = Field(default=0.1, ge=0.01, le=3600)
+    timeout: Seconds = Field(default=1.0, ge=0.05, le=60)
     offline_after: int = Field(default=3, ge=1, le=10, description="failed polls before offline")
     zones: dict[int, Identifier] = Field(
         default_factory=dict, description="panel zone number -> zone name"

@@ -54,7 +54,7 @@ def test_durations() -> None:
 
 def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("zone: gate}", "zone: gate, colour: red}"))
-    assert found == [f"{tmp_path / 'site.yaml'}: devices[0].points[0].colour: unknown key"]
+    assert found == [f"{tmp_path / 'site.yaml'}: devices[0].points[0].colour: unknown key (line 7)"]
 
 
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
@@ -126,3 +126,60 @@ def test_a_missing_secret_stops_the_daemon_with_a_clear_message(tmp_path: Path) 
                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert run.returncode == 2
     assert "environment variable NO_SUCH_VAR_HERE is not set" in run.stderr
+
+
+LAUGHS = "\n".join(
+    [GOOD.strip(), 'lol0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"lol{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (LAUGHS, "aliases expand to more than 1,000,000 values"),
+    ("site: " + "[" * 5000 + "]" * 5000, "not valid YAML"),
+    ("site:\n" + "".join("  " * n + f"k{n}:\n" for n in range(1, 80)), "nested too deeply"),
+    (GOOD.replace("port: 15020", "port: 99999"), "65535"),
+    (GOOD + "mqtt: {url: 'mqtt://h:99999'}\n", "port 99999 is not 1 to 65535"),
+    (GOOD + "mqtt: {url: 'mqtt://h:0'}\n", "port 0 is not 1 to 65535"),
+    (GOOD + "mqtt: {keepalive: 10d}\n", "less than or equal to 3600"),
+    (GOOD + "gateway: {stats_interval: 0}\n", "greater than or equal to 1"),
+    (GOOD.replace("points:", "poll_interval: 0\n    points:"), "greater than or equal to 0.01"),
+    (GOOD + """  - {id: r1, driver: gbt26875, listen: {host: 0.0.0.0, port: 9000},
+     transmitters: [{id: t1, address: "0A0B0C0D0E0F", zone: z}]}
+  - {id: r2, driver: gbt26875, listen: {host: 127.0.0.1, port: 9000},
+     transmitters: [{id: t2, address: "0A0B0C0D0E01", zone: z}]}
+""", "127.0.0.1:9000 clashes with devices[1].listen (0.0.0.0:9000)"),
+    ("console: {listen: {port: 9000}}\n" + GOOD + """  - {id: r1, driver: gbt26875,
+     listen: {host: 0.0.0.0, port: 9000}, transmitters: [{id: t1, address: "0A0B0C0D0E0F", zone: z}]}
+""", "clashes with console.listen"),
+])
+def test_files_that_validate_but_could_not_run_are_refused(tmp_path: Path, text: str,
+                                                           expected: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(expected in p for p in found), found
+
+
+def test_errors_name_the_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("port: 15020", "port: 15020, colour: red"))
+    assert any("devices[0].tcp.colour: unknown key (line 6)" in p for p in found), found
+
+
+def test_validate_never_gives_a_traceback(tmp_path: Path) -> None:
+    cases = {
+        "utf8": b"site:\n  id: s1\n  name: \xff\xfe\n",
+        "laughs": LAUGHS.encode(),
+        "deep": ("site: " + "[" * 5000 + "]" * 5000).encode(),
+    }
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text("points: [unclosed\n")
+    cases["profile"] = GOOD.replace("driver: modbus", "driver: modbus\n    profile: broken").encode()
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_bytes(content)
+        run = subprocess.run([sys.executable, "-m", "gateway.cli", "validate", str(path)],
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode == 2, (name, run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr, (name, run.stderr)
+        assert str(path) in run.stderr or "broken.yaml" in run.stderr, (name, run.stderr)
+    assert "not UTF-8 (byte 0xFF" in subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "validate", str(tmp_path / "utf8.yaml")],
+        capture_output=True, text=True).stderr
