@@ -149,7 +149,8 @@ LAUGHS = "\n".join(
      transmitters: [{id: t2, address: "0A0B0C0D0E01", zone: z}]}
 """, "127.0.0.1:9000 clashes with devices[1].listen (0.0.0.0:9000)"),
     ("console: {listen: {port: 9000}}\n" + GOOD + """  - {id: r1, driver: gbt26875,
-     listen: {host: 0.0.0.0, port: 9000}, transmitters: [{id: t1, address: "0A0B0C0D0E0F", zone: z}]}
+     listen: {host: 0.0.0.0, port: 9000},
+     transmitters: [{id: t1, address: "0A0B0C0D0E0F", zone: z}]}
 """, "clashes with console.listen"),
 ])
 def test_files_that_validate_but_could_not_run_are_refused(tmp_path: Path, text: str,
@@ -171,7 +172,8 @@ def test_validate_never_gives_a_traceback(tmp_path: Path) -> None:
     }
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "broken.yaml").write_text("points: [unclosed\n")
-    cases["profile"] = GOOD.replace("driver: modbus", "driver: modbus\n    profile: broken").encode()
+    cases["profile"] = GOOD.replace("driver: modbus",
+                                    "driver: modbus\n    profile: broken").encode()
     for name, content in cases.items():
         path = tmp_path / f"{name}.yaml"
         path.write_bytes(content)
