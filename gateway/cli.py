@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, SiteConfig, load_site
+from gateway.config import ConfigError, Mqtt, SiteConfig, load_site
 from gateway.logs import SafeFormatter
 from gateway.topics import Topics, site_filter
 
@@ -81,26 +81,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _broker_args(args: argparse.Namespace) -> tuple[str, str, Topics | None]:
+def _broker_args(args: argparse.Namespace) -> tuple[str, str, Topics | None, Mqtt | None]:
+    """The broker URL, topic prefix, the gateway's topics and (from a site file) the MQTT
+    section with its credentials and TLS files."""
     if args.config:
         site = _load(args.config)
         topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
-        return args.broker or site.mqtt.url, site.mqtt.prefix, topics
+        return args.broker or site.mqtt.url, site.mqtt.prefix, topics, site.mqtt
     if not args.broker:
         print("give --broker mqtt://host:port (or -c site.yaml)", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG)
     return args.broker, args.prefix, (
         Topics(args.prefix, args.site, args.gateway) if args.site else None
-    )
+    ), None
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
     from gateway import remote
 
-    url, prefix, topics = _broker_args(args)
+    url, prefix, topics, mqtt_site = _broker_args(args)
     site = args.site or (topics.site if topics else None)
     try:
-        client = remote.connect(url)
+        client = remote.connect(url, site=mqtt_site)
     except ConnectionError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -140,13 +142,13 @@ def _operator_token(args: argparse.Namespace) -> tuple[str, str]:
 def _remote_command(args: argparse.Namespace, name: str, command_args: dict[str, Any]) -> int:
     from gateway import remote
 
-    url, _prefix, topics = _broker_args(args)
+    url, _prefix, topics, mqtt_site = _broker_args(args)
     if topics is None:
         print("give --site and --gateway (or -c site.yaml)", file=sys.stderr)
         return EXIT_CONFIG
     operator, token = _operator_token(args)
     try:
-        client = remote.connect(url)
+        client = remote.connect(url, site=mqtt_site)
     except ConnectionError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -231,7 +231,7 @@ def _commander(args: argparse.Namespace) -> Commander:
     token = os.environ.get("CAMPUS_OPERATOR_TOKEN", "")
 
     def call(name: str, command_args: dict[str, Any]) -> Any:
-        client = remote.connect(url)
+        client = remote.connect(url, site=site.mqtt)
         try:
             answer = remote.request(client, topics, name, operator=operator, token=token,
                                     args=command_args)

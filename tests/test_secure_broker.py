@@ -21,7 +21,7 @@ import trustme
 import yaml
 
 from tests.conftest import Mosquitto, free_port, wait_port
-from tests.rig import SimulatorThread, site_file
+from tests.rig import GUARD_TOKEN, SimulatorThread, site_file
 
 PASSWORD = "broker-password-for-tests-only"
 
@@ -101,6 +101,15 @@ def test_gateway_publishes_over_tls_with_a_password_from_the_environment(
         gateway = start(PASSWORD)
         wait_for("the press accepted during the refusal",
                  lambda: any(m.topic == panic_topic for m in received))
+
+        # the CLI reaches the same broker with the site file's username, password and CA
+        listed = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "alarm", "list", "-c", str(site)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "TEST_BROKER_PASSWORD": PASSWORD, "CAMPUS_OPERATOR": "guard1",
+                 "CAMPUS_OPERATOR_TOKEN": GUARD_TOKEN})
+        assert listed.returncode == 0, listed.stderr
+        assert "panic" in listed.stdout
     finally:
         gateway.terminate()
         gateway.wait(20)
