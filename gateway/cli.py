@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     site = _load(args.config)
     _setup_logging(args.verbose)
+    os.umask(0o077)  # whatever the gateway writes (state, audit, logins) is its user's only
     try:
         gateway = Gateway(site)
     except ConfigError as exc:  # e.g. a secret's environment variable is not set
@@ -237,6 +238,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
     from gateway.console.operators import ConsoleOperators, OperatorError
 
     site = _load(args.config)
+    os.umask(0o077)
     store = ConsoleOperators(site.gateway.state_dir / "operators.sqlite3")
     try:
         if args.action == "add":
@@ -269,6 +271,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     _setup_logging(args.verbose)
+    os.umask(0o077)
     return run_demo(Path(args.config), args.broker, args.port, args.control, args.console_port)
 
 

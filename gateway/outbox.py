@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.config import ConfigError
 from gateway.config import Outbox as OutboxLimits
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,27 @@ REJECTED_RETRY = 30.0
 
 
 def state_database(state_dir: Path) -> Path:
-    """The state database in ``state_dir``; an outbox of an earlier version is moved into place."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """The state database in ``state_dir``, with the directory made private and writable.
+
+    The directory is kept 0700 and its files 0600 whatever the umask (they hold the event
+    history, the alarms and the audit trail); wider modes found at start are narrowed, and
+    said so. A directory that cannot be made or written is a ConfigError naming it. An outbox
+    of an earlier version is moved into place.
+    """
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(state_dir, 0o700)
+        for entry in state_dir.iterdir():
+            if entry.is_file():
+                _private(entry, 0o600)
+        probe = state_dir / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"state dir {state_dir}: {exc.strerror or exc}: the gateway keeps its outbox and "
+            "alarms there; give gateway.state_dir a writable directory of the gateway's user"
+        ) from None
     path = state_dir / STATE_FILE
     legacy = state_dir / LEGACY_OUTBOX
     if legacy.exists() and not path.exists():
@@ -77,6 +97,13 @@ def state_database(state_dir: Path) -> Path:
             if old.exists():
                 old.rename(path.with_name(path.name + suffix))
     return path
+
+
+def _private(path: Path, mode: int) -> None:
+    current = path.stat().st_mode & 0o777
+    if current & ~mode:
+        path.chmod(mode)
+        log.warning("%s was readable by others (mode %o); now %o", path, current, mode)
 
 
 @dataclass(frozen=True)
