@@ -45,6 +45,8 @@ from gateway.events import (
     LINKAGE_EXECUTED,
     PANIC_PRESSED,
     PANIC_RELEASED,
+    STORAGE_FULL,
+    STORAGE_OK,
     TAMPER,
     TAMPER_RESTORED,
     AlarmSnapshot,
@@ -73,6 +75,7 @@ COMM = Condition("comm_fault", Severity.MAJOR, latched=False)
 LINKAGE_FAILED = Condition("linkage_failed", Severity.MAJOR, latched=False)
 # Critical: while a device floods, its own alarms (a fire among them, perhaps) wait at the device.
 FLOODING = Condition("flooding", Severity.CRITICAL, latched=False)
+STORAGE = Condition("storage_full", Severity.MAJOR, latched=False)
 
 # A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
 # here once it is normal again). Faults and the rest close once normal and acknowledged.
@@ -97,6 +100,8 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     DEVICE_ONLINE.name: (COMM, False),
     DEVICE_FLOODING.name: (FLOODING, True),
     DEVICE_FLOOD_ENDED.name: (FLOODING, False),
+    STORAGE_FULL.name: (STORAGE, True),
+    STORAGE_OK.name: (STORAGE, False),
 }
 
 REPORT_KINDS = ("first", "written", "general")

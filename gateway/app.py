@@ -21,7 +21,15 @@ from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
 from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 from gateway.drills import Drills
-from gateway.events import EVENTS_DROPPED, Event, EventsDropped, Severity
+from gateway.events import (
+    EVENTS_DROPPED,
+    STORAGE_FULL,
+    STORAGE_OK,
+    Event,
+    EventsDropped,
+    Severity,
+    StorageState,
+)
 from gateway.intake import Intake
 from gateway.linkage import Linkage
 from gateway.mqtt_link import MqttLink, Request
@@ -47,7 +55,8 @@ class Gateway:
         self.topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
         self.bus = Bus()
         database = state_database(state)
-        self.outbox = Outbox(database, site.outbox, self._dropped)
+        self.outbox = Outbox(database, site.outbox, self._dropped,
+                             on_storage=self._storage_changed)
         self.store = AlarmStore(database, self.outbox)
         self.drills = Drills(self.store)
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
@@ -158,6 +167,15 @@ class Gateway:
 
     def _dropped(self, summary: dict[str, Any]) -> None:
         event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _storage_changed(self, ok: bool, reason: str) -> None:
+        """From the outbox thread: the disk refuses writes, or takes them again."""
+        event = Event(STORAGE_OK if ok else STORAGE_FULL, self.topics.gateway,
+                      StorageState(state_dir=str(self.site.gateway.state_dir), reason=reason),
+                      Severity.INFO if ok else Severity.MAJOR)
+        self.link.storage(reason)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.intake.emit, event)
 

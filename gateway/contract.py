@@ -51,6 +51,9 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
             "device": {"type": "string"},
             "severity": {"enum": [s.value for s in Severity]},
             "drill": {"type": "boolean", "description": "true for everything during a drill"},
+            "durable": {"const": False, "description": "present (false) only on events sent "
+                        "while the gateway's disk refused writes: not stored, so lost if the "
+                        "gateway stops before the broker has them"},
             "seqno": {"type": "integer", "minimum": 1,
                       "description": "per-gateway sequence number: increases by one per event"},
             "data": data,
@@ -70,7 +73,9 @@ def document_schemas() -> dict[str, dict[str, Any]]:
             "type": "object", "required": ["online", "gateway", "site", "contract"],
             "properties": {"online": {"type": "boolean"}, "gateway": {"type": "string"},
                            "site": {"type": "string"}, "contract": {"type": "string"},
-                           "reason": {"type": "string"}},
+                           "reason": {"type": "string"},
+                           "storage": {"type": "string", "description": "why the gateway "
+                                       "cannot store events on its disk now; absent if it can"}},
         },
         "device-availability": {
             "$schema": DRAFT, "title": "device availability (retained)", "type": "object",

@@ -185,6 +185,13 @@ class EventsDropped(Payload):
     reason: str
 
 
+class StorageState(Payload):
+    """Whether the gateway can store what it accepts (its state dir's disk)."""
+
+    state_dir: str
+    reason: str = Field(default="", description="what the disk said, while it refuses writes")
+
+
 class CommandAudit(Payload):
     operator: str
     role: str
@@ -247,6 +254,11 @@ FIRE_SILENCED = _t("fire.silenced", PanelAction, "The panel's sounders were sile
 FIRE_OPERATION = _t("fire.operation", PanelAction, "An operation recorded by the panel.")
 LINKAGE_EXECUTED = _t("linkage.executed", LinkageOutcome, "A linkage rule drove its outputs.")
 EVENTS_DROPPED = _t("gateway.events_dropped", EventsDropped, "The outbox dropped events at a cap.")
+STORAGE_FULL = _t("gateway.storage_full", StorageState,
+                  "The state dir's disk refuses writes (full or failing): events go on to a "
+                  "connected broker flagged durable: false, kept in memory (bounded) meanwhile.")
+STORAGE_OK = _t("gateway.storage_ok", StorageState,
+                "The disk takes writes again; what was kept in memory is stored.")
 COMMAND_AUDIT = _t("audit.command", CommandAudit, "A command was accepted, denied or failed.")
 
 CATALOGUE: dict[str, EventType] = {
@@ -286,6 +298,8 @@ CATALOGUE: dict[str, EventType] = {
         FIRE_OPERATION,
         LINKAGE_EXECUTED,
         EVENTS_DROPPED,
+        STORAGE_FULL,
+        STORAGE_OK,
         COMMAND_AUDIT,
     )
 }

@@ -45,10 +45,13 @@ class Request:
     refused_response_topic: str | None = None
 
 
-def status_document(online: bool, gateway: str, site: str, reason: str = "") -> bytes:
+def status_document(online: bool, gateway: str, site: str, reason: str = "",
+                    storage: str = "") -> bytes:
     doc = {"online": online, "gateway": gateway, "site": site, "contract": CONTRACT_VERSION}
     if reason:
         doc["reason"] = reason
+    if storage:
+        doc["storage"] = storage
     return json.dumps(doc).encode()
 
 
@@ -71,6 +74,7 @@ class MqttLink:
         self._on_ack = on_ack
         self._announce = announce
         self._response_prefixes = response_prefixes
+        self._storage = ""
         self._connected = threading.Event()
         self._stopping = False
         self._shared_props: dict[tuple[str, int | None], Properties] = {}
@@ -139,6 +143,16 @@ class MqttLink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def storage(self, reason: str) -> None:
+        """Say in the retained status whether the gateway can store what it accepts."""
+        self._storage = reason
+        if self.connected:
+            self.client.publish(
+                self.topics.status,
+                status_document(True, self.topics.gateway, self.topics.site, storage=reason),
+                qos=1, retain=True,
+                properties=self._props("application/json", None) if self.v5 else None)
+
     def _props(self, content_type: str, expiry: int | None) -> Properties:
         props = Properties(PacketTypes.PUBLISH)
         props.ContentType = content_type
@@ -190,7 +204,8 @@ class MqttLink:
             client.subscribe(self.topics.requests, qos=1)
         props = self._props("application/json", None) if self.v5 else None
         client.publish(self.topics.status,
-                       status_document(True, self.topics.gateway, self.topics.site),
+                       status_document(True, self.topics.gateway, self.topics.site,
+                                       storage=self._storage),
                        qos=1, retain=True, properties=props)
         for topic, payload in self._announce():
             client.publish(topic, payload, qos=1, retain=True, properties=props)

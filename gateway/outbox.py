@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 STATE_FILE = "state.sqlite3"
 LEGACY_OUTBOX = "outbox.sqlite3"  # the file's name before it also kept the alarm store
 
+SPILL_LIMIT = 50_000  # messages kept in memory while the disk is full; the oldest ordinary go
 WINDOW = 1000  # rows handed to the transport and not yet acknowledged
 BATCH = 2000  # rows committed or handed in one go
 HOUSEKEEPING_EVERY = 1.0
@@ -145,6 +146,17 @@ class Transport(Protocol):
     ) -> int | None: ...
 
 
+def _row(work: Outgoing, row_id: int, seq: int | None, now: float,
+         durable: bool) -> tuple[Any, ...]:
+    body = work.body
+    if body is not None and work.sequenced:  # events (not retained states) carry both
+        body = {**body, **({"seqno": seq} if seq is not None else {}),
+                **({} if durable else {"durable": False})}
+    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    return (row_id, now, int(work.life_safety), work.device, work.kind, seq, work.topic,
+            payload, work.qos, int(work.retain), work.content_type, work.expiry)
+
+
 @dataclass
 class OutboxStats:
     backlog: int = 0
@@ -155,6 +167,7 @@ class OutboxStats:
     dropped: int = 0
     rejected: int = 0
     last_sequence: int = 0
+    storage: str = ""  # why events are not stored on disk right now ("" while they are)
 
 
 class Outbox:
@@ -164,10 +177,12 @@ class Outbox:
         limits: OutboxLimits,
         on_dropped: Callable[[dict[str, Any]], None] = lambda summary: None,
         window: int = WINDOW,
+        on_storage: Callable[[bool, str], None] = lambda ok, reason: None,
     ) -> None:
         self.path = path
         self._limits = limits
         self._on_dropped = on_dropped
+        self._on_storage = on_storage
         self._window = window
         self._incoming: deque[list[Work]] = deque()  # each list is committed in one transaction
         self._gathering: list[Work] = []
@@ -187,6 +202,12 @@ class Outbox:
         self._ring: deque[str] = deque()  # devices with life-safety rows waiting, in turn
         self._handed_ahead: set[int] = set()  # ordinary rows handed before a life-safety one
         self._next_id = 1
+        self._db_now: sqlite3.Connection  # the file database, or the spill while it is full
+        self._file_db: sqlite3.Connection | None = None
+        self._spilled: sqlite3.Connection | None = None
+        self._waiting_writes: list[StateWrite] = []  # state changes waiting for the disk
+        self._waiting_deletes: list[int] = []  # delivered rows to delete from the disk
+        self._storage = ""  # why the disk is not used, while it is not
         self._retry: dict[int, float] = {}  # row id -> when to offer a refused row again
         self._stats = OutboxStats()
         self._replaying = False
@@ -276,7 +297,7 @@ class Outbox:
         self._wake.set()
 
     def stats(self) -> OutboxStats:
-        return OutboxStats(**vars(self._stats))
+        return OutboxStats(**{**vars(self._stats), "storage": self._storage})
 
     def wait_accepted(self, count: int, timeout: float) -> bool:
         """Block until ``count`` messages in total have been committed (used by benchmarks)."""
@@ -308,17 +329,20 @@ class Outbox:
             self._ready.set()
             return
         self._ready.set()
+        self._db_now = db
         next_housekeeping = 0.0
         try:
             while True:
                 self._wake.wait(timeout=0.2)
                 self._wake.clear()
                 while True:  # a life-safety row is handed over right after its own commit
-                    self._commit_batch(db)
+                    self._commit_batch(self._db_now)
                     if time.monotonic() >= next_housekeeping:
-                        self._housekeeping(db)
                         next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY
-                    self._hand_over(db)
+                        if self._spilled is not None:
+                            self._recover()
+                        self._tidy(self._db_now)
+                    self._hand_over(self._db_now)
                     if not self._incoming:
                         break
                 if self._stop.is_set() and not self._incoming:
@@ -327,7 +351,15 @@ class Outbox:
             log.exception("outbox thread failed; messages stay in %s", self.path)
             raise
         finally:
-            db.close()
+            self._db_now.close()
+            if self._file_db is not None:
+                self._file_db.close()
+
+    def _tidy(self, db: sqlite3.Connection) -> None:
+        try:
+            self._housekeeping(db, SPILL_LIMIT if self._spilled is not None else None)
+        except sqlite3.OperationalError as exc:  # a delete needs room on the disk too
+            log.debug("outbox housekeeping skipped: %s", exc)
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -358,49 +390,40 @@ class Outbox:
 
     def _commit_batch(self, db: sqlite3.Connection) -> None:
         """One transaction: up to BATCH new rows (whole units), their state writes, and the
-        deletes of the rows the broker acknowledged meanwhile: one fsync for all of it."""
-        rows: list[tuple[Any, ...]] = []
+        deletes of the rows the broker acknowledged meanwhile: one fsync for all of it.
+
+        If the disk refuses it (full, or failing), the same rows go to the spill database in
+        memory instead, flagged ``"durable": false``; see ``_spill``.
+        """
+        items: list[tuple[Outgoing, int, int | None]] = []
         writes: list[StateWrite] = []
         groups = 0
         seq = self._stats.last_sequence
         row_id = self._next_id
         now = time.time()
-        while self._incoming and len(rows) < BATCH:
+        while self._incoming and len(items) < BATCH:
             groups += 1
             for work in self._incoming.popleft():
                 if isinstance(work, StateWrite):
                     writes.append(work)
                     continue
-                body = work.body
                 row_seq = None
-                if work.sequenced and body is not None:
+                if work.sequenced and work.body is not None:
                     seq += 1
                     row_seq = seq
-                    body = {**body, "seqno": seq}
-                payload = (b"" if body is None
-                           else json.dumps(body, separators=(",", ":")).encode())
-                rows.append((row_id, now, int(work.life_safety), work.device, work.kind,
-                             row_seq, work.topic, payload, work.qos, int(work.retain),
-                             work.content_type, work.expiry))
+                items.append((work, row_id, row_seq))
                 row_id += 1
         done, refused = self._take_acks()
         if not groups and not done and not refused:
             return
-        db.execute("BEGIN IMMEDIATE")
         try:
-            if rows:
-                db.executemany(
-                    "INSERT INTO outbox (id, created, priority, device, kind, seq, topic,"
-                    " payload, qos, retain, content_type, expiry)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
-            for change in writes:
-                db.execute(change.sql, change.params)
-            delivered_urgent = self._delete(db, done)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            rows = [_row(work, rid, rseq, now, durable=self._spilled is None)
+                    for work, rid, rseq in items]
+            delivered_urgent = self._write(db, rows, writes, done, seq)
+        except sqlite3.OperationalError as exc:
+            db = self._spill(exc)
+            rows = [_row(work, rid, rseq, now, durable=False) for work, rid, rseq in items]
+            delivered_urgent = self._write(db, rows, writes, done, seq)
         self._next_id = row_id
         for row in rows:
             if row[2]:
@@ -418,6 +441,80 @@ class Outbox:
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is already closed
                     self._loop.call_soon_threadsafe(self._release_durable)
+
+    def _write(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+               writes: list[StateWrite], done: list[int], seq: int) -> int:
+        """The transaction itself; how many of the deleted rows were life-safety."""
+        spilled = self._spilled is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                db.executemany(
+                    "INSERT INTO outbox (id, created, priority, device, kind, seq, topic,"
+                    " payload, qos, retain, content_type, expiry)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
+            if spilled:  # the state tables are on disk only: their changes wait for it
+                self._waiting_writes.extend(writes)
+            else:
+                for change in writes:
+                    db.execute(change.sql, change.params)
+            delivered_urgent = self._delete(db, done)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        return delivered_urgent
+
+    # -- a disk that is full ---------------------------------------------------------------
+
+    def _spill(self, exc: sqlite3.OperationalError) -> sqlite3.Connection:
+        """The disk refused a commit: go on in a database in memory (bounded), publish what
+        comes without the durability promise, and tell the gateway (``on_storage``)."""
+        if self._spilled is not None:
+            raise exc  # the memory database itself failed: nothing sensible is left
+        log.error("the state database %s cannot be written (%s): events go on to the broker "
+                  "without being stored, flagged durable: false, until the disk has room",
+                  self.path, exc)
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        memory.executescript(SCHEMA)
+        self._file_db, self._spilled = self._db_now, memory
+        self._db_now = memory
+        self._storage = f"the disk refused a write: {exc}"
+        self._on_storage(False, self._storage)
+        return memory
+
+    def _recover(self) -> None:
+        """Move what waits in memory onto the disk, if it has room again, and go back to it."""
+        memory, disk = self._spilled, self._file_db
+        assert memory is not None and disk is not None
+        rows = memory.execute(
+            "SELECT id, created, priority, device, kind, seq, topic, payload, qos, retain,"
+            " content_type, expiry FROM outbox ORDER BY id").fetchall()
+        try:
+            self._write(disk, [], [], [], self._stats.last_sequence)  # a cheap probe first
+            self._spilled = None
+            self._write(disk, rows, self._waiting_writes, self._waiting_deletes,
+                        self._stats.last_sequence)
+        except sqlite3.OperationalError:
+            self._spilled = memory
+            return
+        memory.close()
+        self._db_now, self._file_db = disk, None
+        self._waiting_writes, self._waiting_deletes = [], []
+        # hand-over starts afresh from the disk (in flight rows are not handed twice)
+        self._cursor, self._handed_ahead = 0, set(self._in_flight.values())
+        self._urgent, self._ring = {}, deque()
+        for row_id, device in disk.execute(
+                "SELECT id, device FROM outbox WHERE priority = 1 ORDER BY id"):
+            if row_id not in self._handed_ahead:
+                self._queue_urgent(row_id, device)
+        self._refresh_counts(disk)
+        self._storage = ""
+        log.warning("the state database %s can be written again: %d events kept in memory "
+                    "meanwhile are stored", self.path, len(rows))
+        self._on_storage(True, "")
 
     def _queue_urgent(self, row_id: int, device: str) -> None:
         waiting = self._urgent.get(device)
@@ -440,9 +537,11 @@ class Outbox:
                 (done if ok else refused).append(row_id)
         return done, refused
 
-    @staticmethod
-    def _delete(db: sqlite3.Connection, done: list[int]) -> int:
-        """Delete delivered rows (inside the caller's transaction); how many were life-safety."""
+    def _delete(self, db: sqlite3.Connection, done: list[int]) -> int:
+        """Delete delivered rows (inside the caller's transaction); how many were life-safety.
+
+        While the disk is full, delivered rows that are on the disk are deleted there later.
+        """
         urgent = 0
         for start in range(0, len(done), 500):
             chunk = done[start:start + 500]
@@ -450,6 +549,10 @@ class Outbox:
             urgent += db.execute(
                 f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
             ).fetchone()[0]
+            if self._spilled is not None and db is self._spilled:
+                here = {r[0] for r in db.execute(
+                    f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)}
+                self._waiting_deletes.extend(i for i in chunk if i not in here)
             db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
         return int(urgent)
 
@@ -575,7 +678,7 @@ class Outbox:
         return db.execute(f"SELECT {self._COLUMNS} FROM outbox WHERE id IN ({marks})"
                           " ORDER BY id", due).fetchall()
 
-    def _housekeeping(self, db: sqlite3.Connection) -> None:
+    def _housekeeping(self, db: sqlite3.Connection, max_events: int | None = None) -> None:
         db.execute("BEGIN IMMEDIATE")
         in_flight = json.dumps(sorted(self._in_flight.values()))
         victims = db.execute(
@@ -584,10 +687,13 @@ class Outbox:
             (time.time() - self._limits.max_age, in_flight),
         ).fetchall()
         reason = f"older than {self._limits.max_age:.0f} s"
-        backlog = self._stats.backlog - len(victims)
-        if backlog > self._limits.max_events:
-            reason = f"outbox over {self._limits.max_events} messages"
-            excess = backlog - self._limits.max_events
+        cap = max_events or self._limits.max_events
+        backlog = (db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] if max_events
+                   else self._stats.backlog) - len(victims)
+        if backlog > cap:
+            reason = (f"outbox over {cap} messages" if not max_events else
+                      f"over {cap} messages kept in memory while the disk is full")
+            excess = backlog - cap
             spare = json.dumps(sorted({v[0] for v in victims} | set(self._in_flight.values())))
             victims += db.execute(
                 "SELECT id, seq, kind FROM outbox WHERE id NOT IN"

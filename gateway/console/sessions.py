@@ -15,7 +15,9 @@ Logins are limited per client address (a token bucket) and per operator name: af
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from gateway.console.operators import ConsoleOperators
 from gateway.limits import TokenBucket
 
 SAVE_EVERY = 60.0
+
+log = logging.getLogger(__name__)
 
 
 def _digest(sid: str) -> str:
@@ -62,7 +66,10 @@ class Sessions:
         now = self._clock()
         session = Session(operator, role, language, last_seen=now, saved=now)
         self._sessions[_digest(sid)] = session
-        self._store.new_session(_digest(sid), operator, role, language, session.csrf, now)
+        try:
+            self._store.new_session(_digest(sid), operator, role, language, session.csrf, now)
+        except sqlite3.Error as exc:  # a full disk: the session lives in memory only
+            log.warning("session of %s not stored (%s); it ends with this run", operator, exc)
         return sid, session
 
     def get(self, sid: str | None) -> Session | None:
@@ -79,9 +86,12 @@ class Sessions:
         session.last_seen = now
         if now - session.saved > SAVE_EVERY:
             session.saved = now
-            if not self._store.touch_session(digest, session.language, now):
-                del self._sessions[digest]  # ended from the command line
-                return None
+            try:
+                if not self._store.touch_session(digest, session.language, now):
+                    del self._sessions[digest]  # ended from the command line
+                    return None
+            except sqlite3.Error as exc:
+                log.debug("session not refreshed on disk: %s", exc)
         return session
 
     def close(self, sid: str | None) -> None:
@@ -90,7 +100,10 @@ class Sessions:
 
     def _end(self, digest: str) -> None:
         self._sessions.pop(digest, None)
-        self._store.end_session(digest)
+        try:
+            self._store.end_session(digest)
+        except sqlite3.Error as exc:
+            log.warning("ended session not removed from disk: %s", exc)
 
     def _expire(self) -> None:
         now = self._clock()
