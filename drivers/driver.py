@@ -38,6 +38,10 @@ class DeviceSink(Protocol):
 
     def availability(self, device_id: str, online: bool, reason: str) -> None: ...
 
+    def polled(self, device_id: str, seconds: float, error: str | None) -> None:
+        """How a poll went (for the gateway's health figures); ``error`` None if it answered."""
+        ...
+
     def active_conditions(self, device_id: str) -> AbstractSet[str]:
         """``point/condition`` keys the gateway believes active (open alarms), for resync."""
         ...

@@ -16,7 +16,7 @@ from typing import Any
 from drivers import build_driver
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.audit import AuditLog
-from gateway.bus import AlarmChanged, Bus
+from gateway.bus import AlarmChanged, Bus, Polled
 from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
 from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
@@ -32,6 +32,7 @@ from gateway.events import (
 )
 from gateway.intake import Intake
 from gateway.linkage import Linkage
+from gateway.metrics import Metrics, Readings
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
@@ -56,7 +57,8 @@ class Gateway:
         self.bus = Bus()
         database = state_database(state)
         self.outbox = Outbox(database, site.outbox, self._dropped,
-                             on_storage=self._storage_changed)
+                             on_storage=self._storage_changed,
+                             on_delivered=self._delivered if site.metrics.enabled else None)
         self.store = AlarmStore(database, self.outbox)
         self.drills = Drills(self.store)
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
@@ -91,6 +93,14 @@ class Gateway:
                              on_ack=self.outbox.acked, announce=self._announce,
                              response_prefixes=tuple(site.commands.response_topics))
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
+        self.metrics: Metrics | None = None
+        if site.metrics.enabled:
+            metrics = self.metrics = Metrics(site.metrics, Readings(
+                self.outbox.stats, self.intake.online, self.alarms.open_alarms,
+                lambda: self.link.connected, lambda: self.intake.flood.flooding))
+            self.bus.subscribe(Event, metrics.on_event)
+            self.bus.subscribe(AlarmChanged, metrics.on_alarm)
+            self.bus.subscribe(Polled, metrics.on_poll)
         self.console: Console | None = None
         if site.console.enabled:
             feed = LiveFeed(lambda: self.drills.active)
@@ -100,6 +110,7 @@ class Gateway:
                 ConsoleOperators(state / "operators.sqlite3"), state / "audit.jsonl"))
             self.bus.subscribe(Event, feed.on_event)
             self.bus.subscribe(AlarmChanged, feed.on_alarm)
+            self.bus.subscribe(Polled, feed.on_poll)
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -107,6 +118,8 @@ class Gateway:
         self._loop = asyncio.get_running_loop()
         self.outbox.start()
         self.audit.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self.outbox.attach(self.link)
         self.link.start()
         log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
@@ -169,6 +182,10 @@ class Gateway:
         event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _delivered(self, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.delivered(seconds)
 
     def _storage_changed(self, ok: bool, reason: str) -> None:
         """From the outbox thread: the disk refuses writes, or takes them again."""

@@ -32,6 +32,15 @@ class AlarmChanged:
     report: str | None = None
 
 
+@dataclass(frozen=True)
+class Polled:
+    """A driver polled its device: how long it took, and why it failed if it did."""
+
+    device_id: str
+    seconds: float
+    error: str | None = None
+
+
 class Bus:
     def __init__(self) -> None:
         self._listeners: dict[type, list[Callable[[Any], None]]] = defaultdict(list)

@@ -250,6 +250,8 @@ def _listener_clashes(site: SiteConfig) -> list[str]:
     listeners: list[tuple[str, str, int]] = []
     if site.console.enabled:
         listeners.append(("console.listen", site.console.listen.host, site.console.listen.port))
+    if site.metrics.enabled:
+        listeners.append(("metrics.listen", site.metrics.listen.host, site.metrics.listen.port))
     for n, device in enumerate(site.devices):
         listen = getattr(device, "listen", None)
         if listen is not None:
@@ -273,6 +275,18 @@ def _loopback(host: str) -> bool:
         return False
 
 
+class MetricsListen(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=1, le=65535)
+
+
+class Metrics(Strict):
+    """Prometheus metrics at http://<listen>/metrics; off unless turned on."""
+
+    enabled: bool = False
+    listen: MetricsListen = MetricsListen()
+
+
 class SiteConfig(Strict):
     site: Site
     gateway: GatewayIdentity = GatewayIdentity()
@@ -282,6 +296,7 @@ class SiteConfig(Strict):
     flood: Flood = Flood()
     commands: Commands = Commands()
     console: Console = Console()
+    metrics: Metrics = Metrics()
     operators: list[Operator] = []
     devices: list[DeviceConfig] = []
     linkage: list[LinkageRule] = []

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 
-from gateway.bus import Bus
+from gateway.bus import Bus, Polled
 from gateway.config import Flood
 from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
 from gateway.flood import FloodGuard
@@ -64,6 +64,9 @@ class Intake:
                 Severity.INFO if online else Severity.MAJOR,
             )
         )
+
+    def polled(self, device_id: str, seconds: float, error: str | None) -> None:
+        self._bus.publish(Polled(device_id, seconds, error))
 
     def active_conditions(self, device_id: str) -> AbstractSet[str]:
         return self._active_conditions(device_id)

@@ -178,11 +178,13 @@ class Outbox:
         on_dropped: Callable[[dict[str, Any]], None] = lambda summary: None,
         window: int = WINDOW,
         on_storage: Callable[[bool, str], None] = lambda ok, reason: None,
+        on_delivered: Callable[[float], None] | None = None,
     ) -> None:
         self.path = path
         self._limits = limits
         self._on_dropped = on_dropped
         self._on_storage = on_storage
+        self._on_delivered = on_delivered
         self._window = window
         self._incoming: deque[list[Work]] = deque()  # each list is committed in one transaction
         self._gathering: list[Work] = []
@@ -546,9 +548,16 @@ class Outbox:
         for start in range(0, len(done), 500):
             chunk = done[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            urgent += db.execute(
-                f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
-            ).fetchone()[0]
+            if self._on_delivered is None:
+                urgent += db.execute(
+                    f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
+                ).fetchone()[0]
+            else:
+                now = time.time()
+                for created, priority in db.execute(
+                        f"SELECT created, priority FROM outbox WHERE id IN ({marks})", chunk):
+                    urgent += priority
+                    self._on_delivered(now - created)
             if self._spilled is not None and db is self._spilled:
                 here = {r[0] for r in db.execute(
                     f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)}

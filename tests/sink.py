@@ -26,3 +26,6 @@ class ReportingSink:
 
     async def accepted(self) -> None:
         return None
+
+    def polled(self, device_id: str, seconds: float, error: str | None) -> None:
+        self.polls = getattr(self, "polls", 0) + 1

@@ -92,8 +92,11 @@ class Poller:
                     if isinstance(exc, MalformedReply):
                         warnings.warning(("malformed", self.config.id), "%s: malformed reply, "
                                          "counted as a failed poll: %s", self.config.id, exc)
-                    self._failed(client, str(exc) or type(exc).__name__)
+                    reason = str(exc) or type(exc).__name__
+                    self._sink.polled(self.config.id, loop.time() - started, reason)
+                    self._failed(client, reason)
                 else:
+                    self._sink.polled(self.config.id, loop.time() - started, None)
                     self._answered()
                     apply(answer)
                 interval = OFFLINE_RETRY if self._online is False else self.config.poll_interval

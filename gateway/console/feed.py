@@ -16,10 +16,10 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from gateway.bus import AlarmChanged
+from gateway.bus import AlarmChanged, Polled
 from gateway.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
@@ -68,6 +68,7 @@ class LiveFeed:
         self.events: deque[Logged] = deque(maxlen=EVENT_LOG)
         self.online_since: dict[str, datetime] = {}
         self.last_report: dict[str, datetime] = {}
+        self.last_answer: dict[str, datetime] = {}  # a polled device's last good poll
 
     @property
     def last_id(self) -> str:
@@ -92,6 +93,10 @@ class LiveFeed:
         self._push("event", {"type": event.type.name, "device": event.device_id,
                              "subject": event.subject, "severity": event.severity.value,
                              "time": event.time.isoformat()})
+
+    def on_poll(self, polled: Polled) -> None:
+        if polled.error is None:
+            self.last_answer[polled.device_id] = datetime.now(UTC)
 
     def on_alarm(self, change: AlarmChanged) -> None:
         alarm = change.alarm

@@ -235,7 +235,8 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         session = signed_in(request)
         return page(request, "devices.html", session, devices=parts.inventory(),
                     online=parts.online, since=parts.feed.online_since,
-                    last=parts.feed.last_report, outbox=parts.outbox_stats(),
+                    last={**parts.feed.last_report, **parts.feed.last_answer},
+                    outbox=parts.outbox_stats(),
                     broker=parts.broker_connected())
 
     @app.get("/events", response_class=HTMLResponse)
