@@ -69,7 +69,7 @@ from drivers.gbt26875.codec import (
     encode_frame,
     encode_units,
 )
-from drivers.gbt26875.models import TransmissionReceiverConfig, Transmitter
+from drivers.gbt26875.models import TransmissionReceiverConfig, Transmitter, displayed
 from drivers.gbt26875.panel_state import PanelState
 from drivers.gbt26875.tables import TransmitterOperationFlag
 from gateway.limits import TokenBucket
@@ -374,7 +374,7 @@ class TransmissionReceiver:
             link.deny(encode_frame(deny_for(frame, self._now()), session.variant))
 
     def _unknown(self, link: Link, frame: Frame) -> None:
-        address = frame.source.hex().upper()
+        address = f"{displayed(frame.source)} (wire order {frame.source.hex().upper()})"
         if frame.source not in link.warned and len(link.warned) < 16:
             link.warned.add(frame.source)
             self._warnings.warning(

@@ -11,14 +11,40 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, IPvAnyAddress, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    IPvAnyAddress,
+    field_validator,
+    model_validator,
+)
 
 from drivers.gbt26875.timelabel import Variant
 from gateway.fields import Identifier, Seconds, Strict
 
+
+def _wire_order(value: object) -> object:
+    """``0x...`` is the address as devices display it (a number): turned into wire order."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        digits = value[2:]
+        if not 1 <= len(digits) <= 12 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError(f"{value!r}: 0x and 1 to 12 hex digits, as the device shows it")
+        return int(digits, 16).to_bytes(6, "little").hex().upper()
+    return value
+
+
+def displayed(wire: bytes) -> str:
+    """An address as devices and other centres display it: the 6-byte number, in hex."""
+    return f"0x{int.from_bytes(wire, 'little'):012X}"
+
+
 HexAddress = Annotated[
     str,
-    Field(pattern=r"^[0-9A-Fa-f]{12}$", description="6 address bytes as 12 hex digits"),
+    BeforeValidator(_wire_order),
+    Field(pattern=r"^[0-9A-Fa-f]{12}$",
+          description="as the device shows it: 0x000000000379; or the 6 bytes in wire order, "
+                      "as in a hex dump of a frame: 790300000000"),
     AfterValidator(str.upper),
 ]
 
@@ -33,9 +59,11 @@ class FrameVariant(Strict):
 
     time: Literal["binary", "bcd"] = "binary"
     checksum: Literal["sum", "xor"] = "sum"
+    padding: int = Field(default=0, ge=0, le=16,
+                         description="bytes the vendor puts after each object (ignored)")
 
     def codec(self) -> Variant:
-        return Variant(self.time, self.checksum)
+        return Variant(self.time, self.checksum, self.padding)
 
 
 class ComponentSite(Strict):

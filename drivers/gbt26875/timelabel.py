@@ -30,9 +30,11 @@ class Variant:
 
     time: TimeFormat = "binary"
     checksum: ChecksumKind = "sum"
+    padding: int = 0  # bytes some vendors put after each object of application data
 
     def __str__(self) -> str:
-        return f"time={self.time} checksum={self.checksum}"
+        padded = f" padding={self.padding}" if self.padding else ""
+        return f"time={self.time} checksum={self.checksum}{padded}"
 
 
 STANDARD = Variant()

@@ -201,9 +201,9 @@ class ApplicationData:
         return self.type in UNIT_KINDS
 
 
-def max_objects(kind: type[Unit]) -> int:
+def max_objects(kind: type[Unit], variant: Variant = STANDARD) -> int:
     """How many objects of a kind fit in one frame (22 component statuses)."""
-    return min(255, (MAX_APP_DATA - 2) // kind.SIZE)
+    return min(255, (MAX_APP_DATA - 2) // (kind.SIZE + variant.padding))
 
 
 def encode_units(objects: Sequence[Unit], variant: Variant = STANDARD) -> bytes:
@@ -213,10 +213,12 @@ def encode_units(objects: Sequence[Unit], variant: Variant = STANDARD) -> bytes:
     kind = type(objects[0])
     if any(type(o) is not kind for o in objects):
         raise CodecError("all objects of one application data unit must be of one type")
-    if len(objects) > max_objects(kind):
+    if len(objects) > max_objects(kind, variant):
         raise CodecError(f"{len(objects)} objects of type {kind.TYPE} do not fit one frame "
-                         f"(at most {max_objects(kind)})")
-    return bytes((kind.TYPE, len(objects))) + b"".join(o.pack(variant.time) for o in objects)
+                         f"(at most {max_objects(kind, variant)})")
+    pad = bytes(variant.padding)
+    return bytes((kind.TYPE, len(objects))) + b"".join(o.pack(variant.time) + pad
+                                                        for o in objects)
 
 
 def decode_units(data: bytes, variant: Variant = STANDARD) -> ApplicationData:
@@ -227,11 +229,17 @@ def decode_units(data: bytes, variant: Variant = STANDARD) -> ApplicationData:
     kind = UNIT_KINDS.get(type_code)
     if kind is None:
         return ApplicationData(type_code, count=count, raw=bytes(body))
-    if len(body) != count * kind.SIZE:
-        raise CodecError(f"type {type_code} with {count} objects needs {count * kind.SIZE} "
-                         f"bytes of objects, got {len(body)}")
+    stride = kind.SIZE + variant.padding
+    if len(body) != count * stride:
+        hint = ""
+        extra = len(body) - count * kind.SIZE
+        if count and extra > 0 and extra % count == 0:
+            hint = (f" (as if each object were followed by {extra // count} padding bytes: "
+                    "set the transmitter's variant padding)")
+        raise CodecError(f"type {type_code} with {count} objects needs {count * stride} "
+                         f"bytes of objects, got {len(body)}{hint}")
     objects = tuple(
-        kind.unpack(body[i * kind.SIZE : (i + 1) * kind.SIZE], variant.time) for i in range(count)
+        kind.unpack(body[i * stride : i * stride + kind.SIZE], variant.time) for i in range(count)
     )
     return ApplicationData(type_code, objects, count)
 

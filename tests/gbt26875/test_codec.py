@@ -246,3 +246,16 @@ def test_code_tables() -> None:
     assert bit_names(0x60, TRANSMITTER_BIT_NAMES) == ["communication channel fault",
                                                        "monitoring line fault"]
     assert bit_names(0x8000, COMPONENT_BIT_NAMES) == ["bit 15"]
+
+
+def test_a_vendor_that_pads_its_objects_is_read_when_its_variant_says_so() -> None:
+    from drivers.gbt26875.codec import ComponentStatus, decode_units, encode_units
+    from drivers.gbt26875.timelabel import CodecError, Variant
+
+    padded = Variant("binary", "sum", padding=2)
+    units = [ComponentStatus(1, 1, 40, 258 + n, 0x0003, "二层走廊", None) for n in range(3)]
+    raw = encode_units(units, padded)
+    assert len(raw) == 2 + 3 * (ComponentStatus.SIZE + 2)
+    assert list(decode_units(raw, padded).objects) == units
+    with pytest.raises(CodecError, match="followed by 2 padding bytes"):
+        decode_units(raw)  # the standard reader refuses it, and says what it looks like

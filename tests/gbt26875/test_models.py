@@ -93,3 +93,16 @@ def test_the_shipped_example_loads_and_validates() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "ok" in done.stdout
+
+
+def test_an_address_as_the_device_shows_it_is_turned_into_wire_order() -> None:
+    from drivers.gbt26875.models import displayed
+
+    section = receiver_section(9000)
+    section["transmitters"][0]["address"] = "0x000379"
+    config = TransmissionReceiverConfig.model_validate(section)
+    assert config.transmitters[0].address == "790300000000"
+    assert displayed(config.transmitters[0].wire_address) == "0x000000000379"
+    section["transmitters"][0]["address"] = "0x1234567890ABC"  # 13 digits: too long
+    with pytest.raises(ValidationError, match="1 to 12 hex digits"):
+        TransmissionReceiverConfig.model_validate(section)
