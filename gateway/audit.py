@@ -7,6 +7,10 @@ answered only after that. Records are bounded: arguments longer than ``MAX_ARGS`
 are cut (and say how long they were), and at most ``MAX_QUEUE`` records wait for the disk; more
 are counted and written as one summary record, so a flood of requests cannot fill the disk or
 the memory.
+
+The file rotates at ``max_bytes`` (10 MiB): ``audit.jsonl`` becomes ``audit.jsonl.1`` (and so
+on, ``keep`` files, 20 by default, the oldest deleted), only after its last record was
+fsynced, and the directory is fsynced after the renames, so a rotation never loses a record.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ def bounded_args(args: Any) -> dict[str, Any]:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = 10 * 1024 * 1024, keep: int = 20) -> None:
         self.path = path
+        self._max_bytes = max_bytes
+        self._keep = keep
         self._queue: queue.Queue[tuple[dict[str, Any], asyncio.Future[None] | None] | None] = (
             queue.Queue(MAX_QUEUE))
         self._lost = 0
@@ -95,6 +101,8 @@ class AuditLog:
                     self._file.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
                 self._file.flush()
                 os.fsync(self._file.fileno())
+                if self._file.tell() >= self._max_bytes:
+                    self._rotate()
             except OSError as exc:
                 log.error("cannot write the audit log %s: %s", self.path, exc)
                 error = exc
@@ -104,6 +112,27 @@ class AuditLog:
                         self._loop.call_soon_threadsafe(_done, future, error)
             if stop:
                 return
+
+
+    def _rotate(self) -> None:
+        """audit.jsonl -> .1 -> .2 ... (the last record of the old file is already on disk)."""
+        self._file.close()
+        oldest = self._rotated(self._keep)
+        if oldest.exists():
+            oldest.unlink()
+        for n in range(self._keep - 1, 0, -1):
+            if self._rotated(n).exists():
+                self._rotated(n).rename(self._rotated(n + 1))
+        self.path.rename(self._rotated(1))
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the renames are on disk before anything new is written
+        finally:
+            os.close(directory)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def _rotated(self, n: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{n}")
 
 
 def _done(future: asyncio.Future[None], error: OSError | None) -> None:

@@ -362,15 +362,18 @@ def _local_time(text: str, zone: ZoneInfo) -> datetime | None:
 
 
 def _tail_jsonl(path: Path, count: int) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open("rb") as file:
-        file.seek(0, 2)
-        size = file.tell()
-        file.seek(max(0, size - 400 * count))
-        lines = file.read().splitlines()[-count:]
+    """The last ``count`` records of the audit log (and of its last rotated file if needed)."""
+    lines: list[bytes] = []
+    for file_path in (path, path.with_name(path.name + ".1")):
+        if len(lines) >= count or not file_path.exists():
+            break
+        with file_path.open("rb") as file:
+            file.seek(0, 2)
+            size = file.tell()
+            file.seek(max(0, size - 400 * count))
+            lines = file.read().splitlines()[-(count - len(lines)):] + lines
     out = []
-    for line in lines:
+    for line in lines[-count:]:
         with contextlib.suppress(ValueError):
             out.append(json.loads(line))
     return out
