@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, Mqtt, SiteConfig, load_site
-from gateway.logs import SafeFormatter
+from gateway.logs import JsonFormatter, SafeFormatter
 from gateway.topics import Topics, site_filter
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, json_lines: bool = False) -> None:
     handler = logging.StreamHandler()
     # one record, one line: control characters a peer or an operator sends are escaped
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_lines else
+                         SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     # paho logs every loop pass without a socket as an error; our own callbacks say what matters
@@ -62,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import Gateway
 
     site = _load(args.config)
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, site.gateway.log_format == "json")
     os.umask(0o077)  # whatever the gateway writes (state, audit, logins) is its user's only
     try:
         gateway = Gateway(site)

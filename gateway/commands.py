@@ -351,7 +351,7 @@ class CommandRouter:
                           Severity.MINOR if audit.outcome == "denied" else Severity.INFO)
             record = {"time": event.time.isoformat(), **audit.model_dump()}
             log.info("audit: %s %s %s %s", audit.operator, audit.command, audit.outcome,
-                     audit.error)
+                     audit.error, extra={"alarm_id": (audit.args or {}).get("alarm_id")})
             self._emit(event)
             if durably:
                 await self._audit.record_durably(record)

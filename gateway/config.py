@@ -65,6 +65,8 @@ class Site(Strict):
 class GatewayIdentity(Strict):
     id: Identifier = "gw1"
     state_dir: Path = Path("var")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, for journald or a shipper")
     stats_interval: Seconds = Field(default=60.0, ge=1, le=86400)
 
 

@@ -91,7 +91,7 @@ class FloodGuard:
         flood.hold(events, now)
         log.warning("%s: flooding: more than %d condition changes at once or %g per second; "
                     "holding its reports back at the device", device_id, self._policy.burst,
-                    self._policy.per_second)
+                    self._policy.per_second, extra={"device": device_id})
         self._emit(Event(DEVICE_FLOODING, device_id, self._report(flood), Severity.CRITICAL))
 
     def _report(self, flood: _Flood, seconds: float = 0.0) -> FloodReport:

@@ -9,6 +9,7 @@ topics never flap.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
@@ -17,6 +18,8 @@ from gateway.bus import Bus, Polled
 from gateway.config import Flood
 from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
 from gateway.flood import FloodGuard
+
+log = logging.getLogger(__name__)
 
 
 class Intake:
@@ -56,6 +59,8 @@ class Intake:
         if self.online.get(device_id) == online:
             return
         self.online[device_id] = online
+        log.log(logging.INFO if online else logging.WARNING, "%s: %s: %s", device_id,
+                "online" if online else "OFFLINE", reason, extra={"device": device_id})
         self.emit(
             Event(
                 DEVICE_ONLINE if online else DEVICE_OFFLINE,

@@ -10,6 +10,7 @@ itself is summarised instead of filling the disk.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -33,6 +34,25 @@ class SafeFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape(record.message)
         return super().formatMessage(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (for journald or a log shipper): time, level, logger, message,
+    and the device, event and alarm ids where the record carries them (``extra=``)."""
+
+    FIELDS = ("device", "event_id", "alarm_id", "peer")
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        for name in self.FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                doc[name] = value
+        if record.exc_info:
+            doc["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False, default=str)
 
 
 class LogLimiter:

@@ -44,10 +44,11 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except DeviceUnavailable as exc:
-                log.error("%s: %s; trying again in about %.0f s", driver.device_id, exc, backoff)
+                log.error("%s: %s; trying again in about %.0f s", driver.device_id, exc, backoff,
+                          extra={"device": driver.device_id})
             except Exception:
                 log.exception("%s: driver failed; restarting in about %.0f s",
-                              driver.device_id, backoff)
+                              driver.device_id, backoff, extra={"device": driver.device_id})
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, MAX_BACKOFF)
 

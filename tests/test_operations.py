@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Mosquitto, Subscriber, free_port, wait_port
@@ -21,6 +23,9 @@ def test_metrics_tell_events_backlog_devices_alarms_polls_and_deliveries(
     port = free_port()
     site = site_file(tmp_path, mosquitto.url, modules=2, extra={
         "metrics": {"enabled": True, "listen": {"host": "127.0.0.1", "port": port}}})
+    doc = yaml.safe_load(site.read_text())
+    doc["gateway"]["log_format"] = "json"
+    site.write_text(yaml.safe_dump(doc))
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:
@@ -42,3 +47,7 @@ def test_metrics_tell_events_backlog_devices_alarms_polls_and_deliveries(
     assert got[("campus_outbox_backlog", ())] == 0
     assert got[("campus_delivery_seconds_count", ())] >= 3
     assert got[("campus_poll_seconds_count", (("device", "io-1"),))] > 5
+    # the log was one JSON object a line, with the device where there is one
+    lines = [json.loads(line) for line in gateway.output().splitlines() if line.strip()]
+    online = [r for r in lines if r["message"].startswith("io-0: online")]
+    assert online and online[0]["device"] == "io-0" and online[0]["level"] == "INFO"
