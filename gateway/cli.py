@@ -83,6 +83,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gateway.doctor import examine
+
+    site = _load(args.config)
+    failed = False
+    for finding in examine(site):
+        print(finding, flush=True)
+        failed = failed or finding.status == "FAIL"
+    return 1 if failed else 0
+
+
 def _broker_args(args: argparse.Namespace) -> tuple[str, str, Topics | None, Mqtt | None]:
     """The broker URL, topic prefix, the gateway's topics and (from a site file) the MQTT
     section with its credentials and TLS files."""
@@ -303,6 +314,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a site file; exit 2 listing every problem")
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("doctor", help="check a site: state dir, broker, devices, logins")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("tail", help="watch the event stream as the central platform sees it")
     _add_remote(p)

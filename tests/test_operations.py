@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -51,3 +55,51 @@ def test_metrics_tell_events_backlog_devices_alarms_polls_and_deliveries(
     lines = [json.loads(line) for line in gateway.output().splitlines() if line.strip()]
     online = [r for r in lines if r["message"].startswith("io-0: online")]
     assert online and online[0]["device"] == "io-0" and online[0]["level"] == "INFO"
+
+
+def test_the_doctor_says_what_is_wrong_in_one_line_each(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    site = site_file(tmp_path, mosquitto.url, modules=2)
+    sims = SimulatorThread(site)
+    try:
+        sims.run(lambda: sims.module("io-1").go_offline("refuse"))
+
+        def doctor() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "gateway.cli", "doctor", "-c",
+                                   str(site)], capture_output=True, text=True, timeout=60)
+
+        first = doctor()
+        lines = first.stdout.splitlines()
+        assert first.returncode == 1, first.stdout + first.stderr
+        assert any(line.startswith("ok   broker") and "subscribed" in line for line in lines)
+        assert any(line.startswith("ok   device io-0") for line in lines)
+        assert any(line.startswith("FAIL device io-1") and "refused" in line.lower()
+                   for line in lines), lines
+        assert any(line.startswith("warn console logins") for line in lines)
+        sims.run(lambda: sims.module("io-1").go_online())
+        mosquitto.stop()
+        second = doctor()
+        assert any(line.startswith("FAIL broker") for line in second.stdout.splitlines())
+        assert any(line.startswith("ok   device io-1") for line in second.stdout.splitlines())
+    finally:
+        sims.stop()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not here")
+def test_the_systemd_unit_is_valid_and_hardened(tmp_path: Path) -> None:
+    unit = (Path(__file__).parents[1] / "config" / "systemd" / "campus-gateway.service")
+    text = unit.read_text()
+    for setting in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+                    "User=campus-gateway", "StateDirectoryMode=0700", "Restart=always",
+                    "LoadCredential=", "UMask=0077"):
+        assert setting in text
+    assert "campus-gateway run -c /etc/campus-gateway/site.yaml" in text
+    # verify it as it would be installed, with this checkout's executable and an existing user
+    local = tmp_path / "campus-gateway.service"
+    local.write_text(text.replace("/opt/campus-gateway/.venv/bin/campus-gateway",
+                                  str(Path(sys.executable).parent / "campus-gateway"))
+                     .replace("User=campus-gateway", "User=root")
+                     .replace("Group=campus-gateway", "Group=root"))
+    checked = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
