@@ -275,6 +275,10 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
               f"while pressing ({busy['gateway'].wall1 - busy['gateway'].wall0:.1f} s), "
               f"{idle['gateway'].percent:.1f} % idle-polling ({args.idle_window:g} s before); "
               f"RSS {rss_end:.1f} MiB (peak {rss_peak:.1f} MiB)")
+        polls_per_second = args.modules * 1000 / args.poll_interval
+        per_poll = idle["gateway"].percent / 100 / polls_per_second * 1e6
+        print(f"gateway CPU per poll, idle: {per_poll:.0f} us ({args.modules} modules x "
+              f"{1000 / args.poll_interval:g} polls/s = {polls_per_second:,.0f} polls/s)")
         others = ", ".join(f"{name} {w.percent:.1f} %" for name, w in busy.items()
                            if name != "gateway")
         print(f"other processes while pressing (% of one core): {others}; "

@@ -48,6 +48,9 @@ class Bus:
     def subscribe(self, kind: type[M], listener: Callable[[M], None]) -> None:
         self._listeners[kind].append(listener)
 
+    def listens(self, kind: type) -> bool:
+        return bool(self._listeners.get(kind))
+
     def publish(self, message: object) -> None:
         for listener in self._listeners.get(type(message), ()):
             try:

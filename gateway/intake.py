@@ -71,7 +71,8 @@ class Intake:
         )
 
     def polled(self, device_id: str, seconds: float, error: str | None) -> None:
-        self._bus.publish(Polled(device_id, seconds, error))
+        if self._bus.listens(Polled):  # a poll a device every 100 ms: cheap when nobody asks
+            self._bus.publish(Polled(device_id, seconds, error))
 
     def active_conditions(self, device_id: str) -> AbstractSet[str]:
         return self._active_conditions(device_id)

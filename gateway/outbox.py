@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from gateway.config import ConfigError
 from gateway.config import Outbox as OutboxLimits
 
@@ -152,7 +154,7 @@ def _row(work: Outgoing, row_id: int, seq: int | None, now: float,
     if body is not None and work.sequenced:  # events (not retained states) carry both
         body = {**body, **({"seqno": seq} if seq is not None else {}),
                 **({} if durable else {"durable": False})}
-    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    payload = b"" if body is None else orjson.dumps(body)
     return (row_id, now, int(work.life_safety), work.device, work.kind, seq, work.topic,
             payload, work.qos, int(work.retain), work.content_type, work.expiry)
 

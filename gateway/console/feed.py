@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.bus import AlarmChanged, Polled
@@ -68,7 +69,7 @@ class LiveFeed:
         self.events: deque[Logged] = deque(maxlen=EVENT_LOG)
         self.online_since: dict[str, datetime] = {}
         self.last_report: dict[str, datetime] = {}
-        self.last_answer: dict[str, datetime] = {}  # a polled device's last good poll
+        self.last_answer: dict[str, float] = {}  # a polled device's last good poll (epoch s)
 
     @property
     def last_id(self) -> str:
@@ -96,7 +97,7 @@ class LiveFeed:
 
     def on_poll(self, polled: Polled) -> None:
         if polled.error is None:
-            self.last_answer[polled.device_id] = datetime.now(UTC)
+            self.last_answer[polled.device_id] = time.time()
 
     def on_alarm(self, change: AlarmChanged) -> None:
         alarm = change.alarm

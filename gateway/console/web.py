@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -235,7 +235,9 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         session = signed_in(request)
         return page(request, "devices.html", session, devices=parts.inventory(),
                     online=parts.online, since=parts.feed.online_since,
-                    last={**parts.feed.last_report, **parts.feed.last_answer},
+                    last={**parts.feed.last_report, **{
+                        d: datetime.fromtimestamp(t, UTC)
+                        for d, t in parts.feed.last_answer.items()}},
                     outbox=parts.outbox_stats(),
                     broker=parts.broker_connected())
 
