@@ -4,11 +4,19 @@ identifiers, and how a validation error is told to the person who wrote the file
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Callable, Hashable, Set
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -26,6 +34,17 @@ def parse_duration(value: Any) -> float:
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 

@@ -7,8 +7,10 @@ effect at once. Roles are those of commands: viewer < guard < supervisor.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,25 +48,29 @@ class ConsoleOperators:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _db(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation (the CLI and the daemon both write here)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, timeout=5)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(self.SCHEMA)
-        return db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(self.SCHEMA)
+            yield db
+        finally:
+            db.close()
 
     def add(self, name: str, role: str, password: str) -> None:
         self._check(role, password)
-        db = self._db()
         try:
-            db.execute("INSERT INTO operators (name, role, hash, changed) VALUES (?, ?, ?, ?)",
-                       (name, role, _hasher.hash(password), time.time()))
+            with self._db() as db:
+                db.execute("INSERT INTO operators (name, role, hash, changed)"
+                           " VALUES (?, ?, ?, ?)", (name, role, _hasher.hash(password),
+                                                     time.time()))
         except sqlite3.IntegrityError:
             raise OperatorError(f"operator {name!r} exists already (passwd changes the "
                                 "password)") from None
-        finally:
-            db.close()
 
     def set_password(self, name: str, password: str) -> None:
         self._check("viewer", password)
@@ -75,45 +81,30 @@ class ConsoleOperators:
 
     def touch_session(self, sid_hash: str, language: str, last_seen: float) -> bool:
         """Refresh a session; False if it was ended meanwhile (by the CLI)."""
-        db = self._db()
-        try:
+        with self._db() as db:
             changed = db.execute("UPDATE sessions SET last_seen = ?, language = ? WHERE"
                                  " sid_hash = ?", (last_seen, language, sid_hash)).rowcount
             return bool(changed)
-        finally:
-            db.close()
 
     def new_session(self, sid_hash: str, operator: str, role: str, language: str, csrf: str,
                     last_seen: float) -> None:
-        db = self._db()
-        try:
+        with self._db() as db:
             db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
                        (sid_hash, operator, role, language, csrf, last_seen))
-        finally:
-            db.close()
 
     def sessions(self, newer_than: float) -> list[tuple[str, str, str, str, str, float]]:
-        db = self._db()
-        try:
+        with self._db() as db:
             db.execute("DELETE FROM sessions WHERE last_seen <= ?", (newer_than,))
             return list(db.execute("SELECT sid_hash, operator, role, language, csrf, last_seen"
                                    " FROM sessions"))
-        finally:
-            db.close()
 
     def end_session(self, sid_hash: str) -> None:
-        db = self._db()
-        try:
+        with self._db() as db:
             db.execute("DELETE FROM sessions WHERE sid_hash = ?", (sid_hash,))
-        finally:
-            db.close()
 
     def end_sessions(self, operator: str) -> None:
-        db = self._db()
-        try:
+        with self._db() as db:
             db.execute("DELETE FROM sessions WHERE operator = ?", (operator,))
-        finally:
-            db.close()
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self._update(name, "disabled = ?", int(disabled))
@@ -124,22 +115,16 @@ class ConsoleOperators:
         self._update(name, "language = ?", language)
 
     def list(self) -> list[ConsoleOperator]:
-        db = self._db()
-        try:
+        with self._db() as db:
             return [ConsoleOperator(n, r, bool(d), lang) for n, r, d, lang in db.execute(
                 "SELECT name, role, disabled, language FROM operators ORDER BY name")]
-        finally:
-            db.close()
 
     def verify(self, name: str, password: str) -> ConsoleOperator | None:
         """The operator, if the password is right and the operator not disabled (slow: argon2;
         call it off the event loop)."""
-        db = self._db()
-        try:
+        with self._db() as db:
             row = db.execute("SELECT role, hash, disabled, language FROM operators"
                              " WHERE name = ?", (name,)).fetchone()
-        finally:
-            db.close()
         if row is None:
             _hasher.hash(password)  # the same time as a wrong password: no name probing
             return None
@@ -155,12 +140,9 @@ class ConsoleOperators:
         return ConsoleOperator(name, role, False, language)
 
     def _update(self, name: str, assignment: str, value: object) -> None:
-        db = self._db()
-        try:
+        with self._db() as db:
             changed = db.execute(f"UPDATE operators SET {assignment}, changed = ? WHERE name = ?",
                                  (value, time.time(), name)).rowcount
-        finally:
-            db.close()
         if not changed:
             raise OperatorError(f"no operator {name!r}")
 
