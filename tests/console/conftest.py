@@ -61,9 +61,10 @@ class Console:
         return page
 
 
-def console_site(tmp_path: Path, broker: str, **alarms: Any) -> tuple[Path, str]:
+def console_site(tmp_path: Path, broker: str, modules: int = 2,
+                 **alarms: Any) -> tuple[Path, str]:
     port = free_port()
-    site = site_file(tmp_path, broker, modules=2, alarms=alarms or None, extra={
+    site = site_file(tmp_path, broker, modules=modules, alarms=alarms or None, extra={
         "console": {"listen": {"host": "127.0.0.1", "port": port}, "map": {
             "image": str(ROOT / "config" / "maps" / "demo-campus.svg"),
             "markers": [{"device": "io-0", "point": "btn-a", "x": 36, "y": 86,

@@ -239,3 +239,31 @@ def test_the_console_speaks_tls_with_secure_cookies(tmp_path, mosquitto, subscri
             httpx.get(f"http://127.0.0.1:{port}/login")
     finally:
         gateway.stop()
+
+
+def test_an_alarm_flood_is_grouped_and_each_alarm_still_acknowledgeable(
+        tmp_path, mosquitto, subscriber, browser) -> None:  # type: ignore[no-untyped-def]
+    from tests.console.conftest import Console, console_site
+    from tests.rig import GatewayProcess, SimulatorThread
+
+    site, url = console_site(tmp_path, mosquitto.url, modules=6)
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+    try:
+        subscriber.wait_event("device.online", count=6, timeout=20)
+        console = Console(url, site, sims, gateway, subscriber)
+        page = console.login(browser, "guard1", "en")
+        for module in range(6):
+            for point in ("btn-a", "btn-b"):
+                sims.press(f"io-{module}", point)
+        expect(page.locator("h2.flood")).to_contain_text("12 alarms", timeout=10_000)
+        groups = page.locator("details.group")
+        assert groups.count() == 6  # one per zone: zone-0 ... zone-5
+        first = groups.first  # two alarms: open; each has its own acknowledge
+        expect(first.locator("button.ack")).to_have_count(2)
+        first.locator("button.ack").first.click()
+        console.subscriber.wait_event("alarm.acknowledged", timeout=10)
+        screenshot(page, "flood")
+    finally:
+        gateway.stop()
+        sims.stop()

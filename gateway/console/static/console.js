@@ -8,6 +8,7 @@ const SEVERITY = { critical: 0, major: 1, minor: 2, info: 3 };
 const FLOOD_COUNT = 10, FLOOD_WINDOW_MS = 10 * 60 * 1000;
 const state = { alarms: new Map(), online: {}, drill: null, markers: [] };
 let onDuty = sessionStorage.getItem("duty") === "1";
+const groupsOpen = new Map();  // a flood group the guard opened or closed stays so
 let stream = null;
 
 const clock = new Intl.DateTimeFormat(boot.language, {
@@ -156,8 +157,10 @@ function renderBoard() {
     box.append(el("h2", { class: "flood" }, text("flood") + ": " + alarms.length + " " + text("group_of")));
     for (const [key, members] of groups) {
       const first = members[0];
-      const group = el("details", { class: "group sev-" + first.severity, open: members.length <= 3 },
+      const open = groupsOpen.has(key) ? groupsOpen.get(key) : members.length <= 3;
+      const group = el("details", { class: "group sev-" + first.severity, open, "data-group": key },
         el("summary", {}, members.length + " × " + conditionName(first) + " · " + (first.zone || first.device_id)));
+      group.addEventListener("toggle", () => groupsOpen.set(key, group.open));
       for (const a of members) group.append(card(a, true));
       box.append(group);
     }
