@@ -204,13 +204,14 @@ class CommandRouter:
             if len(request.payload) > MAX_REQUEST_BYTES:
                 raise CommandError("too_large", f"request is {len(request.payload)} bytes; the "
                                    f"limit is {MAX_REQUEST_BYTES}")
-            correlation = _correlation_of(request.payload)
             if request.retained:
+                correlation = _correlation_of(request.payload)
                 raise CommandError("retained", "retained requests are ignored (they would run "
                                    "again at every reconnect); publish commands with retain=false")
             try:
                 body = RequestBody.model_validate_json(request.payload)
-            except ValidationError as exc:
+            except ValidationError as exc:  # parsed a second time only for its correlation id
+                correlation = _correlation_of(request.payload)
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "(body)"
                 raise CommandError("bad_request", f"request {where}: {first['msg']}") from None

@@ -14,6 +14,7 @@ class ReportingSink:
         self.events: list[Event] = []
         self.refused: list[list[Event]] = []
         self.refusing = False
+        self.polls = 0
 
     def report(self, events: Sequence[Event]) -> bool:
         if not events:
@@ -28,4 +29,4 @@ class ReportingSink:
         return None
 
     def polled(self, device_id: str, seconds: float, error: str | None) -> None:
-        self.polls = getattr(self, "polls", 0) + 1
+        self.polls += 1
