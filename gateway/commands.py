@@ -50,7 +50,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
-from gateway.limits import TokenBucket
+from gateway.limits import KeyedBuckets, TokenBucket
 from gateway.mqtt_link import Request
 from gateway.outbox import StateWrite
 
@@ -177,7 +177,7 @@ class CommandRouter:
         self._inventory = inventory
         self._device = gateway_device
         self._execute = execute
-        self._rates: dict[str, TokenBucket] = {}
+        self._rates = KeyedBuckets(limits.per_operator.burst, limits.per_operator.per_second)
         per_minute = limits.refusals_recorded_per_minute
         self._refusals = TokenBucket(per_minute, per_minute / 60)
         self._unrecorded = 0
@@ -298,11 +298,7 @@ class CommandRouter:
             raise CommandError("forbidden",
                                f"operator {operator!r} ({role}) may not do this; needs "
                                f"{command.role}")
-        rate = self._rates.get(operator)
-        if rate is None:
-            limit = self._limits.per_operator
-            rate = self._rates[operator] = TokenBucket(limit.burst, limit.per_second)
-        if not rate.take():
+        if not self._rates.take(operator):
             raise CommandError("rate_limited", f"operator {operator!r} sends more than "
                                f"{self._limits.per_operator.per_second:g} requests per second")
 

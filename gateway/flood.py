@@ -27,7 +27,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
-from gateway.limits import TokenBucket
+from gateway.limits import KeyedBuckets
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,11 @@ class FloodGuard:
         self._policy = policy
         self._emit = emit
         self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
+        self._budgets = KeyedBuckets(policy.burst, policy.per_second, clock=clock)
         self._floods: dict[str, _Flood] = {}
 
     def admit(self, device_id: str, events: Sequence[Event]) -> bool:
-        bucket = self._buckets.get(device_id)
-        if bucket is None:
-            bucket = self._buckets[device_id] = TokenBucket(
-                self._policy.burst, self._policy.per_second, self._clock)
-        if bucket.take(len(events)):
+        if self._budgets.take(device_id, len(events)):
             return True
         self._refused(device_id, events)
         return False

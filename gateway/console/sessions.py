@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.console.operators import ConsoleOperators
-from gateway.limits import TokenBucket
+from gateway.limits import KeyedBuckets
 
 SAVE_EVERY = 60.0
 
@@ -121,17 +121,12 @@ class LoginGuard:
         self._clock = clock
         self._failures: dict[str, int] = {}
         self._locked: dict[str, float] = {}
-        self._addresses: dict[str, TokenBucket] = {}
+        self._addresses = KeyedBuckets(self.PER_ADDRESS_BURST, self.PER_ADDRESS_PER_MINUTE / 60,
+                                       max_keys=10_000, clock=clock)
 
     def refusal(self, name: str, address: str) -> str:
         """Why a login attempt is refused before the password is even checked ("" if not)."""
-        bucket = self._addresses.get(address)
-        if bucket is None:
-            if len(self._addresses) > 10_000:
-                self._addresses.clear()
-            bucket = self._addresses[address] = TokenBucket(
-                self.PER_ADDRESS_BURST, self.PER_ADDRESS_PER_MINUTE / 60, self._clock)
-        if not bucket.take():
+        if not self._addresses.take(address):
             return "too_many_attempts"
         until = self._locked.get(name)
         if until is not None:
