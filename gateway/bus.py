@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from gateway.events import AlarmSnapshot, EventType
+from gateway.events import AlarmChange, AlarmSnapshot, Event, EventType
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,12 @@ class AlarmChanged:
     alarm: AlarmSnapshot
     by: str | None = None
     report: str | None = None
+
+    def event(self) -> Event:
+        """The alarm event that tells the stream (and the event log) of this change."""
+        return Event(self.kind, self.alarm.device_id,
+                     AlarmChange(alarm=self.alarm, by=self.by, report=self.report),
+                     self.alarm.severity, self.alarm.alarm_id)
 
 
 @dataclass(frozen=True)

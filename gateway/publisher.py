@@ -102,11 +102,8 @@ class EventPublisher:
 
     def alarm_changed(self, change: AlarmChanged) -> None:
         """The alarm event, then the retained current state of the alarm."""
-        alarm = change.alarm
-        self.publish(Event(change.kind, alarm.device_id,
-                           AlarmChange(alarm=alarm, by=change.by, report=change.report),
-                           alarm.severity, alarm.alarm_id))
-        self.alarm_state(alarm)
+        self.publish(change.event())
+        self.alarm_state(change.alarm)
 
     def alarm_state(self, alarm: AlarmSnapshot) -> None:
         """Retained current state of an open alarm; an empty retained message once it closes."""

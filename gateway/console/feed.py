@@ -27,7 +27,6 @@ from gateway.events import (
     DRILL_STARTED,
     DRILL_STOPPED,
     LINKAGE_EXECUTED,
-    AlarmChange,
     Availability,
     Event,
 )
@@ -100,10 +99,7 @@ class LiveFeed:
             self.last_answer[polled.device_id] = time.time()
 
     def on_alarm(self, change: AlarmChanged) -> None:
-        alarm = change.alarm
-        self.events.append(Logged(Event(change.kind, alarm.device_id, AlarmChange(
-            alarm=alarm, by=change.by, report=change.report), alarm.severity, alarm.alarm_id),
-            alarm.drill))
+        self.events.append(Logged(change.event(), change.alarm.drill))
         self._push("alarm", {"change": change.kind.name, "by": change.by,
                              "report": change.report,
                              "alarm": change.alarm.model_dump(mode="json")})
