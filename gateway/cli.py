@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, Mqtt, SiteConfig, load_site
+from gateway.config import ROLES, ConfigError, Mqtt, SiteConfig, load_site
 from gateway.logs import JsonFormatter, SafeFormatter
 from gateway.topics import Topics, site_filter
 
@@ -368,7 +368,7 @@ def parser() -> argparse.ArgumentParser:
         if action != "list":
             q.add_argument("name")
         if action == "add":
-            q.add_argument("--role", default="guard", choices=["viewer", "guard", "supervisor"])
+            q.add_argument("--role", default="guard", choices=list(ROLES))
         if action in ("add", "passwd"):
             q.add_argument("--password-file", help="read the password from a file (default: "
                            "asked twice)")
@@ -376,7 +376,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("operator-token", help="make a token for an operator and its hash")
     p.add_argument("name")
-    p.add_argument("--role", default="guard", choices=["viewer", "guard", "supervisor"])
+    p.add_argument("--role", default="guard", choices=list(ROLES))
     p.set_defaults(func=cmd_operator_token)
 
     p = sub.add_parser("contract", help="write the JSON Schemas and the AsyncAPI document")

@@ -38,8 +38,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from drivers import ActionError
 from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService, StateWriter
 from gateway.audit import AuditLog, bounded_args
+from gateway.config import ROLES, Operator
 from gateway.config import Commands as CommandLimits
-from gateway.config import Operator
 from gateway.drills import Drills
 from gateway.events import (
     COMMAND_AUDIT,
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_VALIDITY = timedelta(seconds=60)
-ROLES = {"viewer": 0, "guard": 1, "supervisor": 2}
 # refusals that protect the gateway (audited as "denied"); the rest are errors of the request
 DENIALS = frozenset({"unauthorised", "forbidden", "rate_limited", "replayed", "expired",
                      "not_yet_valid", "retained", "too_large", "bad_response_topic", "busy"})

@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -136,11 +136,16 @@ class Commands(Strict):
         default=[], description="topic prefixes MQTT 5 answers may go to besides our own")
 
 
+Role = Literal["viewer", "guard", "supervisor"]
+# Each role may do what the roles before it may: viewer < guard < supervisor.
+ROLES: dict[str, int] = {name: rank for rank, name in enumerate(get_args(Role))}
+
+
 class Operator(Strict):
     """A person allowed to send commands. Only a SHA-256 of the token is kept in the site file."""
 
     name: Identifier
-    role: Literal["viewer", "guard", "supervisor"]
+    role: Role
     token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 

@@ -2,7 +2,8 @@
 
 ``campus-gateway operator add/passwd/disable/list`` writes here while the daemon runs (SQLite
 WAL); the console reads a record at every login, so a new password or a disabled operator takes
-effect at once. Roles are those of commands: viewer < guard < supervisor.
+effect at once. Roles are those of commands (``gateway.config.ROLES``): viewer < guard <
+supervisor.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-ROLES = ("viewer", "guard", "supervisor")
+from gateway.config import ROLES
+
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()

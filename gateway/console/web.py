@@ -32,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.alarms import AlarmService
 from gateway.commands import CommandRouter
-from gateway.config import IMAGE_TYPES, SiteConfig
+from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
 from gateway.console.feed import LiveFeed
 from gateway.console.i18n import LANGUAGES, catalogue, pick
 from gateway.console.operators import ConsoleOperators
@@ -47,7 +47,6 @@ HERE = Path(__file__).parent
 COOKIE = "campus_session"
 LOGIN_COOKIE = "campus_login"
 KEEPALIVE = 15.0
-ROLE_ORDER = {"viewer": 0, "guard": 1, "supervisor": 2}
 AUDIT_SHOWN = 500
 EVENTS_SHOWN = 500
 SECURITY_HEADERS = {
@@ -110,7 +109,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
         text = catalogue(session.language)
         boot = {"csrf": session.csrf, "operator": session.operator, "role": session.role,
-                "can_act": ROLE_ORDER[session.role] >= ROLE_ORDER["guard"],
+                "can_act": ROLES[session.role] >= ROLES["guard"],
                 "language": session.language, "timezone": site.site.timezone, "text": text,
                 "site": site.site.name or site.site.id}
         return templates.TemplateResponse(request, name, {
@@ -122,7 +121,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         session = session_of(request)
         if session is None:
             raise HTTPException(303, headers={"Location": "/login"})
-        if ROLE_ORDER[session.role] < ROLE_ORDER[role]:
+        if ROLES[session.role] < ROLES[role]:
             raise HTTPException(403, "not for your role")
         return session
 
