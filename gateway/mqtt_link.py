@@ -45,6 +45,24 @@ class Request:
     refused_response_topic: str | None = None
 
 
+def use_site_credentials(client: mqtt.Client, config: Mqtt | None, scheme: str) -> None:
+    """The site's broker username, password (from the environment or a file) and TLS files on
+    ``client``; TLS also for an ``mqtts://`` URL. A secret that cannot be read is a ConfigError."""
+    if config is not None and config.username:
+        password = config.password.read() if config.password else None
+        client.username_pw_set(config.username, password)
+    tls = config.tls if config is not None else None
+    if tls is not None or scheme == "mqtts":
+        client.tls_set(
+            ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
+            certfile=str(tls.cert_file) if tls and tls.cert_file else None,
+            keyfile=str(tls.key_file) if tls and tls.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        if tls and tls.insecure:
+            client.tls_insecure_set(True)
+
+
 def status_document(online: bool, gateway: str, site: str, reason: str = "",
                     storage: str = "") -> bytes:
     doc = {"online": online, "gateway": gateway, "site": site, "contract": CONTRACT_VERSION}
@@ -93,19 +111,7 @@ class MqttLink:
         # Alarms wait while the link is down: retry often (fire alarms reach the centre in 10 s).
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.max_inflight_messages_set(20)
-        if config.username:
-            password = config.password.read() if config.password else None
-            self.client.username_pw_set(config.username, password)
-        if config.tls is not None or url.scheme == "mqtts":
-            tls = config.tls
-            self.client.tls_set(
-                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls and tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            if tls and tls.insecure:
-                self.client.tls_insecure_set(True)
+        use_site_credentials(self.client, config, url.scheme)
         self.client.will_set(
             topics.status,
             status_document(False, topics.gateway, topics.site, "connection lost"),
@@ -132,14 +138,7 @@ class MqttLink:
     def stop(self) -> None:
         self._stopping = True
         if self.connected:
-            info = self.client.publish(
-                self.topics.status,
-                status_document(False, self.topics.gateway, self.topics.site, "stopped"),
-                qos=1,
-                retain=True,
-                properties=self._props("application/json", None) if self.v5 else None,
-            )
-            info.wait_for_publish(timeout=2)
+            self._publish_status(False, reason="stopped").wait_for_publish(timeout=2)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -147,11 +146,16 @@ class MqttLink:
         """Say in the retained status whether the gateway can store what it accepts."""
         self._storage = reason
         if self.connected:
-            self.client.publish(
-                self.topics.status,
-                status_document(True, self.topics.gateway, self.topics.site, storage=reason),
-                qos=1, retain=True,
-                properties=self._props("application/json", None) if self.v5 else None)
+            self._publish_status(True, storage=reason)
+
+    def _publish_status(self, online: bool, reason: str = "",
+                        storage: str = "") -> mqtt.MQTTMessageInfo:
+        """The retained gateway status (QoS 1; content type JSON on MQTT 5)."""
+        return self.client.publish(
+            self.topics.status,
+            status_document(online, self.topics.gateway, self.topics.site, reason, storage),
+            qos=1, retain=True,
+            properties=self._props("application/json", None) if self.v5 else None)
 
     def _props(self, content_type: str, expiry: int | None) -> Properties:
         props = Properties(PacketTypes.PUBLISH)
@@ -202,11 +206,8 @@ class MqttLink:
                              options=SubscribeOptions(qos=1, retainAsPublished=True))
         else:
             client.subscribe(self.topics.requests, qos=1)
+        self._publish_status(True, storage=self._storage)
         props = self._props("application/json", None) if self.v5 else None
-        client.publish(self.topics.status,
-                       status_document(True, self.topics.gateway, self.topics.site,
-                                       storage=self._storage),
-                       qos=1, retain=True, properties=props)
         for topic, payload in self._announce():
             client.publish(topic, payload, qos=1, retain=True, properties=props)
         self._connected.set()

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 
 from gateway.config import ConfigError, Mqtt
+from gateway.mqtt_link import use_site_credentials
 from gateway.topics import Topics
 from gateway.topics import parse as parse_topic
 
@@ -41,19 +42,10 @@ def connect(url: str, *, site: Mqtt | None = None, timeout: float = 10.0) -> mqt
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"campus-cli-{uuid.uuid4().hex[:10]}",
                          protocol=mqtt.MQTTv311)
-    if site is not None and site.username:
-        try:
-            password = site.password.read() if site.password else None
-        except ConfigError as exc:
-            raise ConnectionError(f"the broker password: {exc}") from None
-        client.username_pw_set(site.username, password)
-    tls = site.tls if site is not None else None
-    if tls is not None or parsed.scheme == "mqtts":
-        client.tls_set(ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-                       certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-                       keyfile=str(tls.key_file) if tls and tls.key_file else None)
-        if tls is not None and tls.insecure:
-            client.tls_insecure_set(True)
+    try:
+        use_site_credentials(client, site, parsed.scheme)
+    except ConfigError as exc:
+        raise ConnectionError(f"the broker password: {exc}") from None
     connected = threading.Event()
     client.on_connect = lambda c, u, f, rc, p=None: connected.set() if not rc.is_failure else None
     try:
