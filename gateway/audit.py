@@ -113,7 +113,6 @@ class AuditLog:
             if stop:
                 return
 
-
     def _rotate(self) -> None:
         """audit.jsonl -> .1 -> .2 ... (the last record of the old file is already on disk)."""
         self._file.close()

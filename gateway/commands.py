@@ -276,7 +276,7 @@ class CommandRouter:
 
     def busy(self, request: Request) -> Response:
         """The answer when the queue is full; counted like any other refusal."""
-        self._count_refusal(request.name)
+        self._count_refusal()
         return self.refusal(_correlation_of(request.payload[:MAX_REQUEST_BYTES]), "busy",
                             "too many requests are waiting; try again in a moment")
 
@@ -320,7 +320,7 @@ class CommandRouter:
                                f"{(now - expires).total_seconds():.0f} s ago")
         return expires
 
-    def _count_refusal(self, name: str) -> bool:
+    def _count_refusal(self) -> bool:
         """Whether this refusal is recorded one by one (else it is only counted)."""
         if self._refusals.take():
             return True
@@ -330,7 +330,7 @@ class CommandRouter:
     async def _record(self, operator: str, role: str, name: str, args: dict[str, Any],
                       outcome: str, error: str = "", source: str = "mqtt",
                       durably: bool = False) -> None:
-        if outcome != "ok" and not self._count_refusal(name):
+        if outcome != "ok" and not self._count_refusal():
             return
         records = []
         if self._unrecorded:

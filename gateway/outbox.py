@@ -550,15 +550,11 @@ class Outbox:
         for start in range(0, len(done), 500):
             chunk = done[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            if self._on_delivered is None:
-                urgent += db.execute(
-                    f"SELECT COALESCE(SUM(priority), 0) FROM outbox WHERE id IN ({marks})", chunk
-                ).fetchone()[0]
-            else:
-                now = time.time()
-                for created, priority in db.execute(
-                        f"SELECT created, priority FROM outbox WHERE id IN ({marks})", chunk):
-                    urgent += priority
+            now = time.time()
+            for created, priority in db.execute(
+                    f"SELECT created, priority FROM outbox WHERE id IN ({marks})", chunk):
+                urgent += priority
+                if self._on_delivered is not None:
                     self._on_delivered(now - created)
             if self._spilled is not None and db is self._spilled:
                 here = {r[0] for r in db.execute(

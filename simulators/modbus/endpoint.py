@@ -41,7 +41,6 @@ from simulators.simulator import StartError
 
 UnitMode = Literal["online", "silent", "refuse"]
 ReplyFault = Literal["none", "byte-count", "short", "function-code"]
-REPLY_FAULTS: tuple[str, ...] = ("none", "byte-count", "short", "function-code")
 _READS = {1: 2, 2: 1, 3: 4, 4: 3}  # read function code -> the neighbouring table's
 
 
