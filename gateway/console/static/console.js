@@ -324,9 +324,8 @@ function renderDevices() {
 document.getElementById("duty").addEventListener("click", () => {
   const siren = document.getElementById("siren");
   // a click is what lets a page play sound: play and stop once now, so later alarms can sound
-  siren.play().then(() => { siren.pause(); siren.currentTime = 0; onDuty = true;
-    sessionStorage.setItem("duty", "1"); renderAll(); })
-    .catch(() => { onDuty = true; sessionStorage.setItem("duty", "1"); renderAll(); });
+  siren.play().then(() => { siren.pause(); siren.currentTime = 0; }, () => {})
+    .then(() => { onDuty = true; sessionStorage.setItem("duty", "1"); renderAll(); });
 });
 document.getElementById("language").addEventListener("click", async () => {
   await fetch("/api/language", { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": boot.csrf },
