@@ -12,6 +12,10 @@ Rules every driver keeps:
   a transmitter that got no ACK sends the frame again. Nothing is half-applied.
 * **Acknowledge only what was accepted.** A protocol with its own acknowledgement (GB/T 26875.3)
   answers a frame only once ``accepted()`` says its events are on disk.
+* **A gate opens only on a decision.** An access driver asks ``decide`` and gives the feedback
+  for the answer; it pulses a lane relay or door strike only for a grant (or an ``open`` action).
+  Gate drivers offer the actions ``open`` ``{gate}`` and ``gate_mode`` ``{gate, mode}`` with
+  mode ``normal``, ``locked`` or ``free`` and answer ``{gate, mode, confirmed, error}``.
 * **Untrusted text goes into log arguments, never into the format string**; the gateway's log
   handler escapes control characters, so a peer cannot forge log lines.
 """
@@ -22,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
+from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.events import Event
 
 
@@ -44,6 +49,10 @@ class DeviceSink(Protocol):
 
     def active_conditions(self, device_id: str) -> AbstractSet[str]:
         """``point/condition`` keys the gateway believes active (open alarms), for resync."""
+        ...
+
+    async def decide(self, request: AccessRequest) -> AccessDecision:
+        """A credential presented at a reader: the gateway's decision, its event on disk."""
         ...
 
 

@@ -38,6 +38,9 @@ from gateway.events import (
     DEVICE_FLOODING,
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
+    DOOR_FORCED,
+    DOOR_HELD_OPEN,
+    DOOR_SECURED,
     FIRE_PANEL_RESET,
     FIRE_RESTORED,
     LINE_FAULT,
@@ -45,11 +48,19 @@ from gateway.events import (
     LINKAGE_EXECUTED,
     PANIC_PRESSED,
     PANIC_RELEASED,
+    READER_POWER_FAULT,
+    READER_POWER_RESTORED,
+    READER_TAMPER,
+    READER_TAMPER_RESTORED,
     STORAGE_FULL,
     STORAGE_OK,
     TAMPER,
     TAMPER_RESTORED,
+    VISITOR_CLOSED,
+    VISITOR_LEFT,
+    VISITOR_OVERSTAYED,
     AlarmSnapshot,
+    DoorFact,
     Event,
     EventType,
     FireFact,
@@ -76,6 +87,10 @@ LINKAGE_FAILED = Condition("linkage_failed", Severity.MAJOR, latched=False)
 # Critical: while a device floods, its own alarms (a fire among them, perhaps) wait at the device.
 FLOODING = Condition("flooding", Severity.CRITICAL, latched=False)
 STORAGE = Condition("storage_full", Severity.MAJOR, latched=False)
+DOOR_FORCED_OPEN = Condition("door_forced", Severity.MAJOR, latched=False)
+DOOR_HELD = Condition("door_held_open", Severity.MINOR, latched=False)
+READER_POWER = Condition("reader_power", Severity.MAJOR, latched=False)
+OVERSTAY = Condition("visitor_overstayed", Severity.MAJOR, latched=False)
 
 # A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
 # here once it is normal again). Faults and the rest close once normal and acknowledged.
@@ -102,6 +117,15 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     DEVICE_FLOOD_ENDED.name: (FLOODING, False),
     STORAGE_FULL.name: (STORAGE, True),
     STORAGE_OK.name: (STORAGE, False),
+    READER_TAMPER.name: (TAMPERED, True),
+    READER_TAMPER_RESTORED.name: (TAMPERED, False),
+    READER_POWER_FAULT.name: (READER_POWER, True),
+    READER_POWER_RESTORED.name: (READER_POWER, False),
+    DOOR_FORCED.name: (DOOR_FORCED_OPEN, True),
+    DOOR_HELD_OPEN.name: (DOOR_HELD, True),
+    VISITOR_OVERSTAYED.name: (OVERSTAY, True),
+    VISITOR_LEFT.name: (OVERSTAY, False),
+    VISITOR_CLOSED.name: (OVERSTAY, False),
 }
 
 REPORT_KINDS = ("first", "written", "general")
@@ -114,6 +138,9 @@ def classify(event: Event) -> tuple[Condition, bool, str] | None:
     fact = FACTS.get(event.type.name)
     if fact is not None:
         return fact[0], fact[1], point
+    if event.type is DOOR_SECURED and isinstance(event.payload, DoorFact):
+        ended = DOOR_FORCED_OPEN if event.payload.ended == "door_forced" else DOOR_HELD
+        return ended, False, point
     if isinstance(event.payload, FireFact):
         return (FIRE_CONDITIONS[event.payload.condition], event.type is not FIRE_RESTORED,
                 event.payload.point)
@@ -290,7 +317,7 @@ class AlarmService:
 
     def _raise(self, event: Event, condition: Condition, key: str, point: str) -> None:
         payload = event.payload
-        zone = str(getattr(payload, "zone", ""))
+        zone = str(getattr(payload, "zone", "") or getattr(payload, "gate", ""))
         location = str(getattr(payload, "location", "") or getattr(payload, "description", ""))
         drill = self._drill_active()
         raised = event.time

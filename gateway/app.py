@@ -1,7 +1,7 @@
 """The composition root: builds every part of the gateway from the site file and runs them.
 
-Reading order: state and topics, outbox, publisher, alarms and drills, drivers, commands, MQTT,
-then the loops that run until stop.
+Reading order: state and topics, outbox, publisher, alarms and drills, access control, drivers,
+linkage, commands, MQTT, then the loops that run until stop.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drivers import build_driver
+from gateway.access.control import AccessControl
+from gateway.access.credentials import CredentialStore
+from gateway.access.doors import Doors
+from gateway.access.ledger import Ledger
+from gateway.access.modes import GateModes, serving
+from gateway.access.schedules import Schedules
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.audit import AuditLog
 from gateway.bus import AlarmChanged, Bus, Polled
@@ -22,7 +28,9 @@ from gateway.config import SiteConfig
 from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 from gateway.drills import Drills
 from gateway.events import (
+    CREDENTIALS_SYNCED,
     EVENTS_DROPPED,
+    GATE_MODE,
     STORAGE_FULL,
     STORAGE_OK,
     Event,
@@ -64,34 +72,48 @@ class Gateway:
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
         self.alarms = AlarmService(self.store, site.alarms, self.bus.publish,
                                    lambda: self.drills.active)
-        self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
-                             self.outbox.durable, site.flood)
         self.supervisor = Supervisor()
+        schedules = Schedules(site.access, site.site.timezone)
+        gates = serving(site.devices)
+        self.modes = GateModes(site.access, schedules, self.store, gates, self.supervisor.execute,
+                               self.bus.publish, self.outbox.unit, site.gateway.id)
+        self.credentials = CredentialStore(state)
+        self.access = AccessControl(site.access, schedules, self.credentials,
+                                    Ledger.load(database, self.outbox), self.modes,
+                                    self.bus.publish, self.outbox.unit, self.outbox.durable,
+                                    self.supervisor.execute, gates, site.gateway.id)
+        self.doors = Doors(site.access.doors, self.bus.publish, self.outbox.unit, self.modes.mode)
+        self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
+                             self.outbox.durable, site.flood, self.access.decide)
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
         self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
                                    self.alarms.open_for_device, self.supervisor.execute,
                                    self.intake.emit)
         self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
-                               site.gateway.id)
+                               site.gateway.id, self.modes.start_lockdown)
         # Who hears what, in this order: the stream first, then what reacts to it.
         self.bus.subscribe(Event, self.publisher.publish)
         self.bus.subscribe(Event, self.alarms.on_event)
         self.bus.subscribe(Event, self.sirens.on_event)
+        self.bus.subscribe(Event, self.doors.on_event)
+        self.bus.subscribe(Event, self._status_event)
         self.bus.subscribe(AlarmChanged, self.publisher.alarm_changed)
         self.bus.subscribe(AlarmChanged, self.drills.observe)
         self.bus.subscribe(AlarmChanged, self.sirens.alarm_changed)
         self.bus.subscribe(AlarmChanged, self.linkage.alarm_changed)
+        self.bus.subscribe(AlarmChanged, self.modes.alarm_changed)
         self.audit = AuditLog(state / "audit.jsonl")
         self.commands = CommandRouter(site.operators, site.commands, self.alarms, self.drills,
                                       self.audit, SeenRequests(database, self.outbox),
                                       self.outbox.durable, self.intake.emit,
                                       lambda: inventory(site), site.gateway.id,
-                                      self.supervisor.execute)
+                                      self.supervisor.execute, self.access.handlers())
         self.link = MqttLink(site.mqtt, self.topics, on_request=self._request,
                              on_connection=lambda _up: self.outbox.connection_changed(),
                              on_ack=self.outbox.acked, announce=self._announce,
-                             response_prefixes=tuple(site.commands.response_topics))
+                             response_prefixes=tuple(site.commands.response_topics),
+                             status_extra=lambda: {"access": self.access.status()})
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
         self.metrics: Metrics | None = None
         if site.metrics.enabled:
@@ -122,6 +144,7 @@ class Gateway:
             self.metrics.start()
         self.outbox.attach(self.link)
         self.link.start()
+        self.modes.start(self.alarms.open_alarms())
         log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
                  self.topics.site, len(self.supervisor), self.site.mqtt.url)
         try:
@@ -140,14 +163,19 @@ class Gateway:
         finally:
             await self.sirens.wait_idle()
             await self.linkage.wait_idle()
+            await self.access.wait_idle()
             await asyncio.to_thread(self.outbox.close, DRAIN_ON_STOP)
             self.link.stop()
             self.audit.close()
+            self.credentials.close()
             log.info("gateway stopped")
 
     async def _tick(self) -> None:
         while True:
-            self.alarms.tick(datetime.now(UTC))
+            now = datetime.now(UTC)
+            self.alarms.tick(now)
+            self.access.tick(now)
+            self.doors.tick()
             self.intake.flood.tick()
             await asyncio.sleep(1.0)
 
@@ -170,6 +198,7 @@ class Gateway:
             "alarms_open": self.alarms.open_count(),
             "flooding": self.intake.flood.flooding,
             "drill": self.drills.active,
+            "access": self.access.status(),
             "outbox": vars(out),
         }
 
@@ -195,6 +224,11 @@ class Gateway:
         self.link.storage(reason)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _status_event(self, event: Event) -> None:
+        """The retained status carries the credential version and the gates' modes."""
+        if event.type in (CREDENTIALS_SYNCED, GATE_MODE):
+            self.link.refresh_status()
 
     def _request(self, request: Request) -> None:
         self.requests.offer(request)

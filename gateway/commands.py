@@ -27,7 +27,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from drivers import ActionError
 from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService, StateWriter
 from gateway.audit import AuditLog, bounded_args
+from gateway.command_table import COMMANDS
 from gateway.config import ROLES, Operator
 from gateway.config import Commands as CommandLimits
 from gateway.drills import Drills
@@ -85,11 +86,14 @@ class CommandError(Exception):
         self.code = code
 
 
+Handler = Callable[[dict[str, Any], str], Awaitable[Any]]
+
+
 @dataclass(frozen=True)
 class Command:
     role: str
     audited: bool
-    handler: Callable[[dict[str, Any], str], Awaitable[Any]]
+    handler: Handler
 
 
 def token_digest(token: str) -> str:
@@ -164,6 +168,7 @@ class CommandRouter:
         inventory: Callable[[], list[dict[str, Any]]],
         gateway_device: str,
         execute: Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]],
+        handlers: Mapping[str, Handler],
     ) -> None:
         self._operators = {op.name: op for op in operators}
         self._limits = limits
@@ -180,17 +185,24 @@ class CommandRouter:
         per_minute = limits.refusals_recorded_per_minute
         self._refusals = TokenBucket(per_minute, per_minute / 60)
         self._unrecorded = 0
-        self.commands: dict[str, Command] = {
-            "alarm.list": Command("viewer", False, self._alarm_list),
-            "alarm.acknowledge": Command("guard", True, self._alarm_acknowledge),
-            "alarm.reset": Command("guard", True, self._alarm_reset),
-            "alarm.report": Command("guard", True, self._alarm_report),
-            "alarm.police_called": Command("guard", True, self._alarm_police_called),
-            "drill.start": Command("supervisor", True, self._drill_start),
-            "drill.stop": Command("supervisor", True, self._drill_stop),
-            "device.list": Command("viewer", False, self._device_list),
-            "device.action": Command("guard", True, self._device_action),
+        bound: dict[str, Handler] = {
+            "alarm.list": self._alarm_list,
+            "alarm.acknowledge": self._alarm_acknowledge,
+            "alarm.reset": self._alarm_reset,
+            "alarm.report": self._alarm_report,
+            "alarm.police_called": self._alarm_police_called,
+            "drill.start": self._drill_start,
+            "drill.stop": self._drill_stop,
+            "device.list": self._device_list,
+            "device.action": self._device_action,
+            **handlers,
         }
+        if set(bound) != set(COMMANDS):
+            missing, extra = set(COMMANDS) - set(bound), set(bound) - set(COMMANDS)
+            raise RuntimeError(f"commands without a handler: {sorted(missing)}; "
+                               f"handlers without a command: {sorted(extra)}")
+        self.commands: dict[str, Command] = {
+            name: Command(spec.role, spec.audited, bound[name]) for name, spec in COMMANDS.items()}
 
     async def handle(self, request: Request) -> Response:
         """Check and run one request; the response document ``{status, data, error}``."""

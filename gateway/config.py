@@ -8,7 +8,6 @@ live with the drivers (see ``drivers.DRIVERS``).
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -16,33 +15,17 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from drivers import DRIVERS, DeviceConfig
+from gateway.access.config import Access
 from gateway.documents import DocumentError, read_yaml
-from gateway.fields import Identifier, Seconds, Strict, TimeZone, validation_problems
-
-
-class Secret(Strict):
-    """A secret is never written in the site file: it is read from the environment or a file."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Secret:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        return self
-
-    def read(self) -> str:
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise ConfigError(f"environment variable {self.env} is not set")
-            return value
-        assert self.file is not None
-        try:
-            return self.file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+from gateway.fields import (
+    ConfigError,
+    Identifier,
+    Seconds,
+    Secret,
+    Strict,
+    TimeZone,
+    validation_problems,
+)
 
 
 class Site(Strict):
@@ -170,7 +153,15 @@ class LinkageRule(Strict):
 
     name: Identifier
     when: LinkageTrigger = LinkageTrigger()
-    do: list[LinkageAction] = Field(min_length=1)
+    do: list[LinkageAction] = []
+    lockdown: bool = Field(default=False, description="also start a lockdown (every gate "
+                                                      "locked; fire release still wins)")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> LinkageRule:
+        if not self.do and not self.lockdown:
+            raise ValueError("a rule needs outputs to drive (do) or lockdown: true")
+        return self
 
 
 class ConsoleListen(Strict):
@@ -263,6 +254,30 @@ def _listener_clashes(site: SiteConfig) -> list[str]:
     return problems
 
 
+def _access_references(site: SiteConfig) -> list[str]:
+    """Readers and controllers name gates and doors of ``access``; inventory ids are unique."""
+    problems = []
+    gates = {g.id for g in site.access.gates}
+    doors = {d.id for d in site.access.doors}
+    for n, device in enumerate(site.devices):
+        for gate in sorted(getattr(device, "gates", set)()):
+            if gate not in gates:
+                problems.append(f"devices[{n}]: gate {gate!r} is not in access.gates "
+                                f"({sorted(gates)})")
+        for door in sorted(getattr(device, "doors", set)()):
+            if door not in doors:
+                problems.append(f"devices[{n}]: door {door!r} is not in access.doors "
+                                f"({sorted(doors)})")
+    seen: dict[str, str] = {}
+    for device in site.devices:
+        for entry in device.inventory():
+            if entry["id"] in seen and seen[entry["id"]] != device.id:
+                problems.append(f"devices: {entry['id']!r} is named in {seen[entry['id']]!r} "
+                                f"and in {device.id!r}: reader and device ids must be unique")
+            seen.setdefault(entry["id"], device.id)
+    return problems
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -297,6 +312,7 @@ class SiteConfig(Strict):
     operators: list[Operator] = []
     devices: list[DeviceConfig] = []
     linkage: list[LinkageRule] = []
+    access: Access = Access()
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:
@@ -331,6 +347,7 @@ class SiteConfig(Strict):
                     problems.append(f"linkage[{index}].do[{n}].output: device {action.device!r} "
                                     f"has no output {action.output!r} (has {outputs})")
         problems += _listener_clashes(self)
+        problems += _access_references(self)
         known = {entry["id"] for device in self.devices for entry in device.inventory()}
         for n, marker in enumerate(self.console.map.markers if self.console.map else []):
             if marker.device not in known:
@@ -344,14 +361,6 @@ class SiteConfig(Strict):
             if device.id == device_id:
                 return device
         raise KeyError(device_id)
-
-
-class ConfigError(Exception):
-    """A site file that cannot be used; the message names file, path and what was expected."""
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
 
 
 def load_site(path: str | Path) -> SiteConfig:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from gateway.command_table import COMMANDS
 from gateway.commands import ERROR_CODES, RequestBody
 from gateway.events import CATALOGUE, AlarmSnapshot, EventType, Severity
 from gateway.topics import CONTRACT_VERSION
@@ -75,7 +76,18 @@ def document_schemas() -> dict[str, dict[str, Any]]:
                            "site": {"type": "string"}, "contract": {"type": "string"},
                            "reason": {"type": "string"},
                            "storage": {"type": "string", "description": "why the gateway "
-                                       "cannot store events on its disk now; absent if it can"}},
+                                       "cannot store events on its disk now; absent if it can"},
+                           "access": {
+                               "type": "object", "description": "access control: the "
+                               "credential list version held (a site behind the centre's "
+                               "shows it here), lockdown, fire release",
+                               "properties": {
+                                   "credentials_version": {"type": "integer"},
+                                   "persons": {"type": "integer"},
+                                   "credentials": {"type": "integer"},
+                                   "lockdown": {"type": "boolean"},
+                                   "fire_release": {"type": "boolean"},
+                                   "on_campus": {"type": "integer"}}}},
         },
         "device-availability": {
             "$schema": DRAFT, "title": "device availability (retained)", "type": "object",
@@ -86,6 +98,9 @@ def document_schemas() -> dict[str, dict[str, Any]]:
         },
         "command-request": {"$schema": DRAFT, "title": "command request",
                             **RequestBody.model_json_schema()},
+        **{f"command-args.{name}": {"$schema": DRAFT, "title": f"args of {name}: {spec.summary}",
+                                    **spec.args.model_json_schema()}
+           for name, spec in COMMANDS.items() if spec.args is not None},
         "command-response": {
             "$schema": DRAFT, "title": "command response", "type": "object",
             "required": ["correlation_id", "status", "data", "error"],
@@ -120,9 +135,7 @@ def asyncapi() -> dict[str, Any]:
               "category": {"description": "event category: " + ", ".join(
                   sorted({t.category for t in CATALOGUE.values()}))},
               "alarm": {"description": "alarm id"},
-              "command": {"description": "alarm.list, alarm.acknowledge, alarm.reset, "
-                                         "alarm.police_called, alarm.report, drill.start, "
-                                         "drill.stop, device.list, device.action"}}
+              "command": {"description": ", ".join(COMMANDS)}}
 
     def channel(address: str, description: str, refs: list[str]) -> dict[str, Any]:
         used = [p for p in params if "{" + p + "}" in address]

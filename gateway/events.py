@@ -202,6 +202,110 @@ class CommandAudit(Payload):
     source: str = Field(default="mqtt", description="mqtt (a request) or console (a session)")
 
 
+class DoorFact(Payload):
+    """A door's contact or its request-to-exit button, as wired to a reader or I/O module."""
+
+    door: str = Field(description="door id from the site file (the gate it belongs to)")
+    gate: str = Field(default="", description="gate the door is part of")
+    reader: str = Field(default="", description="reader (or controller door) it is wired to")
+    open_seconds: float | None = Field(default=None,
+                                       description="how long it has been open (held_open)")
+    granted_by: str = Field(default="", description="what let it open: a grant, an exit "
+                                                    "request, free passage (door.opened)")
+    ended: Literal["", "door_forced", "door_held_open"] = Field(
+        default="", description="the alarm condition a door.secured ends")
+
+
+class ReaderFact(Payload):
+    """A condition at a reader or gate controller: its tamper switch, its power."""
+
+    reader: str = Field(description="reader id from the site file")
+    gate: str = Field(default="", description="gate the reader belongs to")
+    detail: str = Field(default="", description="the device's own words, if any")
+
+
+class AccessDecisionFact(Payload):
+    """A credential presented at a gate, and what was decided.
+
+    Person names are not carried unless the site opts in (``access.privacy.names_in_events``);
+    the central platform looks the person up by ``person_id``.
+    """
+
+    gate: str
+    reader: str = Field(description="reader id (or controller door) within the device")
+    direction: Literal["in", "out"]
+    granted: bool
+    reason: str | None = Field(default=None, description="deny reason (closed set, see the "
+                                                         "access documentation); null if granted")
+    credential: str = Field(description="the card number or pass code, masked to its last 4 "
+                                        "characters unless the site opts in")
+    person_id: str | None = None
+    category: str | None = Field(default=None,
+                                 description="staff, student, visitor or contractor")
+    name: str | None = Field(default=None, description="only where the site opts in")
+    decided_by: Literal["gateway", "device"] = Field(
+        default="gateway", description="device: a controller decided by itself and reported it")
+    device_reason: str = Field(default="", description="the controller's own code or text")
+    mode: str = Field(default="normal", description="gate mode at the decision: normal, "
+                                                    "locked, free")
+    passback: bool = Field(default=False, description="soft anti-passback: granted, but the "
+                                                      "person was already on that side")
+    visit_id: str | None = None
+    area: str = ""
+
+
+class PresenceFact(Payload):
+    """A person's first entry or last exit of the day (students: tell the parents)."""
+
+    person_id: str
+    category: str
+    gate: str
+    direction: Literal["in", "out"]
+    late: bool = Field(default=False, description="arrived after the school's start time")
+    name: str | None = Field(default=None, description="only where the site opts in")
+
+
+class VisitFact(Payload):
+    """A visit: registered, a pass used at a gate, overstayed, closed."""
+
+    visit_id: str
+    person_id: str
+    host: str = Field(default="", description="person id of the host")
+    purpose: str = ""
+    valid_from: datetime
+    valid_until: datetime
+    gates: list[str] = Field(default_factory=list)
+    entries_allowed: int
+    entries_used: int = 0
+    on_campus: bool = False
+    gate: str = Field(default="", description="gate of the entry or exit, if any")
+    closed_by: str = ""
+    name: str | None = Field(default=None, description="only where the site opts in")
+
+
+class GateModeChange(Payload):
+    """A gate's mode (normal, locked, free) and why; what the gate hardware confirmed."""
+
+    gate: str
+    mode: Literal["normal", "locked", "free"]
+    cause: str = Field(description="lockdown, fire_release, free_passage schedule, normal")
+    by: str = Field(default="", description="operator or alarm that caused it")
+    devices: dict[str, bool | None] = Field(
+        default_factory=dict, description="device -> confirmed (null: could not be read back)")
+    error: str = ""
+
+
+class CredentialSync(Payload):
+    """The credential list changed: a snapshot, a set of changes or a file import."""
+
+    version: int
+    kind: Literal["snapshot", "changes", "import"]
+    credentials: int = Field(description="credentials held after the change")
+    persons: int
+    changed: int = Field(description="credentials added, changed or removed by it")
+    by: str = ""
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -260,6 +364,32 @@ STORAGE_FULL = _t("gateway.storage_full", StorageState,
 STORAGE_OK = _t("gateway.storage_ok", StorageState,
                 "The disk takes writes again; what was kept in memory is stored.")
 COMMAND_AUDIT = _t("audit.command", CommandAudit, "A command was accepted, denied or failed.")
+ACCESS_GRANTED = _t("access.granted", AccessDecisionFact, "A credential was let through a gate.")
+ACCESS_DENIED = _t("access.denied", AccessDecisionFact, "A credential was refused, with why.")
+READER_TAMPER = _t("access.reader_tamper", ReaderFact, "A reader or controller was opened.")
+READER_TAMPER_RESTORED = _t("access.reader_tamper_restored", ReaderFact,
+                            "The reader's tamper switch is closed again.")
+READER_POWER_FAULT = _t("access.reader_power_fault", ReaderFact, "A reader reports a power fault.")
+READER_POWER_RESTORED = _t("access.reader_power_restored", ReaderFact,
+                           "The reader's power is normal again.")
+GATE_MODE = _t("access.gate_mode", GateModeChange,
+               "A gate changed mode (lockdown, fire release, free passage, normal).")
+CREDENTIALS_SYNCED = _t("access.credentials_synced", CredentialSync,
+                        "The credential list changed; its new version.")
+DOOR_OPENED = _t("door.opened", DoorFact, "A door's contact opened.")
+DOOR_CLOSED = _t("door.closed", DoorFact, "A door's contact closed.")
+DOOR_EXIT_REQUEST = _t("door.exit_request", DoorFact, "The request-to-exit button was pressed.")
+DOOR_FORCED = _t("door.forced", DoorFact, "A door opened without a grant or an exit request.")
+DOOR_HELD_OPEN = _t("door.held_open", DoorFact, "A door stayed open longer than its limit.")
+DOOR_SECURED = _t("door.secured", DoorFact, "A forced or held door is closed again.")
+STUDENT_ARRIVED = _t("student.arrived", PresenceFact, "A student's first entry of the day.")
+STUDENT_DEPARTED = _t("student.departed", PresenceFact, "A student left campus (last exit so far).")
+VISITOR_REGISTERED = _t("visitor.registered", VisitFact, "A visit was registered; a pass issued.")
+VISITOR_ENTERED = _t("visitor.entered", VisitFact, "A visitor came in through a gate.")
+VISITOR_LEFT = _t("visitor.left", VisitFact, "A visitor went out through a gate.")
+VISITOR_OVERSTAYED = _t("visitor.overstayed", VisitFact,
+                        "A visitor is still on campus after the visit's window.")
+VISITOR_CLOSED = _t("visitor.closed", VisitFact, "A visit was closed; its pass opens nothing.")
 
 CATALOGUE: dict[str, EventType] = {
     t.name: t
@@ -301,6 +431,27 @@ CATALOGUE: dict[str, EventType] = {
         STORAGE_FULL,
         STORAGE_OK,
         COMMAND_AUDIT,
+        ACCESS_GRANTED,
+        ACCESS_DENIED,
+        READER_TAMPER,
+        READER_TAMPER_RESTORED,
+        READER_POWER_FAULT,
+        READER_POWER_RESTORED,
+        GATE_MODE,
+        CREDENTIALS_SYNCED,
+        DOOR_OPENED,
+        DOOR_CLOSED,
+        DOOR_EXIT_REQUEST,
+        DOOR_FORCED,
+        DOOR_HELD_OPEN,
+        DOOR_SECURED,
+        STUDENT_ARRIVED,
+        STUDENT_DEPARTED,
+        VISITOR_REGISTERED,
+        VISITOR_ENTERED,
+        VISITOR_LEFT,
+        VISITOR_OVERSTAYED,
+        VISITOR_CLOSED,
     )
 }
 

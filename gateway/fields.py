@@ -3,6 +3,7 @@ identifiers, and how a validation error is told to the person who wrote the file
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from collections.abc import Callable, Hashable, Set
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -98,3 +100,36 @@ def validation_problems(path: Path, exc: ValidationError, skip: Set[str] = froze
             problems.append(f"{path}: {text}{at}" if not err["loc"]
                             else f"{path}: {where}: {text}{at}")
     return problems
+
+
+class ConfigError(Exception):
+    """A site file that cannot be used; the message names file, path and what was expected."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class Secret(Strict):
+    """A secret is never written in the site file: it is read from the environment or a file."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def read(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc

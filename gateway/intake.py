@@ -3,8 +3,9 @@
 A driver's reading passes the device's flood budget first (``gateway.flood``), then each fact
 is published on the bus (the publisher, the alarms and the sirens listen there) inside
 one outbox ``unit``: the fact, the alarm changes it causes and the alarm store's writes are
-committed in one transaction. Repeated availability reports are suppressed, so availability
-topics never flap.
+committed in one transaction. A credential presented at a reader goes to the access control
+(``gateway.access``), which answers once its decision event is on disk. Repeated availability
+reports are suppressed, so availability topics never flap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 
+from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.bus import Bus, Polled
 from gateway.config import Flood
 from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
@@ -25,8 +27,10 @@ log = logging.getLogger(__name__)
 class Intake:
     def __init__(self, bus: Bus, active_conditions: Callable[[str], AbstractSet[str]],
                  unit: Callable[[], AbstractContextManager[None]],
-                 durable: Callable[[], Awaitable[None]], flood: Flood) -> None:
+                 durable: Callable[[], Awaitable[None]], flood: Flood,
+                 decide: Callable[[AccessRequest], Awaitable[AccessDecision]]) -> None:
         self._bus = bus
+        self._decide = decide
         self._active_conditions = active_conditions
         self._unit = unit
         self._durable = durable
@@ -76,3 +80,7 @@ class Intake:
 
     def active_conditions(self, device_id: str) -> AbstractSet[str]:
         return self._active_conditions(device_id)
+
+    async def decide(self, request: AccessRequest) -> AccessDecision:
+        """A credential presented at a reader: decided by the access control, event on disk."""
+        return await self._decide(request)

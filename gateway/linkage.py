@@ -3,7 +3,9 @@
 Each rule's actions run at once, each written and read back; the outcome is one
 ``campus.linkage.executed`` event. An action that fails (device offline, write refused, read-back
 differs) makes that event ``ok: false``, which the alarm service turns into a ``linkage_failed``
-alarm: a failed linkage is an alarm a person must see, not a log line.
+alarm: a failed linkage is an alarm a person must see, not a log line. A rule with
+``lockdown: true`` also starts a lockdown (``gateway.access.modes``), in a drill too: that is
+what a lockdown drill practises.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ Execute = Callable[[str, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 class Linkage:
     def __init__(self, rules: list[LinkageRule], execute: Execute, emit: Callable[[Event], None],
-                 gateway_id: str) -> None:
+                 gateway_id: str, lockdown: Callable[[str, str], object] | None = None) -> None:
         self._rules = rules
+        self._lockdown = lockdown
         self._execute = execute
         self._emit = emit
         self._gateway_id = gateway_id
@@ -50,6 +53,11 @@ class Linkage:
         for rule in self._rules:
             if alarm.condition in rule.when.conditions and (
                     not rule.when.zones or alarm.zone in rule.when.zones):
+                if rule.lockdown and self._lockdown is not None:
+                    self._lockdown(f"linkage {rule.name}",
+                                   f"{alarm.condition} alarm {alarm.alarm_id} in {alarm.zone}")
+                if not rule.do:
+                    continue
                 task = asyncio.get_running_loop().create_task(self._run(rule, alarm))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

@@ -64,8 +64,9 @@ def use_site_credentials(client: mqtt.Client, config: Mqtt | None, scheme: str) 
 
 
 def status_document(online: bool, gateway: str, site: str, reason: str = "",
-                    storage: str = "") -> bytes:
-    doc = {"online": online, "gateway": gateway, "site": site, "contract": CONTRACT_VERSION}
+                    storage: str = "", extra: dict[str, Any] | None = None) -> bytes:
+    doc: dict[str, Any] = {"online": online, "gateway": gateway, "site": site,
+                           "contract": CONTRACT_VERSION, **(extra or {})}
     if reason:
         doc["reason"] = reason
     if storage:
@@ -84,8 +85,10 @@ class MqttLink:
         on_ack: Callable[[int, bool], None],
         announce: Callable[[], list[tuple[str, bytes]]],
         response_prefixes: tuple[str, ...] = (),
+        status_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
+        self._status_extra = status_extra
         self.topics = topics
         self._on_request = on_request
         self._on_connection = on_connection
@@ -148,12 +151,19 @@ class MqttLink:
         if self.connected:
             self._publish_status(True, storage=reason)
 
+    def refresh_status(self) -> None:
+        """Publish the retained status again: something it reports (``status_extra``) changed."""
+        if self.connected:
+            self._publish_status(True, storage=self._storage)
+
     def _publish_status(self, online: bool, reason: str = "",
                         storage: str = "") -> mqtt.MQTTMessageInfo:
         """The retained gateway status (QoS 1; content type JSON on MQTT 5)."""
+        extra = self._status_extra() if online and self._status_extra else None
         return self.client.publish(
             self.topics.status,
-            status_document(online, self.topics.gateway, self.topics.site, reason, storage),
+            status_document(online, self.topics.gateway, self.topics.site, reason, storage,
+                            extra),
             qos=1, retain=True,
             properties=self._props("application/json", None) if self.v5 else None)
 

@@ -39,7 +39,8 @@ CHILD = textwrap.dedent("""
         bus = Bus()
         alarms = AlarmService(store, Alarms(), bus.publish, lambda: False)
         publisher = EventPublisher(outbox, Topics("campus", "s", "gw"), lambda: False)
-        intake = Intake(bus, alarms.active_conditions, outbox.unit, outbox.durable, Flood())
+        intake = Intake(bus, alarms.active_conditions, outbox.unit, outbox.durable, Flood(),
+                        decide=None)  # type: ignore[arg-type]  # no readers in this test
         bus.subscribe(Event, publisher.publish)
         bus.subscribe(Event, alarms.on_event)
         bus.subscribe(AlarmChanged, publisher.alarm_changed)
