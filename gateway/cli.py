@@ -152,7 +152,10 @@ def _operator_token(args: argparse.Namespace) -> tuple[str, str]:
     return operator, token
 
 
-def _remote_command(args: argparse.Namespace, name: str, command_args: dict[str, Any]) -> int:
+def _remote_requests(args: argparse.Namespace,
+                     requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]] | int:
+    """Send requests one after the other on one connection; their answers, or an exit code.
+    Stops at the first refusal (printed)."""
     from gateway import remote
 
     url, _prefix, topics, mqtt_site = _broker_args(args)
@@ -165,20 +168,31 @@ def _remote_command(args: argparse.Namespace, name: str, command_args: dict[str,
     except ConnectionError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
+    answers = []
     try:
-        answer = remote.request(client, topics, name, operator=operator, token=token,
-                                args=command_args)
+        for name, command_args in requests:
+            answer = remote.request(client, topics, name, operator=operator, token=token,
+                                    args=command_args)
+            if answer.get("status") != "ok":
+                error = answer.get("error") or {}
+                print(f"{name} refused: {error.get('code')}: {error.get('message')}",
+                      file=sys.stderr)
+                return 1
+            answers.append(answer)
     except TimeoutError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
     finally:
         client.disconnect()
         client.loop_stop()
-    if answer.get("status") != "ok":
-        error = answer.get("error") or {}
-        print(f"{name} refused: {error.get('code')}: {error.get('message')}", file=sys.stderr)
-        return 1
-    data = answer.get("data")
+    return answers
+
+
+def _remote_command(args: argparse.Namespace, name: str, command_args: dict[str, Any]) -> int:
+    answers = _remote_requests(args, [(name, command_args)])
+    if isinstance(answers, int):
+        return answers
+    data = answers[0].get("data")
     if name == "alarm.list" and not args.json:
         if not data:
             print("no open alarms")
@@ -222,6 +236,97 @@ def cmd_drill(args: argparse.Namespace) -> int:
     if args.action == "start":
         return _remote_command(args, "drill.start", {"note": args.note})
     return _remote_command(args, "drill.stop", {})
+
+
+def _moment(value: str | None) -> str | None:
+    """An ISO 8601 time with its offset, or ``+2h`` / ``+90m`` from now, as ISO 8601."""
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.fields import parse_duration
+
+    if value is None:
+        return None
+    if value.startswith("+"):
+        return (datetime.now(UTC) + timedelta(seconds=parse_duration(value[1:]))).isoformat()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        print(f"{value!r}: expected a time such as 2026-12-01T17:00+08:00 or +2h",
+              file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    if moment.tzinfo is None:
+        print(f"{value!r}: give the time's offset (e.g. +08:00)", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return moment.isoformat()
+
+
+def cmd_visitor(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _remote_command(args, "visitor.list", {"on_campus": args.on_campus})
+    if args.action == "close":
+        return _remote_command(args, "visitor.close", {"visit_id": args.visit_id})
+    answers = _remote_requests(args, [("visitor.add", {
+        "name": args.name, "host": args.host, "purpose": args.purpose,
+        "valid_from": _moment(args.valid_from), "valid_until": _moment(args.until),
+        "gates": args.gate or [], "entries": args.entries})])
+    if isinstance(answers, int):
+        return answers
+    visit = answers[0]["data"]
+    if args.json:
+        print(json.dumps(visit, indent=2, ensure_ascii=False))
+    else:
+        print(f"visit {visit['visit_id']}: pass code {visit['pass_code']}, valid "
+              f"{visit['valid_from']} to {visit['valid_until']}, gates "
+              f"{', '.join(visit['gates']) or 'all'}, {visit['entries_allowed']} entries")
+    if args.qr:
+        import segno
+
+        segno.make_qr(visit["pass_code"], error="m").save(args.qr, scale=8, border=4)
+        print(f"QR code of the pass written to {args.qr}")
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    from gateway.access.credentials import SyncError, read_import_file, snapshot_parts
+
+    if args.action == "status":
+        return _remote_command(args, "access.status", {})
+    try:
+        persons, credentials = read_import_file(Path(args.file))
+    except SyncError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    version = args.version
+    if version is None:
+        status = _remote_requests(args, [("access.status", {})])
+        if isinstance(status, int):
+            return status
+        version = int(status[0]["data"]["credentials_version"]) + 1
+    parts = snapshot_parts(version, persons, credentials)
+    answers = _remote_requests(args, [("credentials.snapshot", json.loads(p.model_dump_json()))
+                                      for p in parts])
+    if isinstance(answers, int):
+        return answers
+    last = answers[-1]["data"]
+    print(f"{args.file}: version {last['version']}: {last['persons']} persons, "
+          f"{last['credentials']} credentials ({len(parts)} parts)")
+    return 0
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    """Lockdown, gates, releases, roll call: one request each."""
+    name, command_args = {
+        "lockdown-start": ("lockdown.start", lambda: {"note": args.note}),
+        "lockdown-stop": ("lockdown.stop", dict),
+        "gates": ("gate.list", dict),
+        "open": ("gate.open", lambda: {"gate": args.gate}),
+        "on-campus": ("access.on_campus", lambda: {"category": args.category}),
+        "forgive": ("access.forgive", lambda: {"person_id": args.person}),
+        "release": ("student.release", lambda: {
+            "person_id": args.person, "valid_from": _moment(args.valid_from),
+            "valid_until": _moment(args.until), "note": args.note}),
+    }[args.action]
+    return _remote_command(args, name, command_args())
 
 
 def cmd_operator_token(args: argparse.Namespace) -> int:
@@ -359,6 +464,60 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("name", metavar="ACTION")
     q.add_argument("params", nargs="*", metavar="KEY=VALUE")
     p.set_defaults(func=cmd_device)
+
+    p = sub.add_parser("visitor", help="register a visit (its pass code, a QR code), list, close")
+    vsub = p.add_subparsers(dest="action", required=True)
+    q = vsub.add_parser("add")
+    q.add_argument("--name", required=True, help="the visitor's name, as the guard calls it")
+    q.add_argument("--host", required=True, help="person id of the host")
+    q.add_argument("--purpose", default="")
+    q.add_argument("--from", dest="valid_from", help="default now; ISO 8601 or +30m")
+    q.add_argument("--until", required=True, help="ISO 8601 with offset, or +2h")
+    q.add_argument("--gate", action="append", help="a gate the pass opens (repeat; default: "
+                   "access.visitors.default_gates)")
+    q.add_argument("--entries", type=int, default=1)
+    q.add_argument("--qr", help="write the pass as a QR code image (.png or .svg)")
+    q = vsub.add_parser("list")
+    q.add_argument("--on-campus", action="store_true", help="only visitors on campus now")
+    q = vsub.add_parser("close")
+    q.add_argument("visit_id")
+    for q in vsub.choices.values():
+        _add_remote(q)
+        _add_operator(q)
+    p.set_defaults(func=cmd_visitor)
+
+    p = sub.add_parser("credentials", help="import a credential file (CSV or JSON), status")
+    csub = p.add_subparsers(dest="action", required=True)
+    q = csub.add_parser("import", help="replace the list with a file's (a snapshot)")
+    q.add_argument("file")
+    q.add_argument("--version", type=int, help="version of the list (default: held + 1)")
+    csub.add_parser("status")
+    for q in csub.choices.values():
+        _add_remote(q)
+        _add_operator(q)
+    p.set_defaults(func=cmd_credentials)
+
+    p = sub.add_parser("access", help="lockdown, gates, who is on campus, releases, forgive")
+    xsub = p.add_subparsers(dest="action", required=True)
+    q = xsub.add_parser("lockdown-start", help="lock every gate (fire release still wins)")
+    q.add_argument("--note", default="")
+    xsub.add_parser("lockdown-stop")
+    xsub.add_parser("gates", help="gates and their modes")
+    q = xsub.add_parser("open", help="open a gate once")
+    q.add_argument("gate")
+    q = xsub.add_parser("on-campus", help="who is on campus now (the roll call)")
+    q.add_argument("--category", choices=["staff", "student", "visitor", "contractor"])
+    q = xsub.add_parser("forgive", help="anti-passback: forget where a person is")
+    q.add_argument("person")
+    q = xsub.add_parser("release", help="let a student leave during school hours")
+    q.add_argument("person")
+    q.add_argument("--from", dest="valid_from")
+    q.add_argument("--until", required=True, help="ISO 8601 with offset, or +1h")
+    q.add_argument("--note", default="")
+    for q in xsub.choices.values():
+        _add_remote(q)
+        _add_operator(q)
+    p.set_defaults(func=cmd_access)
 
     p = sub.add_parser("operator", help="console logins: add, passwd, disable, enable, list")
     osub = p.add_subparsers(dest="action", required=True)
