@@ -17,19 +17,23 @@ from pydantic import Field
 from drivers.driver import ActionError, DeviceSink, DeviceUnavailable, Driver
 from drivers.gbt26875.driver import TransmissionReceiver
 from drivers.gbt26875.models import TransmissionReceiverConfig
+from drivers.http_gate.driver import HttpGateReceiver
+from drivers.http_gate.models import HttpGateReceiverConfig
 from drivers.modbus.driver import ModbusIoDriver
 from drivers.modbus.models import ModbusIoConfig
 from drivers.modbus_fire.driver import ModbusFireDriver
 from drivers.modbus_fire.models import ModbusFireConfig
 
 DeviceConfig = Annotated[
-    ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig, Field(discriminator="driver")
+    ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig | HttpGateReceiverConfig,
+    Field(discriminator="driver")
 ]
 
 DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {
     "modbus": ModbusIoDriver,
     "gbt26875": TransmissionReceiver,
     "modbus_fire": ModbusFireDriver,
+    "http_gate": HttpGateReceiver,
 }
 
 

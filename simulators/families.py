@@ -7,6 +7,7 @@ To add a family: a package mirroring ``drivers/<name>/`` with a group class that
 from __future__ import annotations
 
 from simulators.gbt26875 import TransmissionDeviceSimulators
+from simulators.http_gate import HttpGateSimulators
 from simulators.modbus import modbus_io_family
 from simulators.modbus_fire import modbus_fire_family
 from simulators.simulator import SimulatorFamily
@@ -15,4 +16,5 @@ SIMULATORS: dict[str, SimulatorFamily] = {
     "modbus": modbus_io_family,
     "modbus_fire": modbus_fire_family,
     "gbt26875": TransmissionDeviceSimulators,
+    "http_gate": HttpGateSimulators,
 }

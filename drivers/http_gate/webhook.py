@@ -1,0 +1,90 @@
+"""The generic JSON webhook dialect, as pure functions (docs/http-gate-controllers.md).
+
+A controller POSTs one JSON object per event to ``/webhook/events``, signed (see ``signing``):
+
+    {"type": "credential", "id": "e-1042", "time": "2026-11-03T07:58:12+08:00",
+     "door": 1, "reader": 1, "credential": "0012345678", "pin": null,
+     "decision": {"granted": true, "reason": "valid card"}}
+
+``decision`` is present when the controller decided by itself (mode ``decides``) and absent when
+it asks; then the answer (signed) says ``{"granted": ..., "reason": ..., "open": ...}``. Other
+types: ``door`` with ``state`` (opened, closed, forced, held_open, exit_request), ``tamper`` with
+``active`` (true, false) and optional ``reader``, ``heartbeat``. Keys not listed are ignored, so
+a vendor may add its own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drivers.http_gate.observations import DoorState, Observation, ParseError
+
+PUSH_PATH = "/webhook/events"
+OPEN_PATH = "/gate/open"
+MODE_PATH = "/gate/mode"
+STATE_PATH = "/gate/state"
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class DeviceDecision(_Lenient):
+    granted: bool
+    reason: str = Field(default="", max_length=200)
+
+
+class WebhookEvent(_Lenient):
+    type: Literal["credential", "door", "tamper", "heartbeat"]
+    id: str = Field(default="", max_length=128)
+    time: datetime | None = None
+    door: int | None = Field(default=None, ge=1, le=65535)
+    reader: int | None = Field(default=None, ge=1, le=65535)
+    credential: str = Field(default="", max_length=64)
+    pin: str | None = Field(default=None, max_length=16)
+    decision: DeviceDecision | None = None
+    state: DoorState | None = None
+    active: bool = True
+    detail: str = Field(default="", max_length=200)
+
+
+def parse_event(body: bytes) -> Observation:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"body is not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParseError("body is not a JSON object")
+    try:
+        event = WebhookEvent.model_validate(raw)
+    except ValidationError as exc:
+        raise ParseError("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
+        )) from None
+    time = event.time if event.time is not None and event.time.tzinfo is not None else None
+    common: dict[str, Any] = {"time": time, "door": event.door, "reader": event.reader,
+                              "reference": event.id, "detail": event.detail}
+    if event.type == "credential":
+        if not event.credential.strip():
+            raise ParseError("credential: a credential event needs the credential")
+        decision = event.decision
+        return Observation("credential", **common, credential=event.credential.strip(),
+                           pin=event.pin, granted=decision.granted if decision else None,
+                           device_reason=decision.reason if decision else "")
+    if event.type == "door":
+        if event.state is None:
+            raise ParseError("state: a door event needs the state (opened, closed, forced, "
+                             "held_open, exit_request)")
+        return Observation("door", **common, door_state=event.state)
+    if event.type == "tamper":
+        return Observation("tamper", **common, tamper=event.active)
+    return Observation("heartbeat", **common)
+
+
+def answer(granted: bool, reason: str | None, opens: bool) -> bytes:
+    return json.dumps({"granted": granted, "reason": reason, "open": opens},
+                      separators=(",", ":")).encode()
