@@ -23,9 +23,12 @@ from drivers.modbus.driver import ModbusIoDriver
 from drivers.modbus.models import ModbusIoConfig
 from drivers.modbus_fire.driver import ModbusFireDriver
 from drivers.modbus_fire.models import ModbusFireConfig
+from drivers.osdp.driver import OsdpBusDriver
+from drivers.osdp.models import OsdpBusConfig
 
 DeviceConfig = Annotated[
-    ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig | HttpGateReceiverConfig,
+    ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig | HttpGateReceiverConfig
+    | OsdpBusConfig,
     Field(discriminator="driver")
 ]
 
@@ -34,6 +37,7 @@ DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {
     "gbt26875": TransmissionReceiver,
     "modbus_fire": ModbusFireDriver,
     "http_gate": HttpGateReceiver,
+    "osdp": OsdpBusDriver,
 }
 
 

@@ -37,7 +37,8 @@ class SimulatedCampus:
                 raise SimulatorError(f"no simulator for driver {driver!r} (known: {known})")
             self._groups.append(family(configs))
         built = {d.device_id: d for group in self._groups for d in group.devices}
-        self._devices = {config.id: built[config.id] for config in site.devices}
+        # the site's devices in its order, then what a family adds (an OSDP bus's readers, doors)
+        self._devices = {**{config.id: built[config.id] for config in site.devices}, **built}
         self._started: list[SimulatorGroup] = []
 
     @classmethod

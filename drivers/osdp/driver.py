@@ -1,0 +1,600 @@
+"""The gateway as OSDP Control Panel of one bus: card and keypad reads become access requests,
+decisions become feedback and relay pulses, input and status reports become door and reader
+events.
+
+* **Only the secure channel.** Every reader is set up with ``EnforceSecure``: no default key, no
+  plaintext, no fallback. A reader that fails it is reported offline with the reason read off
+  the wire (``drivers.osdp.wire``) and is tried again after ``key_retry``; the others on the bus
+  go on. ``install_key`` is the only way a key is given to a reader, and only when asked.
+* **A gate opens only on a decision.** A card (or a PIN, a pass code) is handed to
+  ``sink.decide``; the reader's feedback follows the answer, and its relay is pulsed only for a
+  grant or an ``open`` action. ``pin_required`` starts a PIN entry at that reader; the PIN goes
+  back to ``decide`` with the same card.
+* **Nothing blocks the loop.** libosdp runs in the panel thread (``drivers.osdp.panel``), whose
+  results come back with ``call_soon_threadsafe``. Each reader has its own worker, so a slow
+  decision at one reader never holds up another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from osdp import Command, LogLevel, StatusReportType
+from osdp import Event as OsdpEvent
+
+from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
+from drivers.osdp import feedback
+from drivers.osdp.cards import CardError, decode
+from drivers.osdp.link import BusLink, open_link
+from drivers.osdp.models import GateMode, OsdpBusConfig, Signal, parse_key
+from drivers.osdp.panel import Member, Panel, set_library_log_level
+from drivers.osdp.reader import CLEAR_KEYS, ENTER_KEYS, CardRead, EntryEnd, ReaderSession
+from drivers.osdp.wire import LINK, SECURE_CHANNEL, ReplyTap
+from gateway.access.requests import AccessDecision, AccessRequest
+from gateway.events import (
+    DOOR_CLOSED,
+    DOOR_EXIT_REQUEST,
+    DOOR_OPENED,
+    READER_POWER_FAULT,
+    READER_POWER_RESTORED,
+    READER_TAMPER,
+    READER_TAMPER_RESTORED,
+    DoorFact,
+    Event,
+    EventType,
+    ReaderFact,
+    Severity,
+)
+from gateway.fields import ConfigError
+from gateway.logs import LogLimiter
+
+log = logging.getLogger(__name__)
+
+MODES: tuple[GateMode, ...] = ("normal", "locked", "free")
+ACTIONS = ("open", "gate_mode", "install_key", "reconnect")
+WATCH = 0.2  # how often the link's health is looked at
+COMMAND_TIMEOUT = 3.0
+LIBRARY_LOG_LEVELS = {"emergency": LogLevel.Emergency, "error": LogLevel.Error,
+                      "warning": LogLevel.Warning, "info": LogLevel.Info, "debug": LogLevel.Debug}
+
+
+class OsdpBusDriver:
+    def __init__(self, config: OsdpBusConfig, sink: DeviceSink) -> None:
+        self.config = config
+        self.device_id = config.id
+        self._sink = sink
+        self._sessions = {r.id: ReaderSession(r, None) for r in config.readers}
+        self._by_index: dict[int, ReaderSession] = {}
+        self._modes: dict[str, GateMode] = {gate: "normal" for gate in config.gates()}
+        self._panel: Panel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._retries: set[asyncio.Future[None]] = set()
+        self._warnings = LogLimiter(log)
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        members = self._members()
+        if not members:
+            raise DeviceUnavailable("no reader on the bus has a usable key")
+        set_library_log_level(LIBRARY_LOG_LEVELS[self.config.libosdp_log])
+        tap = ReplyTap()
+        try:
+            link = await open_link(self.config, tap)
+        except DeviceUnavailable as exc:
+            self._all_offline(f"bus: {exc}")
+            raise
+        panel = Panel(self.device_id, link, members, self, self._loop)
+        self._panel = panel
+        self._workers = [asyncio.create_task(self._work(s), name=f"osdp-{s.id}")
+                         for s in self._sessions.values() if s.index is not None]
+        panel.start()
+        log.info("%s: OSDP control panel on %s with %d readers (secure channel enforced)",
+                 self.device_id, self.config.endpoints()[0], len(members))
+        try:
+            await self._watch(link)
+        finally:
+            self._panel = None
+            for task in self._workers:
+                task.cancel()
+            for session in self._sessions.values():
+                session.entry.cancel()
+                if session.retry is not None:
+                    session.retry.cancel()
+                if session.installing is not None and not session.installing.done():
+                    session.installing.set_result(False)
+            await asyncio.to_thread(panel.stop)
+            link.close()
+            timing = panel.timing
+            if timing.count:
+                log.info("%s: %d libosdp refreshes, %.0f us on average, longest %.0f us",
+                         self.device_id, timing.count, timing.total / timing.count * 1e6,
+                         timing.longest * 1e6)
+
+    async def _watch(self, link: BusLink) -> None:
+        while link.failure is None:
+            await asyncio.sleep(WATCH)
+            while link.tap.text_cards:
+                self._text_card(link.tap.text_cards.pop(0))
+        self._all_offline(f"bus: {link.failure}")
+        raise DeviceUnavailable(link.failure)
+
+    def _members(self) -> list[Member]:
+        members: list[Member] = []
+        self._by_index = {}
+        for session in self._sessions.values():
+            session.online = False
+            session.failures = 0
+            session.work = asyncio.Queue()
+            reader = session.config
+            try:
+                key = parse_key(reader.key.read())
+            except (ConfigError, ValueError) as exc:
+                self._tell(session, False, f"no usable key: {exc}")
+                session.index = None
+                continue
+            session.index = len(members)
+            self._by_index[session.index] = session
+            members.append(Member(reader.address, key, reader.id))
+        return members
+
+    def _all_offline(self, reason: str) -> None:
+        for session in self._sessions.values():
+            session.online = False
+            if session.index is not None:
+                self._tell(session, False, reason)
+
+    def _tell(self, session: ReaderSession, online: bool, reason: str) -> None:
+        if session.told == (online, reason):
+            return
+        session.told = (online, reason)
+        self._sink.availability(session.id, online, reason)
+
+    # --- what the panel tells (in the loop) ---------------------------------------------------
+
+    def reader_online(self, index: int) -> None:
+        session = self._by_index[index]
+        session.online = True
+        session.failures = 0
+        if session.installing is not None and not session.installing.done():
+            session.installing.set_result(True)
+        log.info("%s: reader %s (address %d) online with secure channel", self.device_id,
+                 session.id, session.config.address)
+        self._tell(session, True, "online, secure channel active")
+        self._apply_mode(session)
+        if session.config.status_query and self._panel is not None:
+            for kind in (StatusReportType.Input, StatusReportType.Local):
+                self._panel.submit(index, {"command": Command.Status, "type": kind})
+
+    def reader_offline(self, index: int, kind: str, reason: str) -> None:
+        session = self._by_index[index]
+        was_online = session.online
+        session.online = False
+        session.entry.cancel()
+        session.entry.credential = None
+        session.entry.digits = ""
+        if session.installing is not None:
+            if not session.installing.done():
+                session.installing.set_exception(ActionError(reason))
+            return  # install_key is trying: it decides what comes next
+        if was_online or session.told != (False, reason):
+            log.warning("%s: reader %s (address %d) offline: %s", self.device_id, session.id,
+                        session.config.address, reason)
+        self._tell(session, False, reason)
+        session.failures += 1
+        if kind == SECURE_CHANNEL:
+            delay = self.config.key_retry
+        elif kind == LINK and was_online:
+            delay = 0.2
+        else:
+            delay = min(self.config.reconnect_max, 2.0 ** min(session.failures - 1, 16))
+        self._schedule_retry(session, delay)
+
+    def secure_channel(self, index: int, active: bool, default_key: bool) -> None:
+        if active and default_key:
+            log.info("%s: reader %s: secure channel with the default key (install_key): "
+                     "sending its key", self.device_id, self._by_index[index].id)
+
+    def reader_event(self, index: int, event: dict[str, Any]) -> None:
+        session = self._by_index[index]
+        kind = event.get("event")
+        if kind == OsdpEvent.CardRead:
+            data, length = event.get("data"), event.get("length")
+            if isinstance(data, bytes) and isinstance(length, int):
+                session.work.put_nowait(CardRead(data, length))
+        elif kind == OsdpEvent.KeyPress:
+            data = event.get("data")
+            if isinstance(data, bytes):
+                self._keys(session, data)
+        elif kind == OsdpEvent.Status:
+            report = event.get("report")
+            if isinstance(report, bytes):
+                self._status(session, event.get("type"), report)
+
+    # --- credentials --------------------------------------------------------------------------
+
+    async def _work(self, session: ReaderSession) -> None:
+        """One reader's credentials, one at a time, in the order presented."""
+        while True:
+            item = await session.work.get()
+            try:
+                if isinstance(item, CardRead):
+                    await self._card(session, item.data, item.length)
+                else:
+                    await self._entry_done(session, item.digits)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: reader %s: handling a credential failed", self.device_id,
+                              session.id)
+
+    async def _card(self, session: ReaderSession, data: bytes, length: int) -> None:
+        reader = session.config
+        try:
+            card = decode(reader.card_format, data, length)
+        except CardError as exc:
+            self._warnings.warning(("card", session.id, str(exc)),
+                                   "%s: reader %s: card not read: %s", self.device_id,
+                                   session.id, str(exc))
+            self._signal(session, reader.feedback.deny)
+            return
+        session.entry.cancel()
+        session.entry.credential = None
+        session.entry.digits = ""
+        decision = await self._decide(session, card.credential, None)
+        if decision.asks_for_pin and reader.pin.enabled:
+            session.entry.credential = card.credential
+            self._signal(session, reader.feedback.pin_required, at_least=reader.pin.timeout)
+            self._arm_entry_timer(session)
+            return
+        self._answer(session, decision)
+
+    async def _decide(self, session: ReaderSession, credential: str,
+                      pin: str | None) -> AccessDecision:
+        reader = session.config
+        return await self._sink.decide(AccessRequest(
+            device_id=self.device_id, reader=reader.id, gate=reader.gate,
+            direction=reader.direction, credential=credential, pin=pin))
+
+    def _answer(self, session: ReaderSession, decision: AccessDecision) -> None:
+        reader = session.config
+        if not decision.granted:
+            self._signal(session, reader.feedback.deny)
+            return
+        assert self._loop is not None
+        session.permit("grant", self._loop.time())
+        if reader.relay is not None and self._modes.get(reader.gate) != "free":
+            self._send(session, feedback.relay_pulse(reader.relay))
+        self._signal(session, reader.feedback.grant)
+
+    # --- keypad -------------------------------------------------------------------------------
+
+    def _keys(self, session: ReaderSession, data: bytes) -> None:
+        keypad = session.config.pin
+        if not keypad.enabled:
+            return
+        entry = session.entry
+        for key in data:
+            if key in ENTER_KEYS:
+                digits, entry.digits = entry.digits, ""
+                entry.cancel()
+                session.work.put_nowait(EntryEnd(digits))
+                continue
+            if key in CLEAR_KEYS:
+                entry.digits = ""
+            elif 0x30 <= key <= 0x39 and len(entry.digits) < keypad.max_digits:
+                entry.digits += chr(key)
+            self._arm_entry_timer(session)
+
+    def _arm_entry_timer(self, session: ReaderSession) -> None:
+        assert self._loop is not None
+        session.entry.cancel()
+        session.entry.timer = self._loop.call_later(session.config.pin.timeout,
+                                                    self._entry_timeout, session)
+
+    def _entry_timeout(self, session: ReaderSession) -> None:
+        entry = session.entry
+        entry.timer = None
+        digits, entry.digits = entry.digits, ""
+        session.work.put_nowait(EntryEnd(digits))
+
+    async def _entry_done(self, session: ReaderSession, digits: str) -> None:
+        """The end of a keypad entry: a PIN for the waiting card, or a pass code."""
+        reader = session.config
+        entry = session.entry
+        credential, entry.credential = entry.credential, None
+        long_enough = len(digits) >= reader.pin.min_digits
+        if credential is not None:
+            if not long_enough:
+                self._signal(session, reader.feedback.deny)
+                return
+            decision = await self._decide(session, credential, digits)
+            if decision.asks_for_pin:  # still no good PIN: the entry is over
+                decision = AccessDecision(granted=False, reason="pin_wrong")
+            self._answer(session, decision)
+        elif digits and reader.pin.pass_codes and long_enough:
+            decision = await self._decide(session, digits, None)
+            self._answer(session, decision if not decision.asks_for_pin
+                         else AccessDecision(granted=False, reason="pin_required"))
+
+    # --- status: doors, tamper, power ---------------------------------------------------------
+
+    def _status(self, session: ReaderSession, kind: object, report: bytes) -> None:
+        if kind == StatusReportType.Input:
+            self._inputs(session, report)
+        elif kind == StatusReportType.Local and len(report) >= 2:
+            self._local(session, bool(report[0]), bool(report[1]))
+        elif kind == StatusReportType.Remote and report:
+            self._remote_tamper(session, report[0])
+
+    def _inputs(self, session: ReaderSession, report: bytes) -> None:
+        door = session.config.door
+        if door is None:
+            return
+        assert self._loop is not None
+        now = self._loop.time()
+        events: list[Event] = []
+        rex = session.rex
+        if door.rex_input is not None and door.rex_input < len(report):
+            rex = bool(report[door.rex_input])
+            if rex and not session.rex:
+                events.append(self._door_event(session, DOOR_EXIT_REQUEST))
+        door_open = session.door_open
+        if door.contact_input < len(report):
+            door_open = bool(report[door.contact_input]) == door.contact_active_open
+        else:
+            self._warnings.warning(("inputs", session.id), "%s: reader %s reports %d inputs; "
+                                   "contact_input %d is not among them", self.device_id,
+                                   session.id, len(report), door.contact_input)
+        if door_open != session.door_open:
+            if door_open:
+                if rex and not session.rex:
+                    session.permit("exit_request", now)
+                free = self._modes.get(session.config.gate) == "free"
+                events.append(self._door_event(session, DOOR_OPENED,
+                                               session.granted_by(now, free)))
+            else:
+                events.append(self._door_event(session, DOOR_CLOSED))
+        if not self._sink.report(events):
+            return  # flooding: the state stays as it was
+        if rex and not session.rex:
+            session.permit("exit_request", now)
+        session.rex = rex
+        session.door_open = door_open
+
+    def _door_event(self, session: ReaderSession, kind: EventType, granted_by: str = "") -> Event:
+        door = session.config.door
+        assert door is not None
+        return Event(type=kind, device_id=session.id, subject=door.id, payload=DoorFact(
+            door=door.id, gate=session.config.gate, reader=session.id, granted_by=granted_by))
+
+    def _local(self, session: ReaderSession, tamper: bool, power_fault: bool) -> None:
+        events: list[Event] = []
+        if tamper != session.tamper:
+            events.append(self._reader_event(session, READER_TAMPER if tamper
+                                             else READER_TAMPER_RESTORED, tamper, "tamper"))
+        if power_fault != session.power_fault:
+            events.append(self._reader_event(session, READER_POWER_FAULT if power_fault
+                                             else READER_POWER_RESTORED, power_fault, "power"))
+        if self._sink.report(events):
+            session.tamper, session.power_fault = tamper, power_fault
+
+    def _remote_tamper(self, session: ReaderSession, status: int) -> None:
+        tamper = status != 0
+        if tamper == session.remote_tamper:
+            return
+        detail = {0: "attached reader normal", 1: "attached reader not connected",
+                  2: "attached reader tamper"}.get(status, f"attached reader status {status}")
+        event = self._reader_event(session, READER_TAMPER if tamper else READER_TAMPER_RESTORED,
+                                   tamper, detail)
+        if self._sink.report([event]):
+            session.remote_tamper = tamper
+
+    def _reader_event(self, session: ReaderSession, kind: EventType, active: bool,
+                      detail: str) -> Event:
+        return Event(type=kind, device_id=session.id, subject=session.id,
+                     severity=Severity.MAJOR if active else Severity.INFO,
+                     payload=ReaderFact(reader=session.id, gate=session.config.gate,
+                                        detail=detail))
+
+    # --- commands to readers ------------------------------------------------------------------
+
+    def _send(self, session: ReaderSession, command: dict[str, Any]) -> None:
+        if self._panel is not None and session.index is not None and session.online:
+            self._panel.submit(session.index, command)
+
+    async def _confirm(self, session: ReaderSession, command: dict[str, Any]) -> str:
+        """Send and wait for the reader's acknowledgement; '' or what went wrong."""
+        if self._panel is None or session.index is None:
+            return f"reader {session.id}: the bus is not connected"
+        if not session.online:
+            return f"reader {session.id} is offline"
+        try:
+            ok = await asyncio.wait_for(self._panel.command(session.index, command),
+                                        COMMAND_TIMEOUT)
+        except TimeoutError:
+            return f"reader {session.id} did not acknowledge in time"
+        return "" if ok else f"reader {session.id} did not acknowledge the command"
+
+    def _signal(self, session: ReaderSession, signal: Signal, at_least: float = 0.0) -> None:
+        if signal.led is not None:
+            self._send(session, feedback.led_temporary(signal.led, at_least))
+        if signal.buzzer is not None:
+            self._send(session, feedback.buzzer(signal.buzzer))
+
+    def _apply_mode(self, session: ReaderSession) -> None:
+        reader = session.config
+        mode = self._modes.get(reader.gate, "normal")
+        if reader.relay is not None:
+            self._send(session, feedback.relay_hold(reader.relay, mode == "free"))
+        idle = reader.feedback.idle.get(mode)
+        if idle is not None:
+            self._send(session, feedback.led_permanent(idle))
+
+    def _text_card(self, address: int) -> None:
+        session = next((s for s in self._sessions.values() if s.config.address == address), None)
+        if session is None:
+            return
+        self._warnings.warning(("fmt", session.id), "%s: reader %s sent a card as text "
+                               "(osdp_FMT), which libosdp ignores: set the reader to raw "
+                               "(Wiegand) card output", self.device_id, session.id)
+        self._signal(session, session.config.feedback.deny)
+
+    def _schedule_retry(self, session: ReaderSession, delay: float) -> None:
+        assert self._loop is not None
+        if session.retry is not None:
+            session.retry.cancel()
+        session.retry = self._loop.call_later(delay, self._retry_now, session)
+
+    def _retry_now(self, session: ReaderSession) -> None:
+        session.retry = None
+        if self._panel is not None and session.index is not None:
+            task = asyncio.ensure_future(self._panel.retry(session.index))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # --- actions ------------------------------------------------------------------------------
+
+    async def execute(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        if action == "open":
+            return await self._open(self._gate_arg(args))
+        if action == "gate_mode":
+            gate = self._gate_arg(args)
+            mode = args.get("mode")
+            if mode not in MODES:
+                raise ActionError(f"{self.device_id}: gate_mode: mode must be one of "
+                                  f"{', '.join(MODES)} (got {mode!r})")
+            return await self._gate_mode(gate, mode)
+        if action == "install_key":
+            return await self._install_key(self._reader_arg(args))
+        if action == "reconnect":
+            session = self._reader_arg(args)
+            if self._panel is None or session.index is None:
+                raise ActionError(f"{self.device_id}: the bus is not connected")
+            if session.retry is not None:
+                session.retry.cancel()
+                session.retry = None
+            await self._panel.retry(session.index)
+            return {"reader": session.id, "retrying": True}
+        raise ActionError(f"{self.device_id}: unknown action {action!r} "
+                          f"(known: {', '.join(ACTIONS)})")
+
+    def _gate_arg(self, args: Mapping[str, Any]) -> str:
+        gate = args.get("gate")
+        if not isinstance(gate, str) or gate not in self._modes:
+            raise ActionError(f"{self.device_id}: no reader of gate {gate!r} on this bus "
+                              f"(gates: {', '.join(sorted(self._modes))})")
+        return gate
+
+    def _reader_arg(self, args: Mapping[str, Any]) -> ReaderSession:
+        name = args.get("reader")
+        session = self._sessions.get(name) if isinstance(name, str) else None
+        if session is None:
+            raise ActionError(f"{self.device_id}: no reader {name!r} on this bus "
+                              f"(readers: {', '.join(self._sessions)})")
+        return session
+
+    def _gate_readers(self, gate: str) -> list[ReaderSession]:
+        return [s for s in self._sessions.values()
+                if s.config.gate == gate and s.config.relay is not None]
+
+    async def _open(self, gate: str) -> dict[str, Any]:
+        mode = self._modes[gate]
+        if mode == "locked":
+            raise ActionError(f"{self.device_id}: gate {gate} is locked; set it to normal first")
+        readers = self._gate_readers(gate)
+        if not readers:
+            raise ActionError(f"{self.device_id}: no reader of gate {gate} has a relay")
+        if mode == "free":
+            return {"gate": gate, "mode": mode, "confirmed": True,
+                    "error": "", "readers": [s.id for s in readers]}
+        assert self._loop is not None
+        for session in readers:
+            session.permit("open_action", self._loop.time())
+        results = await asyncio.gather(*(self._confirm(s, feedback.relay_pulse(s.config.relay))
+                                         for s in readers if s.config.relay is not None))
+        errors = [e for e in results if e]
+        return {"gate": gate, "mode": mode, "confirmed": not errors, "error": "; ".join(errors),
+                "readers": [s.id for s in readers]}
+
+    async def _gate_mode(self, gate: str, mode: GateMode) -> dict[str, Any]:
+        self._modes[gate] = mode
+        readers = [s for s in self._sessions.values() if s.config.gate == gate]
+        for session in readers:
+            idle = session.config.feedback.idle.get(mode)
+            if idle is not None:
+                self._send(session, feedback.led_permanent(idle))
+        relays = [s for s in readers if s.config.relay is not None]
+        results = await asyncio.gather(*(
+            self._confirm(s, feedback.relay_hold(s.config.relay, mode == "free"))
+            for s in relays if s.config.relay is not None))
+        errors = [e for e in results if e]
+        confirmed: bool | None = (not errors) if relays else None
+        if errors:
+            log.warning("%s: gate %s mode %s not confirmed: %s", self.device_id, gate, mode,
+                        "; ".join(errors))
+        return {"gate": gate, "mode": mode, "confirmed": confirmed, "error": "; ".join(errors)}
+
+    async def _install_key(self, session: ReaderSession) -> dict[str, Any]:
+        """Give a reader in install mode its key from the site file (osdp_KEYSET).
+
+        For this one reader the enforcement is lifted so libosdp may open a secure channel with
+        the default key and send the reader its key; it must then come online with a secure
+        channel under that key. A reader that would come online in plaintext is disconnected
+        by the panel before it is heard. The enforcement is back in every case.
+        """
+        panel, index = self._panel, session.index
+        if panel is None or index is None:
+            raise ActionError(f"{self.device_id}: install_key: the bus is not connected"
+                              if panel is None else
+                              f"{self.device_id}: install_key: reader {session.id} has no "
+                              "usable key in the site file")
+        if session.online:
+            raise ActionError(f"{self.device_id}: reader {session.id} is already online with "
+                              "its key")
+        if session.installing is not None:
+            raise ActionError(f"{self.device_id}: install_key for {session.id} is under way")
+        assert self._loop is not None
+        if session.retry is not None:
+            session.retry.cancel()
+            session.retry = None
+        session.installing = self._loop.create_future()
+        log.warning("%s: install_key: reader %s: the secure channel may use the default key "
+                    "for up to %.0f s to install its key", self.device_id, session.id,
+                    self.config.install_window)
+        error = ""
+        try:
+            await panel.set_enforce(index, False)
+            await panel.retry(index)
+            try:
+                await asyncio.wait_for(asyncio.shield(session.installing),
+                                       self.config.install_window)
+            except TimeoutError:
+                error = (f"reader {session.id} did not take its key within "
+                         f"{self.config.install_window:.0f} s (is it in install mode?)")
+            except ActionError as exc:
+                error = str(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await panel.set_enforce(index, True)
+            session.installing = None
+        installed = not error and session.online
+        if installed:
+            log.warning("%s: install_key: reader %s has its key; secure channel enforced",
+                        self.device_id, session.id)
+        else:
+            log.warning("%s: install_key: reader %s: %s", self.device_id, session.id, error)
+            self._tell(session, False, error)
+            with contextlib.suppress(Exception):
+                await panel.retry(index)
+                await asyncio.sleep(0)
+            session.failures = 1
+        return {"reader": session.id, "installed": installed, "error": error}
+

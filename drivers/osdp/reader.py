@@ -1,0 +1,74 @@
+"""What the driver keeps about one reader between libosdp's events: its link state, the keypad
+entry under way, the card waiting for its PIN, and the last input, tamper and power status."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from drivers.osdp.models import Reader
+
+ENTER_KEYS = frozenset(b"#\r")
+CLEAR_KEYS = frozenset(b"*\x1b\x7f")
+
+
+@dataclass(frozen=True)
+class CardRead:
+    data: bytes
+    length: int  # bits
+
+
+@dataclass(frozen=True)
+class EntryEnd:
+    """A keypad entry ended (Enter, or no key for the timeout) with these digits."""
+
+    digits: str
+
+
+@dataclass
+class KeyEntry:
+    """Keys pressed since the entry began; ``credential`` is the card waiting for its PIN."""
+
+    digits: str = ""
+    credential: str | None = None
+    timer: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+@dataclass
+class ReaderSession:
+    config: Reader
+    index: int | None  # position in the panel; None: not on the bus (no usable key)
+    online: bool = False
+    told: tuple[bool, str] | None = None  # the last availability reported
+    failures: int = 0  # consecutive attempts that failed, for the back-off
+    retry: asyncio.TimerHandle | None = None
+    installing: asyncio.Future[bool] | None = None
+    entry: KeyEntry = field(default_factory=KeyEntry)
+    work: asyncio.Queue[CardRead | EntryEnd] = field(default_factory=asyncio.Queue)
+    door_open: bool = False
+    rex: bool = False
+    tamper: bool = False
+    power_fault: bool = False
+    remote_tamper: bool = False
+    permits: dict[str, float] = field(default_factory=dict)  # why the door may open -> when
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def permit(self, why: str, now: float) -> None:
+        self.permits[why] = now
+
+    def granted_by(self, now: float, free: bool) -> str:
+        """What let the door open just now: the latest grant, exit request or open action."""
+        if free:
+            return "free"
+        door = self.config.door
+        window = door.expect_open_within if door is not None else 0.0
+        recent = [(at, why) for why, at in self.permits.items() if now - at <= window]
+        return max(recent)[1] if recent else ""

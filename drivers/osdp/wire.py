@@ -1,0 +1,187 @@
+"""What the readers answered, read off the wire: for diagnosis only, never for decisions.
+
+libosdp tells the application that a reader went offline, not why. The OSDP header, the
+security block and the reply code are sent in the clear even inside a secure channel (only the
+data is encrypted), so the bytes the gateway reads say how far each reader got: silent, its ID,
+its capabilities, the secure channel challenge (``osdp_CCRYPT``), or a NAK with its reason.
+``ReplyTap`` frames the bytes read from the bus (checking CRC or checksum) and keeps, per
+address, the reply codes seen since the last ``reset``; ``offline_reason`` turns that into the
+sentence an installer reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOM = 0x53
+CTRL_CRC = 0x04
+CTRL_SCB = 0x08
+MAX_PACKET = 1440
+
+REPLY_ACK = 0x40
+REPLY_NAK = 0x41
+REPLY_PDID = 0x45
+REPLY_PDCAP = 0x46
+REPLY_FMT = 0x51  # card data as text (deprecated); libosdp ignores it
+REPLY_CCRYPT = 0x76
+REPLY_RMAC_I = 0x78
+
+NAK_REASONS = {
+    0x01: "message check character error",
+    0x02: "command length error",
+    0x03: "unknown command",
+    0x04: "unexpected sequence number",
+    0x05: "secure channel not supported",
+    0x06: "secure channel conditions not met",
+    0x07: "biometric type not supported",
+    0x08: "biometric format not supported",
+    0x09: "unable to process the command",
+}
+
+
+def crc16(data: bytes) -> int:
+    """OSDP's CRC-16 (CCITT polynomial 0x1021, initial value 0x1D0F)."""
+    crc = 0x1D0F
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = (crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def checksum(data: bytes) -> int:
+    return (-sum(data)) & 0xFF
+
+
+@dataclass(frozen=True)
+class Reply:
+    address: int
+    code: int
+    nak: int | None = None  # the NAK's reason code, when it is readable (not encrypted)
+
+
+def parse_packet(packet: bytes) -> Reply | None:
+    """The reply in one whole, checked packet from a PD, or None (a command, or broken)."""
+    if len(packet) < 7 or packet[0] != SOM:
+        return None
+    length = packet[2] | packet[3] << 8
+    ctrl = packet[4]
+    if length != len(packet):
+        return None
+    if ctrl & CTRL_CRC:
+        if crc16(packet[:-2]) != (packet[-2] | packet[-1] << 8):
+            return None
+    elif checksum(packet[:-1]) != packet[-1]:
+        return None
+    if not packet[1] & 0x80:
+        return None  # a command from the CP, not a reply
+    position = 5
+    scs = 0
+    if ctrl & CTRL_SCB:
+        if position >= len(packet) or packet[position] < 2:
+            return None
+        scs = packet[position + 1]
+        position += packet[position]
+    if position >= len(packet) - (2 if ctrl & CTRL_CRC else 1):
+        return None
+    code = packet[position]
+    nak = None
+    if code == REPLY_NAK and scs < 0x17 and position + 1 < len(packet):
+        nak = packet[position + 1]  # SCS_17/18 encrypt the data; earlier ones do not
+    return Reply(packet[1] & 0x7F, code, nak)
+
+
+@dataclass
+class Seen:
+    codes: set[int] = field(default_factory=set)
+    naks: list[int] = field(default_factory=list)
+
+
+class ReplyTap:
+    """Frames the byte stream read from the bus; remembers what each address answered."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._seen: dict[int, Seen] = {}
+        self.text_cards: list[int] = []  # addresses that sent osdp_FMT since last taken
+
+    def feed(self, data: bytes) -> list[Reply]:
+        self._buffer += data
+        replies: list[Reply] = []
+        buffer = self._buffer
+        while True:
+            start = buffer.find(SOM)
+            if start < 0:
+                buffer.clear()
+                break
+            del buffer[:start]
+            if len(buffer) < 5:
+                break
+            length = buffer[2] | buffer[3] << 8
+            if not 7 <= length <= MAX_PACKET:
+                del buffer[:1]
+                continue
+            if len(buffer) < length:
+                break
+            reply = parse_packet(bytes(buffer[:length]))
+            if reply is None:
+                del buffer[:1]  # not a packet after all: look for the next start
+                continue
+            del buffer[:length]
+            replies.append(reply)
+            self._note(reply)
+        if len(buffer) > 4 * MAX_PACKET:
+            buffer.clear()
+        return replies
+
+    def _note(self, reply: Reply) -> None:
+        seen = self._seen.setdefault(reply.address, Seen())
+        seen.codes.add(reply.code)
+        if reply.nak is not None:
+            seen.naks.append(reply.nak)
+        if reply.code == REPLY_FMT:
+            self.text_cards.append(reply.address)
+
+    def seen(self, address: int) -> Seen:
+        return self._seen.get(address, Seen())
+
+    def reset(self, address: int) -> None:
+        self._seen.pop(address, None)
+
+
+# What went wrong, by how the driver should go on.
+LINK = "link"  # it answered before: try again soon
+SILENT = "silent"  # never answered: try again, backing off
+SECURE_CHANNEL = "secure_channel"  # a configuration problem: a person must act
+
+
+def offline_reason(address: int, seen: Seen, was_online: bool,
+                   sc_capable: bool | None) -> tuple[str, str]:
+    """(kind, sentence) for a reader libosdp just took offline.
+
+    ``sc_capable``: what the reader's capability report said about the secure channel (None if
+    it never sent one).
+    """
+    codes = seen.codes
+    if was_online:
+        return LINK, "the reader stopped answering (or broke off the secure channel session)"
+    if REPLY_CCRYPT in codes:
+        return SECURE_CHANNEL, (
+            "secure channel refused: the reader's answer to the challenge does not match its "
+            "key in the site file (the reader has another key, or it is in install mode and "
+            "knows only the default key; the protocol cannot tell which)")
+    for nak in seen.naks:
+        if nak in (0x05, 0x06):
+            return SECURE_CHANNEL, (f"the reader refuses the secure channel (NAK {nak}: "
+                                    f"{NAK_REASONS[nak]}); the gateway accepts no plaintext")
+    if REPLY_PDCAP in codes and sc_capable is False:
+        return SECURE_CHANNEL, ("the reader reports no secure channel support; the gateway "
+                                "accepts no plaintext")
+    if not codes:
+        return SILENT, (f"no answer at address {address} (wiring, address, baud rate, or the "
+                        "reader has no power)")
+    if seen.naks:
+        reasons = ", ".join(f"{n}: {NAK_REASONS.get(n, 'unknown')}" for n in seen.naks[-3:])
+        return LINK, f"the reader refused a command during setup (NAK {reasons})"
+    return LINK, "the reader stopped answering during setup"

@@ -1,0 +1,73 @@
+"""The reply tap: OSDP framing and checks, and the reasons it gives for a reader offline."""
+
+from __future__ import annotations
+
+from drivers.osdp.wire import (
+    LINK,
+    SECURE_CHANNEL,
+    SILENT,
+    ReplyTap,
+    Seen,
+    checksum,
+    crc16,
+    offline_reason,
+)
+
+
+def reply(address: int, code: int, data: bytes = b"", scb: bytes = b"", crc: bool = True) -> bytes:
+    ctrl = (0x04 if crc else 0) | (0x08 if scb else 0)
+    length = 5 + len(scb) + 1 + len(data) + (2 if crc else 1)
+    head = bytes([0x53, address | 0x80, length & 0xFF, length >> 8, ctrl]) + scb
+    body = head + bytes([code]) + data
+    if crc:
+        value = crc16(body)
+        return body + bytes([value & 0xFF, value >> 8])
+    return body + bytes([checksum(body)])
+
+
+def test_crc_is_osdps_ccitt_variant() -> None:
+    assert crc16(b"123456789") == 0xE5CC  # CRC-16/AUG-CCITT check value
+
+
+def test_replies_are_framed_across_reads_and_noise() -> None:
+    tap = ReplyTap()
+    stream = b"\xff\x00" + reply(3, 0x45, bytes(12)) + b"\x53\x01" + reply(5, 0x41, b"\x06",
+                                                                           crc=False)
+    found = [r for i in range(0, len(stream), 5) for r in tap.feed(stream[i:i + 5])]
+    assert [(r.address, r.code, r.nak) for r in found] == [(3, 0x45, None), (5, 0x41, 6)]
+    assert tap.seen(5).naks == [6]
+
+
+def test_a_broken_packet_is_skipped() -> None:
+    tap = ReplyTap()
+    bad = bytearray(reply(3, 0x46, bytes(6)))
+    bad[-1] ^= 0xFF
+    found = tap.feed(bytes(bad) + reply(3, 0x40))
+    assert [r.code for r in found] == [0x40]
+    assert tap.seen(3).codes == {0x40}
+
+
+def test_commands_from_the_panel_are_not_replies() -> None:
+    tap = ReplyTap()
+    command = bytearray(reply(3, 0x60))
+    command[1] = 3  # no reply bit
+    value = crc16(bytes(command[:-2]))
+    command[-2:] = bytes([value & 0xFF, value >> 8])
+    assert tap.feed(bytes(command)) == []
+
+
+def test_the_reply_code_is_read_after_the_security_block() -> None:
+    tap = ReplyTap()
+    (found,) = tap.feed(reply(9, 0x76, bytes(32), scb=bytes([3, 0x12, 1])))
+    assert (found.address, found.code) == (9, 0x76)
+
+
+def test_reasons() -> None:
+    assert offline_reason(4, Seen(), False, None)[0] == SILENT
+    kind, text = offline_reason(4, Seen({0x45, 0x46, 0x76}), False, True)
+    assert kind == SECURE_CHANNEL and "install mode" in text
+    kind, text = offline_reason(4, Seen({0x45, 0x46}), False, False)
+    assert kind == SECURE_CHANNEL and "no secure channel support" in text
+    kind, text = offline_reason(4, Seen({0x45, 0x46, 0x41}, [5]), False, True)
+    assert kind == SECURE_CHANNEL and "NAK 5" in text
+    assert offline_reason(4, Seen({0x40}), True, True)[0] == LINK
