@@ -471,7 +471,10 @@ class HttpGateReceiver:
             device_id=config.id, reader=door.reader_name, gate=door.gate,
             direction=door.direction, credential=observation.credential, pin=observation.pin,
             decided_by_device=observation.granted, device_reason=observation.device_reason,
-            time=observation.time or datetime.now(UTC)))
+            # a question is decided now (device clocks tick in whole seconds, and drift); a
+            # report of what the device decided keeps the device's time
+            time=datetime.now(UTC) if observation.asks or observation.time is None
+            else observation.time))
         session.accepted["credential"] += 1
         if not observation.asks:
             return 200, (ok if config.dialect == "isapi"
