@@ -129,7 +129,7 @@ class Gateway:
             self.console = Console(ConsoleParts(
                 site, self.alarms, self.commands, self.drills, feed, self.intake.online,
                 self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
-                ConsoleOperators(state / "operators.sqlite3"), self.audit.path))
+                ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access))
             self.bus.subscribe(Event, feed.on_event)
             self.bus.subscribe(AlarmChanged, feed.on_alarm)
             self.bus.subscribe(Polled, feed.on_poll)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import io
 import json
 import logging
 import secrets
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import segno
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from gateway.access.control import AccessControl
 from gateway.alarms import AlarmService
 from gateway.commands import CommandRouter
 from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
@@ -73,6 +76,7 @@ class ConsoleParts:
     inventory: Callable[[], list[dict[str, Any]]]
     operators: ConsoleOperators
     audit_path: Path
+    access: AccessControl
 
 
 class Forbidden(Exception):
@@ -260,6 +264,36 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         session = signed_in(request, "supervisor")
         records = await asyncio.to_thread(_tail_jsonl, parts.audit_path, AUDIT_SHOWN)
         return page(request, "audit.html", session, records=list(reversed(records)))
+
+    @app.get("/access", response_class=HTMLResponse)
+    async def access(request: Request, visit: str = "") -> HTMLResponse:
+        session = signed_in(request)
+        control = parts.access
+        roll = control.roll_call()
+        counts: dict[str, int] = {}
+        for person in roll:
+            counts[person["category"]] = counts.get(person["category"], 0) + 1
+            since = person["since"]
+            person["since_local"] = local(datetime.fromisoformat(since)) if since else ""
+        visits = [v for v in control.ledger.visits.values() if not v.closed or v.on_campus]
+        # the pass code is shown once, to a guard, right after registering the visit
+        shown = control.ledger.visits.get(visit) if ROLES[session.role] >= ROLES["guard"] \
+            else None
+        return page(request, "access.html", session, gates={
+            "lockdown": control.modes.lockdown, "fire_release": control.modes.fire_release,
+            "gates": control.modes.states()}, visits=visits, roll=roll, counts=counts,
+            pass_visit=shown, status=control.status(),
+            boot_can_act=ROLES[session.role] >= ROLES["guard"])
+
+    @app.get("/access/visits/{visit_id}/qr.svg")
+    async def visit_qr(request: Request, visit_id: str) -> Response:
+        signed_in(request, "guard")
+        visit = parts.access.ledger.visits.get(visit_id)
+        if visit is None:
+            raise HTTPException(404, "no such open visit")
+        buffer = io.BytesIO()
+        segno.make_qr(visit.pass_code, error="m").save(buffer, kind="svg", scale=6, border=4)
+        return Response(buffer.getvalue(), media_type="image/svg+xml")
 
     @app.get("/sound/alarm.wav")
     async def sound() -> Response:

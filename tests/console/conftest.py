@@ -61,15 +61,16 @@ class Console:
         return page
 
 
-def console_site(tmp_path: Path, broker: str, modules: int = 2,
+def console_site(tmp_path: Path, broker: str, modules: int = 2, extra: dict[str, Any] | None = None,
                  **alarms: Any) -> tuple[Path, str]:
     port = free_port()
     site = site_file(tmp_path, broker, modules=modules, alarms=alarms or None, extra={
-        "console": {"listen": {"host": "127.0.0.1", "port": port}, "map": {
+        **(extra or {}), "console": {"listen": {"host": "127.0.0.1", "port": port}, "map": {
             "image": str(ROOT / "config" / "maps" / "demo-campus.svg"),
             "markers": [{"device": "io-0", "point": "btn-a", "x": 36, "y": 86,
                          "label": "Guard booth"},
-                        {"device": "io-1", "x": 58, "y": 46, "label": "Main F2"}]}}})
+                        {"device": "io-1", "x": 58, "y": 46, "label": "Main F2"}]
+            if modules >= 2 else []}}})
     for name, role in ROLES.items():
         secret = tmp_path / f"{name}.password"
         secret.write_text(PASSWORDS[name])

@@ -340,3 +340,25 @@ document.getElementById("logout").addEventListener("click", async () => {
 
 setInterval(tick, 1000);
 loadState();
+
+// -- gates and visitors: every form[data-command] sends its fields as the command's args ------
+
+for (const form of document.querySelectorAll("form[data-command]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const args = {};
+    for (const input of form.querySelectorAll("input")) {
+      if (!input.name) continue;
+      if (input.type === "checkbox") {
+        if (input.checked) (args[input.name] ??= []).push(input.value);
+      } else if (input.value !== "") {
+        args[input.name] = "localTime" in input.dataset ? new Date(input.value).toISOString()
+          : "number" in input.dataset ? Number(input.value) : input.value;
+      }
+    }
+    const answer = await command(form.dataset.command, args);
+    if (answer.status !== "ok") return;
+    if (form.dataset.then === "pass") location.href = "/access?visit=" + encodeURIComponent(answer.data.visit_id) + "#pass";
+    else location.reload();
+  });
+}
