@@ -2,7 +2,8 @@
 
 Everything runs in one process tree: the broker (amqtt, MQTT 3.1.1) and the gateway in this
 process, the simulators in a `campus-sim serve` child. Ctrl-C stops all of it. A fresh operator
-token is made for every run, so the demo has no default password.
+token is made for every run, and the readers' keys and the controllers' passwords are random
+files made at the first run, so the demo has no default password.
 """
 
 from __future__ import annotations
@@ -63,8 +64,57 @@ def _console_login(site: Any) -> tuple[str, str] | None:
     return f"http://{listen.host}:{listen.port}/", password
 
 
+DEMO_PEOPLE = Path(__file__).resolve().parent.parent / "config" / "demo-people.csv"
+
+
+def _make_secrets(site: Any) -> None:
+    """Every secret file the site file names and that does not exist yet: a random key (32 hex
+    digits, an OSDP SCBK) or password, readable by this user only. The simulators read the same
+    files, so both ends agree."""
+    for device in site.devices:
+        for secret in _secrets_of(device):
+            if secret.file is not None and not secret.file.exists():
+                secret.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                secret.file.touch(mode=0o600)
+                secret.file.write_text(secrets.token_hex(16) + "\n")
+
+
+def _secrets_of(model: Any) -> list[Any]:
+    from pydantic import BaseModel
+
+    from gateway.fields import Secret
+
+    found: list[Any] = []
+    if isinstance(model, Secret):
+        return [model]
+    if isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            found += _secrets_of(getattr(model, name))
+    elif isinstance(model, list | tuple):
+        for item in model:
+            found += _secrets_of(item)
+    return found
+
+
+async def _load_people(site: Any) -> str:
+    """The demo's people, when the credential list is empty (a first run)."""
+    from gateway.access.credentials import CredentialStore, read_import_file, snapshot_parts
+
+    store = CredentialStore(site.gateway.state_dir)
+    try:
+        if store.version == 0 and DEMO_PEOPLE.exists():
+            persons, credentials = read_import_file(DEMO_PEOPLE)
+            for part in snapshot_parts(1, persons, credentials, per_part=10_000):
+                await store.snapshot(part)
+        persons_held, credentials_held = store.counts()
+        return f"{persons_held} persons, {credentials_held} cards (version {store.version})"
+    finally:
+        store.close()
+
+
 def _banner(broker_url: str, site_id: str, config: Path, token_file: Path,
-            devices: list[Any], control: str, console: tuple[str, str] | None) -> str:
+            devices: list[Any], control: str, console: tuple[str, str] | None,
+            people: str) -> str:
     first = devices[0]
     seat = (f"  console       {console[0]}   log in as {OPERATOR}, password {console[1]}\n"
             "                (made for this run only; click \"start duty\" to hear alarms)\n"
@@ -86,6 +136,15 @@ Press a panic button, then act on the alarm (the operator token is in {token_fil
   campus-gateway alarm ack   -c {config} --broker {broker_url} ALARM_ID
   campus-sim act {first.id} key-reset point={first.points[0].id} --control {control}
   campus-gateway alarm reset -c {config} --broker {broker_url} ALARM_ID --note "false alarm"
+  (that button is at the gate house: it also locks the campus down until
+   campus-gateway access lockdown-stop -c {config} --broker {broker_url})
+
+Gates ({people}; staff cards 20001-20060, students 10001-12000 on school days):
+  campus-sim act main-gate-in present-card card=20001 --control {control}
+  campus-sim act staff-door force --control {control}        # a door_forced alarm
+  campus-gateway visitor add -c {config} --broker {broker_url} \\
+      --name "Ms Li" --host T001 --until +2h --qr pass.png
+  campus-gateway access on-campus -c {config} --broker {broker_url}
 
 Ctrl-C stops everything.
 """
@@ -137,9 +196,12 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
                       Operator(name=OPERATOR, role="supervisor", token_sha256=token_digest(token))],
     })
 
+    _make_secrets(site)
+
     async def main(stop: asyncio.Event) -> None:
         from gateway.app import Gateway
 
+        people = await _load_people(site)
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(
             [sys.executable, "-m", "simulators", "serve", "-c", str(config_path),
@@ -150,7 +212,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
             await _wait_for_simulators(sim, control)
             gateway = Gateway(site)
             print(_banner(url, site.site.id, config_path, token_file, list(site.devices),
-                          control, _console_login(site)), flush=True)
+                          control, _console_login(site), people), flush=True)
             await gateway.run(stop)
         finally:
             sim.terminate()

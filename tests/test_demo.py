@@ -41,12 +41,29 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
         sub = Subscriber(f"mqtt://127.0.0.1:{port}")
         sub.wait_event("device.online", count=5, timeout=30)
 
+        def sim(*args: str) -> None:
+            done = subprocess.run([sys.executable, "-m", "simulators", "act", *args,
+                                   "--control", control], capture_output=True, text=True,
+                                  timeout=30)
+            assert done.returncode == 0, done.stderr
+
+        # the gates: a staff card at the main gate's lane 1, a forced staff door
+        sub.wait_event("device.online", device="main-gate-in", timeout=30)
+        sim("main-gate-in", "present-card", "card=20001")
+        (granted,) = sub.wait_event("access.granted", timeout=15)
+        assert granted["data"]["person_id"] == "T001" and granted["data"]["gate"] == "main-gate"
+        sim("staff-door", "force")
+        (forced,) = sub.wait_event("alarm.raised", timeout=15)
+        assert forced["data"]["alarm"]["condition"] == "door_forced"
+        sim("staff-door", "close")
+        sub.wait_event("door.secured", timeout=15)
+
         act = subprocess.run(
             [sys.executable, "-m", "simulators", "act", "gate-house-io", "press",
              "point=btn-1", "--control", control],
             capture_output=True, text=True, timeout=30)
         assert act.returncode == 0, act.stderr
-        (raised,) = sub.wait_event("alarm.raised", timeout=15)
+        raised = sub.wait_event("alarm.raised", count=2, timeout=15)[-1]
         alarm = raised["data"]["alarm"]
         assert alarm["device_id"] == "gate-house-io" and alarm["zone"] == "gate-house"
 
@@ -61,6 +78,8 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
             board = web.get("api/state").json()
             assert board["operator"] == "demo-guard"
             assert alarm["alarm_id"] in [a["alarm_id"] for a in board["alarms"]]
+        # the panic at the gate house locked the campus down (linkage)
+        sub.wait_event("access.gate_mode", mode="locked", gate="main-gate", timeout=15)
 
         token = (tmp_path / "var" / "demo" / "operator-token").read_text().strip()
         listed = subprocess.run(

@@ -345,7 +345,8 @@ def read_import_file(path: Path) -> tuple[list[PersonRecord], list[CredentialRec
     """Persons and credentials from a JSON file (``{persons: [...], credentials: [...]}``) or a
     CSV file with one card per row: ``person_id,category,code`` and optional ``name``,
     ``status``, ``valid_from``, ``valid_until``, ``gates`` (separated by ``;``), ``schedule``,
-    ``pin``. Errors name the file, the row and the field."""
+    ``pin``; lines starting with ``#`` are comments. Errors name the file, the line and the
+    field."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -370,12 +371,17 @@ def read_import_file(path: Path) -> tuple[list[PersonRecord], list[CredentialRec
 def _read_csv(path: Path, text: str) -> tuple[list[PersonRecord], list[CredentialRecord]]:
     persons: dict[str, PersonRecord] = {}
     credentials: list[CredentialRecord] = []
-    reader = csv.DictReader(io.StringIO(text))
+    # lines starting with # are comments; errors still name the line of the file
+    kept = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+            if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in kept)))
     need = {"person_id", "category", "code"}
     if not need <= set(reader.fieldnames or ()):
         raise SyncError(f"{path}: the header must name {', '.join(sorted(need))} "
                         f"(has {reader.fieldnames})")
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        line = kept[reader.line_num - 1][0]
+
         def get(key: str, row: dict[str, str | None] = row) -> str | None:
             value = (row.get(key) or "").strip()
             return value or None
