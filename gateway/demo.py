@@ -67,7 +67,7 @@ def _console_login(site: Any) -> tuple[str, str] | None:
 DEMO_PEOPLE = Path(__file__).resolve().parent.parent / "config" / "demo-people.csv"
 
 
-def _make_secrets(site: Any) -> None:
+def make_secrets(site: Any) -> None:
     """Every secret file the site file names and that does not exist yet: a random key (32 hex
     digits, an OSDP SCBK) or password, readable by this user only. The simulators read the same
     files, so both ends agree."""
@@ -196,7 +196,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
                       Operator(name=OPERATOR, role="supervisor", token_sha256=token_digest(token))],
     })
 
-    _make_secrets(site)
+    make_secrets(site)
 
     async def main(stop: asyncio.Event) -> None:
         from gateway.app import Gateway

@@ -3,7 +3,11 @@
 A step names a time (seconds from the start, or a duration such as ``"500ms"``) and either a
 device, an action and its arguments (played on the simulators), or a gateway ``command`` and its
 arguments (sent over MQTT like the central platform would: starting a drill, acknowledging an
-alarm). In command arguments ``$last_alarm`` stands for the newest open alarm. Scenarios are
+alarm). In command arguments ``$last_alarm`` stands for the newest open alarm; in any arguments
+``$last_pass`` stands for the pass code of the visit the scenario registered last, and
+``$now+2m`` for that time from the moment the step is played (ISO 8601). A step with
+``repeat: N`` is played N times, ``every`` apart; an argument ``"{n}"`` counts from ``first``
+(a morning's cards, one after the other). Scenarios are
 checked completely before anything is played: the file against the schema, then every device and
 action against what the running campus offers, so a typo in step 7 does not leave the campus half
 way through a drill.
@@ -15,6 +19,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from gateway.documents import DocumentError, read_yaml
-from gateway.fields import Identifier, Seconds, Strict, validation_problems
+from gateway.fields import Identifier, Seconds, Strict, parse_duration, validation_problems
 from simulators.control_client import ControlClient, ControlError
 
 
@@ -35,6 +40,8 @@ class ScenarioError(Exception):
 
 
 LAST_ALARM = "$last_alarm"
+LAST_PASS = "$last_pass"
+NOW = "$now"
 
 # A gateway command: (name, args) -> the response's data; raises ScenarioError when refused.
 Commander = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -46,6 +53,19 @@ class Step(Strict):
     action: Identifier | None = None
     command: str | None = Field(default=None, pattern=r"^[a-z]+\.[a-z_]+$")
     args: dict[str, Any] = Field(default_factory=dict)
+    repeat: int = Field(default=1, ge=1, le=100_000, description="play the step this often")
+    every: Seconds = Field(default=1.0, description="apart, when repeated")
+    first: int = Field(default=0, description="where {n} in the arguments starts")
+
+    def times(self) -> list[tuple[float, dict[str, Any]]]:
+        """When this step is played and with which arguments (each repetition)."""
+        out = []
+        for i in range(self.repeat):
+            n = self.first + i
+            args = {k: (n if v == "{n}" else v.replace("{n}", str(n)))
+                    if isinstance(v, str) else v for k, v in self.args.items()}
+            out.append((self.at + i * self.every, args))
+        return out
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
@@ -149,20 +169,45 @@ async def play(
     loop = asyncio.get_running_loop()
     started = loop.time()
     results: list[Any] = []
-    for index, step in enumerate(scenario.steps):
-        await asyncio.sleep(max(0.0, started + step.at / speed - loop.time()))
-        prefix = f"[{loop.time() - started:8.3f}s] step {index}: {step.describe()}"
+    last_pass: str | None = None
+    timeline = sorted(((at, index, args) for index, step in enumerate(scenario.steps)
+                       for at, args in step.times()), key=lambda entry: entry[:2])
+    for at, index, args in timeline:
+        step = scenario.steps[index]
+        await asyncio.sleep(max(0.0, started + at / speed - loop.time()))
+        args = {k: _relative_time(v) for k, v in args.items()}
+        if LAST_PASS in args.values():
+            if last_pass is None:
+                raise ScenarioError(f"{source}: steps[{index}]: {LAST_PASS} given but no "
+                                    "visitor.add came before it")
+            args = {k: last_pass if v == LAST_PASS else v for k, v in args.items()}
+        shown = step.model_copy(update={"args": args})
+        prefix = f"[{loop.time() - started:8.3f}s] step {index}: {shown.describe()}"
         try:
             if step.command is not None and commander is not None:
-                results.append(await _command(commander, step.command, step.args))
+                result = await _command(commander, step.command, args)
+                if step.command == "visitor.add" and isinstance(result, dict):
+                    last_pass = str(result.get("pass_code"))
             else:
                 assert step.device is not None and step.action is not None
-                results.append(await client.act(step.device, step.action, step.args))
+                result = await client.act(step.device, step.action, args)
+            results.append(result)
         except (ControlError, ScenarioError) as exc:
             echo(f"{prefix} -> FAILED")
             raise ScenarioError(f"{source}: steps[{index}]: {exc}") from None
-        echo(f"{prefix} -> ok")
+        if step.repeat == 1 or len(results) % 50 == 0:
+            echo(f"{prefix} -> ok")
     return results
+
+
+def _relative_time(value: Any) -> Any:
+    """``$now``, ``$now+2m``, ``$now-1h`` -> that time as ISO 8601; anything else as it is."""
+    if not isinstance(value, str) or not value.startswith(NOW):
+        return value
+    rest = value[len(NOW):]
+    sign = -1.0 if rest.startswith("-") else 1.0
+    seconds = parse_duration(rest[1:]) if rest else 0.0
+    return (datetime.now(UTC) + timedelta(seconds=sign * seconds)).isoformat()
 
 
 async def _command(commander: Commander, name: str, args: dict[str, Any]) -> Any:

@@ -43,6 +43,7 @@ from gateway.events import (
 log = logging.getLogger(__name__)
 
 RETRY = 10.0
+STARTUP_GRACE = 3.0
 ACTION_TIMEOUT = 5.0
 Execute = Callable[[str, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -74,6 +75,7 @@ class GateModes:
         self._unconfirmed: dict[str, float] = {}  # gate -> when to try again
         self._tasks: set[asyncio.Task[None]] = set()
         self.retry_after = RETRY
+        self._started = False
 
     # -- what the mode is ----------------------------------------------------------------
 
@@ -113,11 +115,19 @@ class GateModes:
 
     # -- what changes it -----------------------------------------------------------------
 
-    def start(self, open_alarms: list[AlarmSnapshot]) -> None:
-        """At start: the fire alarms still open, then every gate set to its mode."""
+    def start(self, open_alarms: list[AlarmSnapshot], grace: float = STARTUP_GRACE) -> None:
+        """At start: the fire alarms still open, then (once the drivers have had ``grace``
+        seconds to reach their devices) every gate set to its mode and announced."""
         for alarm in open_alarms:
             if alarm.condition == "fire":
                 self._fires[alarm.alarm_id] = alarm.zone
+        if grace <= 0:
+            self._begin()
+        else:
+            asyncio.get_running_loop().call_later(grace, self._begin)
+
+    def _begin(self) -> None:
+        self._started = True
         self.refresh(force=True)
 
     def start_lockdown(self, by: str, note: str = "") -> dict[str, Any]:
@@ -152,6 +162,8 @@ class GateModes:
         self.refresh()
 
     def refresh(self, by: str = "", force: bool = False) -> None:
+        if not self._started:
+            return  # the first refresh, after the start's grace, sets every gate
         now = utcnow()
         clock = time.monotonic()
         for gate in self._gates.values():

@@ -36,7 +36,7 @@ async def settle() -> None:
 def test_fire_release_wins_over_lockdown_and_returns_to_it_after_reset(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with rig(tmp_path, serving=SERVING) as r:
-            r.modes.start([])
+            r.modes.start([], grace=0)
             await settle()
             r.actions.clear()
             r.modes.start_lockdown("chief", "intruder at the east fence")
@@ -76,7 +76,7 @@ def test_a_device_that_does_not_confirm_is_tried_again_and_said_so(tmp_path: Pat
         async with rig(tmp_path, serving=SERVING) as r:
             r.device_answer = {"confirmed": False, "error": "controller offline"}
             r.modes.retry_after = 0.0  # an unconfirmed gate is due again at the next tick
-            r.modes.start([])
+            r.modes.start([], grace=0)
             await settle()
             r.modes.start_lockdown("chief")
             await settle()

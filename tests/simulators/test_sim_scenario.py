@@ -76,6 +76,30 @@ def test_shipped_demo_scenario_fits_the_demo_campus() -> None:
             assert step.args["point"] in {p.id for p in devices[step.device].points}
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config" / "scenarios").glob(
+    "*.yaml")))
+def test_every_shipped_scenario_names_what_the_demo_campus_has(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.command_table import COMMANDS
+    from gateway.demo import make_secrets
+    from simulators.campus import SimulatedCampus
+
+    scenario = load_scenario(REPO / "config" / "scenarios" / name)
+    monkeypatch.chdir(tmp_path)  # the demo's key files are made where it runs
+    site = load_site(REPO / "config" / "demo-campus.yaml")
+    make_secrets(site)
+    campus = SimulatedCampus(site)
+    devices = {d.device_id: d for d in campus.devices}
+    for index, step in enumerate(scenario.steps):
+        if step.command is not None:
+            assert step.command in COMMANDS, f"steps[{index}]: {step.command}"
+            continue
+        assert step.device in devices, f"steps[{index}]: {step.device}"
+        actions = list(devices[step.device].actions)
+        assert step.action in actions or any(a.startswith("<") for a in actions), (
+            f"steps[{index}]: {step.device} has no action {step.action} ({actions})")
+
+
 def test_play_against_a_running_campus(
     io_site: tuple[Path, int],
     free_port: Callable[[], int],
