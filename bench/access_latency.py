@@ -1,38 +1,71 @@
 """Access latency: decisions with 100,000 credentials, card -> relay over OSDP, decision and HTTP
-push -> event on MQTT, and a morning rush. Prints figures; judges nothing.
+push -> event on MQTT, and the morning rush. Prints figures; judges nothing.
+
+Parts (``--only`` runs one):
+
+* **decision**: the access control in this process with 100,000 credentials in its store: the
+  decision alone (lookup, checks, events put), and until its event is committed to disk.
+* **osdp**: 8 simulated OSDP readers (libosdp PDs) on one bus over TCP, the gateway (libosdp CP)
+  as its own process, a private mosquitto. A card is presented at a reader (``time.time()``
+  just before the PD submits the card read); the relay pulse is seen at the PD when its output
+  command arrives (polled every millisecond on the simulators' loop). The grant's event on MQTT
+  is matched by card number: its receive time minus the event's ``time`` (stamped when the
+  driver read the card) is "decision -> MQTT".
+* **http**: a simulated ISAPI controller that decides by itself pushes each card to the
+  gateway's receiver; push (just before the simulator sends it) -> event at the subscriber.
+* **rush**: 2,000 students through the 8 lanes (``--rush-students``, ``--rush-seconds``; the
+  issue's 10 minutes is ``--rush-seconds 600``); every event must arrive; gateway CPU and RSS.
+
+The simulators run in a child process, the subscriber here.
 
     .venv/bin/python bench/access_latency.py              # every part
-    .venv/bin/python bench/access_latency.py --only decision
+    .venv/bin/python bench/access_latency.py --only osdp
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+from benchlib import (
+    CpuWindow,
+    Gateway,
+    Mosquitto,
+    Recorder,
+    SimProcess,
+    check_quiet,
+    event_time,
+    free_port,
+    latency_row,
+    machine,
+    quiet_logging,
+    rss_mib,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+LANES = 8
+FIRST_CARD = 1_000_000
+KEYS = {f"BENCH_OSDP_KEY_{n}": os.urandom(16).hex() for n in range(LANES)}
+PUSH_PASSWORD, ADMIN_PASSWORD = os.urandom(12).hex(), os.urandom(12).hex()
 
-from bench.benchlib import latency_row, machine, quiet_logging
+
+# -- decision, in this process ------------------------------------------------------------------
 
 
-async def _decisions(workdir: Path, holders: int, samples: int) -> None:
+async def decisions(workdir: Path, holders: int, samples: int) -> None:
     from gateway.access.config import Access
     from gateway.access.control import AccessControl
-    from gateway.access.credentials import (
-        CredentialRecord,
-        CredentialStore,
-        PersonRecord,
-        snapshot_parts,
-    )
+    from gateway.access.credentials import CredentialStore
     from gateway.access.ledger import Ledger
     from gateway.access.modes import GateModes
     from gateway.access.requests import AccessRequest
@@ -46,11 +79,11 @@ async def _decisions(workdir: Path, holders: int, samples: int) -> None:
     from gateway.topics import Topics
 
     access = Access.model_validate({
-        "gates": [{"id": f"lane-{n}", "area": "campus"} for n in range(8)],
+        "gates": [{"id": f"lane-{n}", "area": "campus"} for n in range(LANES)],
         "areas": [{"id": "campus", "anti_passback": "soft"}],
-        "schedules": [{"id": "school-day", "windows": [{"days": ["mon", "tue", "wed", "thu",
-                                                                 "fri", "sat", "sun"]}]}],
-        "category_schedules": {"student": "school-day"},
+        "schedules": [{"id": "always", "windows": [{"days": ["mon", "tue", "wed", "thu", "fri",
+                                                              "sat", "sun"]}]}],
+        "category_schedules": {"student": "always"},
     })
     database = state_database(workdir)
     outbox = Outbox(database, Limits())
@@ -68,18 +101,14 @@ async def _decisions(workdir: Path, holders: int, samples: int) -> None:
     control = AccessControl(access, schedules, credentials, Ledger.load(database, outbox),
                             modes, bus.publish, outbox.unit, outbox.durable, no_device, {}, "gw")
     started = time.perf_counter()
-    people = [PersonRecord(id=f"S{n:06d}", category="student") for n in range(holders)]
-    cards = [CredentialRecord(code=str(30_000_000 + n), person_id=f"S{n:06d}")
-             for n in range(holders)]
-    for part in snapshot_parts(1, people, cards, per_part=holders * 2):
-        await credentials.snapshot(part)
+    await load_credentials(credentials, holders)
     loaded = time.perf_counter() - started
     rng = random.Random(7)
     inside: list[float] = []
     committed: list[float] = []
     for n in range(samples):
-        code = str(30_000_000 + rng.randrange(holders)) if n % 10 else "999"
-        request = AccessRequest("reader", "lane", f"lane-{n % 8}", "in" if n % 2 else "out",
+        code = str(FIRST_CARD + rng.randrange(holders)) if n % 10 else "999"
+        request = AccessRequest("reader", "lane", f"lane-{n % LANES}", "in" if n % 2 else "out",
                                 code, time=datetime.now(UTC))
         t0 = time.perf_counter()
         with outbox.unit():
@@ -89,27 +118,235 @@ async def _decisions(workdir: Path, holders: int, samples: int) -> None:
         t2 = time.perf_counter()
         inside.append((t1 - t0) * 1000)
         committed.append((t2 - t0) * 1000)
-    print(f"decisions with {holders:,} credentials (loaded in {loaded:.1f} s), {samples} "
-          "requests, one at a time, 1 in 10 unknown:")
+    print(f"decision: {holders:,} credentials (loaded in {loaded:.1f} s), {samples} requests one "
+          "at a time, 1 in 10 unknown, events committed with synchronous=full")
     print(latency_row("decision (ms)", np.array(inside)))
     print(latency_row("decision + on disk (ms)", np.array(committed)))
     outbox.close(2.0)
     credentials.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["decision"], help="one part only")
+async def load_credentials(store: Any, holders: int) -> None:
+    from gateway.access.credentials import CredentialRecord, PersonRecord, snapshot_parts
+
+    people = [PersonRecord(id=f"S{n:06d}", category="student") for n in range(holders)]
+    cards = [CredentialRecord(code=str(FIRST_CARD + n), person_id=f"S{n:06d}")
+             for n in range(holders)]
+    for part in snapshot_parts(1, people, cards, per_part=holders * 2):
+        await store.snapshot(part)
+
+
+# -- the site for the OSDP, HTTP and rush parts -------------------------------------------------
+
+
+def write_site(workdir: Path, broker_url: str) -> Path:
+    readers = [{"id": f"lane-{n}", "address": n + 1, "gate": "main-gate", "direction": "in",
+                "key": {"env": f"BENCH_OSDP_KEY_{n}"}, "relay": {"output": 0, "pulse": "0.5s"},
+                "card_format": {"type": "raw", "length": 32, "bit_count": 32}}
+               for n in range(LANES)]
+    push, command = free_port(), free_port()
+    site = {
+        "site": {"id": "school-1"},
+        "gateway": {"id": "gw1", "state_dir": str(workdir / "state"), "stats_interval": "60s"},
+        "mqtt": {"url": broker_url, "protocol": "5"},
+        "devices": [
+            {"id": "lanes", "driver": "osdp", "tcp": {"host": "127.0.0.1", "port": free_port()},
+             "readers": readers},
+            {"id": "controllers", "driver": "http_gate",
+             "listen": {"host": "127.0.0.1", "port": push},
+             "controllers": [{
+                 "id": "vehicle", "dialect": "isapi", "mode": "decides",
+                 "identity": {"peer": "127.0.0.1"},
+                 "push_auth": {"username": "vehicle", "password": {"env": "BENCH_PUSH"}},
+                 "command": {"url": f"http://127.0.0.1:{command}", "username": "admin",
+                             "password": {"env": "BENCH_ADMIN"}},
+                 "doors": [{"door": 1, "reader": 1, "gate": "vehicle-gate",
+                            "direction": "in"}]}]},
+        ],
+        "access": {"gates": [{"id": "main-gate"}, {"id": "vehicle-gate"}],
+                   "privacy": {"full_credentials_in_events": True}},
+        "flood": {"burst": 10_000, "per_second": 1000},
+    }
+    path = workdir / "site.yaml"
+    path.write_text(yaml.safe_dump(site, sort_keys=False))
+    return path
+
+
+# -- players: run on the simulators' event loop, in their process -------------------------------
+
+
+async def play(campus: Any, kind: str, plan: list[tuple[str, int, float]]) -> list[Any]:
+    """``plan``: (reader or controller, card, seconds after start). Returns what was done."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    done: list[Any] = []
+    if kind == "osdp":  # one at a time, each waiting for its relay
+        for reader_id, card, _ in plan:
+            reader = campus.device(reader_id)
+            before = reader.pulses(0)
+            t0 = time.time()
+            await reader.present_card(card)
+            pulsed = None
+            while time.time() - t0 < 2.0:
+                if reader.pulses(0) > before:
+                    pulsed = time.time()
+                    break
+                await asyncio.sleep(0.001)
+            done.append((reader_id, card, t0, pulsed))
+            await asyncio.sleep(0.02)
+    elif kind == "http":
+        controller = campus.device("controllers").controller("vehicle")
+        for _, card, _ in plan:  # one push at a time: the controller sends them in order
+            before = controller.counters.accepted
+            t0 = time.time()
+            controller.present_card(str(card), 1, 1)
+            while controller.counters.accepted == before and time.time() - t0 < 5.0:
+                await asyncio.sleep(0.001)
+            done.append(("vehicle", card, t0, time.time()))
+            await asyncio.sleep(0.02)
+    else:  # the rush: on schedule, never waiting
+        tasks = []
+        for reader_id, card, at in plan:
+            await asyncio.sleep(max(0.0, start + at - loop.time()))
+            t0 = time.time()
+            tasks.append(asyncio.create_task(campus.device(reader_id).present_card(card)))
+            done.append((reader_id, card, t0, None))
+        await asyncio.gather(*tasks)
+    return done
+
+
+# -- the runs -----------------------------------------------------------------------------------
+
+
+def received(recorder: Recorder, types: tuple[str, ...]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """Credential -> (receive time, event) of every decision event so far (the first of each)."""
+    out: dict[str, tuple[float, dict[str, Any]]] = {}
+    for when, payload in list(recorder.events):
+        body = json.loads(payload)
+        if body["type"] in types:
+            out.setdefault(body["data"]["credential"], (when, body))
+    return out
+
+
+def wait_for(recorder: Recorder, cards: set[str], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = received(recorder, ("campus.access.granted", "campus.access.denied"))
+        if cards <= set(got):
+            return got
+        time.sleep(0.1)
+    return received(recorder, ("campus.access.granted", "campus.access.denied"))
+
+
+def osdp_part(sim: SimProcess, recorder: Recorder, count: int) -> None:
+    plan = [(f"lane-{n % LANES}", FIRST_CARD + 50_000 + n, 0.0) for n in range(count)]
+    done = sim.play("osdp", plan, timeout=count * 3 + 30)
+    got = wait_for(recorder, {str(card) for _, card, *_ in done}, 30)
+    relay = [(p - t0) * 1000 for _, _, t0, p in done if p is not None]
+    to_mqtt, decided = [], []
+    for _, card, t0, _ in done:
+        if str(card) in got:
+            when, body = got[str(card)]
+            to_mqtt.append((when - event_time(body)) * 1000)
+            decided.append((when - t0) * 1000)
+    print(f"osdp: {count} cards at {LANES} readers on one bus (TCP), one at a time; "
+          f"{len(relay)} relay pulses seen, {len(got)} decision events received")
+    print(latency_row("card -> relay pulse (ms)", np.array(relay)))
+    print(latency_row("card -> event on MQTT (ms)", np.array(decided)))
+    print(latency_row("decision -> MQTT (ms)", np.array(to_mqtt)))
+
+
+def http_part(sim: SimProcess, recorder: Recorder, count: int) -> None:
+    plan = [("vehicle", FIRST_CARD + 80_000 + n, 0.0) for n in range(count)]
+    done = sim.play("http", plan, timeout=count + 30)
+    got = wait_for(recorder, {str(card) for _, card, *_ in done}, 30)
+    push = [(got[str(card)][0] - t0) * 1000 for _, card, t0, _ in done if str(card) in got]
+    answered = [(t1 - t0) * 1000 for _, _, t0, t1 in done]
+    print(f"http: {count} ISAPI pushes (digest auth) from a controller that decides by itself, "
+          f"one at a time; {len(push)} events received")
+    print(latency_row("push -> event on MQTT (ms)", np.array(push)))
+    print(latency_row("push -> answered (ms)", np.array(answered)))
+
+
+def rush_part(sim: SimProcess, recorder: Recorder, gateway: Gateway, students: int,
+              seconds: float) -> None:
+    rng = random.Random(11)
+    times = sorted(rng.uniform(0, seconds) for _ in range(students))
+    plan = [(f"lane-{n % LANES}", FIRST_CARD + n, at) for n, at in enumerate(times)]
+    cpu = CpuWindow(gateway.proc.pid).start()
+    started = time.monotonic()
+    done = sim.play("rush", plan, timeout=seconds + 60)
+    got = wait_for(recorder, {str(card) for _, card, *_ in done}, 60)
+    cpu.stop()
+    cards = {str(card) for _, card, *_ in done}
+    missing = len(cards - set(got))
+    granted = sum(1 for c in cards if c in got and got[c][1]["type"] == "campus.access.granted")
+    delays = [(got[str(card)][0] - t0) * 1000 for _, card, t0, _ in done if str(card) in got]
+    print(f"rush: {students} students through {LANES} lanes in {seconds:g} s "
+          f"({students / seconds:.1f}/s); {len(cards) - missing} decision events received, "
+          f"{granted} grants, missing {missing}{'   !!! MISSING !!!' if missing else ''}; took "
+          f"{time.monotonic() - started:.1f} s")
+    print(latency_row("card -> event on MQTT (ms)", np.array(delays)))
+    print(f"  gateway CPU {cpu.percent:.1f} % of one core, RSS {rss_mib(gateway.proc.pid):.1f} MiB")
+
+
+def lanes(args: argparse.Namespace, workdir: Path) -> int:
+    os.environ.update(KEYS, BENCH_PUSH=PUSH_PASSWORD, BENCH_ADMIN=ADMIN_PASSWORD)
+    check_quiet({os.getpid()})
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = Mosquitto(workdir).start()
+    site = write_site(workdir, broker.url)
+    from gateway.access.credentials import CredentialStore
+    from gateway.outbox import state_database
+
+    state = workdir / "state"
+    state_database(state)
+    store = CredentialStore(state)
+    asyncio.run(load_credentials(store, args.credentials))
+    store.close()
+    sim = SimProcess(site, play)
+    recorder = Recorder(broker.port, "campus/+/event/access/#")
+    gateway = Gateway(site)
+    try:
+        wanted = {f"lane-{n}" for n in range(LANES)} | {"vehicle"}
+        if not recorder.wait_online(wanted, 60, gateway.alive):
+            print(f"ERROR: online {sorted(recorder.online)}; gateway log:\n{gateway.tail()}")
+            return 1
+        time.sleep(1.0)
+        if args.only in (None, "osdp"):
+            osdp_part(sim, recorder, args.cards)
+        if args.only in (None, "http"):
+            http_part(sim, recorder, args.pushes)
+        if args.only in (None, "rush"):
+            rush_part(sim, recorder, gateway, args.rush_students, args.rush_seconds)
+        return 0
+    finally:
+        gateway.stop()
+        recorder.close()
+        sim.stop()
+        broker.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--only", choices=["decision", "osdp", "http", "rush"])
     parser.add_argument("--credentials", type=int, default=100_000)
     parser.add_argument("--decisions", type=int, default=2000)
-    args = parser.parse_args()
+    parser.add_argument("--cards", type=int, default=300, help="osdp: cards, one at a time")
+    parser.add_argument("--pushes", type=int, default=200, help="http: pushes")
+    parser.add_argument("--rush-students", type=int, default=2000)
+    parser.add_argument("--rush-seconds", type=float, default=120.0)
+    args = parser.parse_args(argv)
     quiet_logging()
-    print(machine())
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="bench-access-") as tmp:
         if args.only in (None, "decision"):
-            asyncio.run(_decisions(Path(tmp) / "decision", args.credentials, args.decisions))
+            asyncio.run(decisions(Path(tmp) / "decision", args.credentials, args.decisions))
+        if args.only != "decision":
+            return lanes(args, Path(tmp) / "lanes")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
