@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Everything installs into .venv;
-# `make test` also installs Debian's mosquitto, chromium and a CJK font when they are missing
-# (as root, or through sudo): the console tests drive the Debian browser with Playwright.
+# `make test` also installs Debian's mosquitto, chromium, a CJK font and GStreamer's RTSP server
+# when they are missing (as root, or through sudo): the console tests drive the Debian browser
+# with Playwright; the camera simulator serves RTSP through GStreamer under Debian's python3.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -13,7 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-SYSTEM_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-zenhei
+SYSTEM_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-zenhei \
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0 \
+  gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+  gstreamer1.0-plugins-ugly
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
