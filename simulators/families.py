@@ -10,6 +10,7 @@ from simulators.gbt26875 import TransmissionDeviceSimulators
 from simulators.http_gate import HttpGateSimulators
 from simulators.modbus import modbus_io_family
 from simulators.modbus_fire import modbus_fire_family
+from simulators.onvif import OnvifCameraSimulators
 from simulators.osdp import osdp_family
 from simulators.simulator import SimulatorFamily
 
@@ -19,4 +20,5 @@ SIMULATORS: dict[str, SimulatorFamily] = {
     "gbt26875": TransmissionDeviceSimulators,
     "http_gate": HttpGateSimulators,
     "osdp": osdp_family,
+    "onvif": OnvifCameraSimulators,
 }
