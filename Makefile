@@ -44,3 +44,5 @@ bench: system-deps $(VENV)/.installed
 	$(PY) bench/fire_latency.py
 	$(PY) bench/abuse.py
 	$(PY) bench/console_latency.py
+	$(PY) bench/access_latency.py
+	$(PY) bench/video_analytics.py

@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from gateway.topics import Topics, site_filter
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
+RETRIES_WHEN_BUSY = 120
 
 
 def _setup_logging(verbose: bool, json_lines: bool = False) -> None:
@@ -171,8 +173,13 @@ def _remote_requests(args: argparse.Namespace,
     answers = []
     try:
         for name, command_args in requests:
-            answer = remote.request(client, topics, name, operator=operator, token=token,
-                                    args=command_args)
+            for _attempt in range(RETRIES_WHEN_BUSY):
+                answer = remote.request(client, topics, name, operator=operator, token=token,
+                                        args=command_args)
+                code = (answer.get("error") or {}).get("code")
+                if code not in ("rate_limited", "busy"):
+                    break
+                time.sleep(1.0)  # a long series (a credential file's parts): keep to the rate
             if answer.get("status") != "ok":
                 error = answer.get("error") or {}
                 print(f"{name} refused: {error.get('code')}: {error.get('message')}",

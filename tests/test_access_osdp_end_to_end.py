@@ -3,6 +3,10 @@ the RS-485 line, the gateway (libosdp CP) as its own process, a fire panel, mosq
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -179,6 +183,45 @@ def test_a_gateway_killed_mid_rush_loses_no_decision_a_lane_acted_on(
         granted = {e["id"]: e for e in subscriber.events("access.granted")}
         persons = [e["data"]["person_id"] for e in granted.values()]
         assert len(persons) == len(set(persons)) >= pulsed >= 40
+    finally:
+        gateway.stop()
+        sims.stop()
+
+
+def test_a_new_credential_list_arrives_while_the_lanes_decide(
+        tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
+    site = lanes_site(tmp_path, mosquitto.url)
+    sims, gateway = start(tmp_path, site, subscriber)
+    lanes = Lanes(sims)
+    new_list = tmp_path / "v2.csv"  # everyone of version 1, and 3,000 more (several parts)
+    new_list.write_text(CARDS + "".join(f"Q{n},student,{5000 + n}\n" for n in range(3000)))
+    try:
+        importing = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "credentials", "import", str(new_list),
+             "-c", str(site)], env={**os.environ, "CAMPUS_OPERATOR": "chief",
+                                    "CAMPUS_OPERATOR_TOKEN": CHIEF_TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        presented = 0
+        while importing.poll() is None or presented < 20:
+            lanes.present("lane-in" if presented % 2 else "lane-out", 1000 + presented % 400)
+            presented += 1
+            time.sleep(0.03)
+        _out, errors = importing.communicate()
+        assert importing.returncode == 0, errors
+        subscriber.wait_event("access.credentials_synced", count=2, timeout=10)
+        def decisions(_msgs: Any) -> list[dict[str, Any]] | None:
+            found = [e for e in subscriber.events() if e["type"] in (
+                "campus.access.granted", "campus.access.denied")]
+            return found if len(found) >= presented else None
+
+        decided = subscriber.wait_for(decisions, 20, f"{presented} decisions")
+        # every card of both lists was granted throughout: no moment with half a list
+        assert all(e["type"] == "campus.access.granted" for e in decided), [
+            e["data"].get("reason") for e in decided if e["type"] != "campus.access.granted"]
+        lanes.present("lane-in", 7999)  # a card of the new list only
+        subscriber.wait_event("access.granted", count=presented + 1, timeout=10)
+        status = json.loads(cli(site, "credentials", "status", "--json").stdout)
+        assert status["credentials_version"] == 2 and status["credentials"] == 3400
     finally:
         gateway.stop()
         sims.stop()

@@ -161,6 +161,8 @@ class SimulatedReader:
                 "firmware_version": 0x010203}
         self._pd = None
         self.port.clear()
+        # libosdp logs every secure-channel handshake at INFO to stdout; warnings are enough
+        osdp_sys.set_loglevel(osdp_sys.LOG_WARNING)
         pd = osdp_sys.PeripheralDevice(info, capabilities=caps.get())
         pd.set_command_callback(self._on_command)
         self._pd = pd
