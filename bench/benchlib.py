@@ -247,6 +247,8 @@ def machine() -> str:
 def quiet_logging() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    for chatty in ("httpx", "uvicorn.error"):  # a line per request, per server start
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _sim_child(site: str, conn: Any, player: Player, setup: Setup | None) -> None:
