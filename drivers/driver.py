@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import Any, Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import Event
+from gateway.events import Event, MediaReference
 
 
 class DeviceSink(Protocol):
@@ -53,6 +55,22 @@ class DeviceSink(Protocol):
 
     async def decide(self, request: AccessRequest) -> AccessDecision:
         """A credential presented at a reader: the gateway's decision, its event on disk."""
+        ...
+
+    def schedule_allows(self, schedule: str, moment: datetime) -> bool:
+        """Whether a schedule of the site file (``access.schedules``) is open at ``moment``;
+        pure and thread-safe (video analytics ask from their worker threads)."""
+        ...
+
+    async def keep_media(self, camera: str, kind: Literal["snapshot", "clip"],
+                         content: bytes | Path, content_type: str, *,
+                         alarm_id: str | None = None, captured_at: datetime | None = None,
+                         seconds: float | None = None, pre_seconds: float | None = None,
+                         source: str = "") -> MediaReference:
+        """Store a snapshot or clip (bytes, or a file that is moved in), off the loop; its
+        reference, with the URL it is fetched from. The one sink call that may raise
+        (``gateway.media.MediaRefused``: too large, no store, the disk refuses); the driver
+        reports the reference event itself."""
         ...
 
 

@@ -34,6 +34,7 @@ from gateway.events import (
     ALARM_REPORT_OVERDUE,
     ALARM_REPORTED,
     ALARM_RETURNED,
+    CAMERA_EVENT,
     DEVICE_FLOOD_ENDED,
     DEVICE_FLOODING,
     DEVICE_OFFLINE,
@@ -56,10 +57,14 @@ from gateway.events import (
     STORAGE_OK,
     TAMPER,
     TAMPER_RESTORED,
+    VIDEO_CLEARED,
+    VIDEO_RAISED,
     VISITOR_CLOSED,
     VISITOR_LEFT,
     VISITOR_OVERSTAYED,
     AlarmSnapshot,
+    AnalyticFact,
+    CameraFact,
     DoorFact,
     Event,
     EventType,
@@ -91,6 +96,15 @@ DOOR_FORCED_OPEN = Condition("door_forced", Severity.MAJOR, latched=False)
 DOOR_HELD = Condition("door_held_open", Severity.MINOR, latched=False)
 READER_POWER = Condition("reader_power", Severity.MAJOR, latched=False)
 OVERSTAY = Condition("visitor_overstayed", Severity.MAJOR, latched=False)
+CAMERA_TAMPER = Condition("camera_tamper", Severity.MAJOR, latched=False)
+# a stairwell crowding is a stampede risk: critical, first in the life-safety lane
+CROWDING = Condition("crowding", Severity.CRITICAL, latched=False)
+INTRUSION = Condition("intrusion", Severity.MAJOR, latched=False)
+VIDEO_CONDITIONS: dict[str, Condition] = {
+    "covered": CAMERA_TAMPER, "blinded": CAMERA_TAMPER, "defocused": CAMERA_TAMPER,
+    "moved": CAMERA_TAMPER, "crowding": CROWDING, "intrusion": INTRUSION,
+    "line_crossed": INTRUSION,
+}
 
 # A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
 # here once it is normal again). Faults and the rest close once normal and acknowledged.
@@ -138,6 +152,12 @@ def classify(event: Event) -> tuple[Condition, bool, str] | None:
     fact = FACTS.get(event.type.name)
     if fact is not None:
         return fact[0], fact[1], point
+    if event.type is CAMERA_EVENT and isinstance(event.payload, CameraFact):
+        if event.payload.kind != "tamper" or event.payload.active is None:
+            return None
+        return CAMERA_TAMPER, event.payload.active, point
+    if event.type in (VIDEO_RAISED, VIDEO_CLEARED) and isinstance(event.payload, AnalyticFact):
+        return VIDEO_CONDITIONS[event.payload.condition], event.type is VIDEO_RAISED, point
     if event.type is DOOR_SECURED and isinstance(event.payload, DoorFact):
         ended = DOOR_FORCED_OPEN if event.payload.ended == "door_forced" else DOOR_HELD
         return ended, False, point

@@ -26,6 +26,7 @@ from gateway.fields import (
     TimeZone,
     validation_problems,
 )
+from gateway.media.config import Media
 
 
 class Site(Strict):
@@ -138,10 +139,39 @@ class LinkageTrigger(Strict):
     zones: list[Identifier] = Field(default=[], description="only alarms in these zones (or all)")
 
 
+class ClipRequest(Strict):
+    pre: Seconds = Field(default=10.0, le=120, description="seconds before the alarm")
+    post: Seconds = Field(default=20.0, le=300, description="seconds after it")
+
+
 class LinkageAction(Strict):
-    device: Identifier
-    output: Identifier
+    """One thing a rule does: drive an output (``device`` + ``output``), or act on a camera
+    (``camera`` + one of ``snapshot``, ``ptz_preset``, ``clip``)."""
+
+    device: Identifier | None = None
+    output: Identifier | None = None
     set: bool = Field(default=True, description="true energises the output, false releases it")
+    camera: Identifier | None = None
+    snapshot: bool = Field(default=False, description="a snapshot, referenced by the alarm")
+    ptz_preset: str | None = Field(default=None, description="turn the camera to this preset")
+    clip: ClipRequest | None = Field(default=None, description="a pre/post-alarm clip")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LinkageAction:
+        output = self.device is not None or self.output is not None
+        camera = [k for k in ("snapshot", "ptz_preset", "clip") if getattr(self, k)]
+        if output and (self.device is None or self.output is None):
+            raise ValueError("an output action needs both device and output")
+        if output == (self.camera is not None):
+            raise ValueError("give device + output, or camera + snapshot / ptz_preset / clip")
+        if self.camera is not None and len(camera) != 1:
+            raise ValueError("a camera action is one of snapshot: true, ptz_preset: NAME, "
+                             "clip: {pre, post}")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.camera if self.camera is not None else str(self.device)
 
 
 class LinkageRule(Strict):
@@ -259,6 +289,12 @@ def _access_references(site: SiteConfig) -> list[str]:
     problems = []
     gates = {g.id for g in site.access.gates}
     doors = {d.id for d in site.access.doors}
+    schedules = {s.id for s in site.access.schedules}
+    for n, device in enumerate(site.devices):
+        for name in sorted(getattr(device, "schedules", set)()):
+            if name not in schedules:
+                problems.append(f"devices[{n}]: schedule {name!r} is not in access.schedules "
+                                f"({sorted(schedules)})")
     for n, device in enumerate(site.devices):
         for gate in sorted(getattr(device, "gates", set)()):
             if gate not in gates:
@@ -313,6 +349,7 @@ class SiteConfig(Strict):
     devices: list[DeviceConfig] = []
     linkage: list[LinkageRule] = []
     access: Access = Access()
+    media: Media = Media()
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:
@@ -339,10 +376,16 @@ class SiteConfig(Strict):
         by_id = {d.id: d for d in self.devices}
         for index, rule in enumerate(self.linkage):
             for n, action in enumerate(rule.do):
-                target = by_id.get(action.device)
+                target = by_id.get(action.target)
                 outputs = [o.name for o in getattr(target, "outputs", [])]
                 if target is None:
-                    problems.append(f"linkage[{index}].do[{n}].device: no device {action.device!r}")
+                    field = "camera" if action.camera else "device"
+                    problems.append(f"linkage[{index}].do[{n}].{field}: no device "
+                                    f"{action.target!r}")
+                elif action.camera is not None:
+                    if target.driver != "onvif":
+                        problems.append(f"linkage[{index}].do[{n}].camera: {action.camera!r} "
+                                        "is not a camera (driver onvif)")
                 elif action.output not in outputs:
                     problems.append(f"linkage[{index}].do[{n}].output: device {action.device!r} "
                                     f"has no output {action.output!r} (has {outputs})")

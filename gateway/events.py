@@ -107,6 +107,18 @@ class OutputChange(Payload):
     error: str = Field(default="", description="why the write or read-back failed, if it did")
 
 
+class CameraAction(Payload):
+    """A camera action a linkage rule took (a snapshot, a PTZ preset; a clip is started here
+    and arrives later as ``campus.camera.clip``)."""
+
+    camera: str
+    action: Literal["snapshot", "ptz_preset", "clip"]
+    ok: bool
+    media_id: str | None = Field(default=None, description="the snapshot's media id")
+    preset: str | None = None
+    error: str = ""
+
+
 class LinkageOutcome(Payload):
     """A linkage rule fired: what it drove and how each action went."""
 
@@ -116,6 +128,7 @@ class LinkageOutcome(Payload):
     ok: bool
     seconds_after_alarm: float
     actions: list[OutputChange]
+    camera_actions: list[CameraAction] = Field(default_factory=list)
 
 
 class AlarmSnapshot(Payload):
@@ -306,6 +319,90 @@ class CredentialSync(Payload):
     by: str = ""
 
 
+CameraEventKind = Literal["motion", "tamper", "line_crossed", "field", "digital_input",
+                          "image_too_dark", "image_too_bright", "image_too_blurry", "other"]
+
+
+class CameraFact(Payload):
+    """An event a camera reported itself (ONVIF PullPoint), normalised.
+
+    ``topic`` is the camera's own ONVIF topic (e.g. ``tns1:RuleEngine/CellMotionDetector/
+    Motion``); ``kind`` what it means. ``device_time`` is the camera's time, ``time`` of the
+    event the camera's time corrected by the measured clock skew.
+    """
+
+    camera: str = Field(description="camera id from the site file")
+    zone: str = ""
+    kind: CameraEventKind
+    topic: str = Field(description="the camera's ONVIF topic")
+    active: bool | None = Field(default=None, description="the state it reports (true: "
+                                                          "motion, tamper... present), if any")
+    source: dict[str, str] = Field(default_factory=dict,
+                                   description="SimpleItem Source of the message (VideoSource"
+                                               "ConfigurationToken, Rule ...)")
+    data: dict[str, str] = Field(default_factory=dict, description="SimpleItem Data")
+    device_time: datetime | None = None
+    cleared_by: str = Field(default="", description="timeout: the camera never said it ended "
+                                                    "and the gateway cleared it")
+
+
+VideoCondition = Literal["covered", "blinded", "defocused", "moved", "crowding", "intrusion",
+                         "line_crossed"]
+
+
+class AnalyticFact(Payload):
+    """A condition found by the gateway's own video analytics on a camera's stream."""
+
+    camera: str
+    zone: str = Field(default="", description="the camera's zone, or the analytic zone's id")
+    analytic: Literal["tamper", "crowding", "intrusion", "line"]
+    condition: VideoCondition
+    score: float = Field(description="the measured value (occupancy, people, sharpness ...)")
+    reason: str = ""
+    area: str = Field(default="", description="analytic zone or line id from the site file")
+
+
+class MediaReference(Payload):
+    """A snapshot or clip the gateway stored; fetch it by ``media_id`` (the bytes never travel
+    on the event stream unless the site turns a media topic on)."""
+
+    media_id: str
+    kind: Literal["snapshot", "clip"]
+    camera: str
+    alarm_id: str | None = Field(default=None, description="the alarm it was taken for")
+    url: str = Field(description="where an authorised client fetches it")
+    sha256: str
+    size: int
+    content_type: str
+    captured_at: datetime
+    seconds: float | None = Field(default=None, description="clips: length")
+    pre_seconds: float | None = None
+    source: str = Field(default="", description="snapshot_uri, or stream when the camera has "
+                                                "no snapshot")
+
+
+class CameraStatus(Payload):
+    """How the gateway reaches a camera, and what it learnt of it."""
+
+    camera: str
+    state: Literal["up", "auth_refused", "not_onvif", "unreachable"]
+    reason: str = ""
+    clock_skew_s: float | None = Field(default=None, description="camera clock minus the "
+                                                                 "gateway's, seconds")
+    manufacturer: str = ""
+    model: str = ""
+    firmware: str = ""
+    profiles: list[str] = Field(default_factory=list)
+
+
+class PtzMove(Payload):
+    camera: str
+    preset: str
+    ok: bool
+    reason: str = Field(default="", description="alarm or command that moved it")
+    error: str = ""
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -390,6 +487,17 @@ VISITOR_LEFT = _t("visitor.left", VisitFact, "A visitor went out through a gate.
 VISITOR_OVERSTAYED = _t("visitor.overstayed", VisitFact,
                         "A visitor is still on campus after the visit's window.")
 VISITOR_CLOSED = _t("visitor.closed", VisitFact, "A visit was closed; its pass opens nothing.")
+CAMERA_EVENT = _t("camera.event", CameraFact,
+                  "A camera reported an event (motion, tamper, line crossed, field, digital "
+                  "input, image quality, or a topic of its own): ``kind`` and ``active`` say "
+                  "which.")
+CAMERA_STATUS = _t("camera.status", CameraStatus, "How the gateway reaches a camera changed.")
+CAMERA_SNAPSHOT = _t("camera.snapshot", MediaReference, "A snapshot was stored.")
+CAMERA_CLIP = _t("camera.clip", MediaReference, "A pre/post-alarm clip was stored.")
+CAMERA_PTZ = _t("camera.ptz", PtzMove, "A camera was sent to a PTZ preset.")
+VIDEO_RAISED = _t("video.raised", AnalyticFact, "Video analytics found a condition (camera "
+                  "tamper, crowding, intrusion, a line crossed).")
+VIDEO_CLEARED = _t("video.cleared", AnalyticFact, "A video analytics condition ended.")
 
 CATALOGUE: dict[str, EventType] = {
     t.name: t
@@ -452,6 +560,13 @@ CATALOGUE: dict[str, EventType] = {
         VISITOR_LEFT,
         VISITOR_OVERSTAYED,
         VISITOR_CLOSED,
+        CAMERA_EVENT,
+        CAMERA_STATUS,
+        CAMERA_SNAPSHOT,
+        CAMERA_CLIP,
+        CAMERA_PTZ,
+        VIDEO_RAISED,
+        VIDEO_CLEARED,
     )
 }
 

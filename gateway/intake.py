@@ -5,7 +5,8 @@ is published on the bus (the publisher, the alarms and the sirens listen there) 
 one outbox ``unit``: the fact, the alarm changes it causes and the alarm store's writes are
 committed in one transaction. A credential presented at a reader goes to the access control
 (``gateway.access``), which answers once its decision event is on disk. Repeated availability
-reports are suppressed, so availability topics never flap.
+reports are suppressed, so availability topics never flap. Snapshots and clips a camera driver
+takes go to the media store (``keep_media``), which writes them off the loop.
 """
 
 from __future__ import annotations
@@ -14,12 +15,23 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
 
 from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.bus import Bus, Polled
 from gateway.config import Flood
-from gateway.events import DEVICE_OFFLINE, DEVICE_ONLINE, Availability, Event, Severity
+from gateway.events import (
+    DEVICE_OFFLINE,
+    DEVICE_ONLINE,
+    Availability,
+    Event,
+    MediaReference,
+    Severity,
+)
 from gateway.flood import FloodGuard
+from gateway.media import MediaRefused, MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +40,12 @@ class Intake:
     def __init__(self, bus: Bus, active_conditions: Callable[[str], AbstractSet[str]],
                  unit: Callable[[], AbstractContextManager[None]],
                  durable: Callable[[], Awaitable[None]], flood: Flood,
-                 decide: Callable[[AccessRequest], Awaitable[AccessDecision]]) -> None:
+                 decide: Callable[[AccessRequest], Awaitable[AccessDecision]],
+                 media: MediaStore | None = None,
+                 schedules: Callable[[str, datetime], bool] | None = None) -> None:
         self._bus = bus
+        self._schedules = schedules
+        self._media = media
         self._decide = decide
         self._active_conditions = active_conditions
         self._unit = unit
@@ -84,3 +100,18 @@ class Intake:
     async def decide(self, request: AccessRequest) -> AccessDecision:
         """A credential presented at a reader: decided by the access control, event on disk."""
         return await self._decide(request)
+
+    def schedule_allows(self, schedule: str, moment: datetime) -> bool:
+        return self._schedules is not None and self._schedules(schedule, moment)
+
+    async def keep_media(self, camera: str, kind: Literal["snapshot", "clip"],
+                         content: bytes | Path, content_type: str, *,
+                         alarm_id: str | None = None, captured_at: datetime | None = None,
+                         seconds: float | None = None, pre_seconds: float | None = None,
+                         source: str = "") -> MediaReference:
+        """A camera's snapshot or clip, into the media store (off the loop)."""
+        if self._media is None:
+            raise MediaRefused("the gateway has no media store")
+        return await self._media.keep(camera, kind, content, content_type, alarm_id=alarm_id,
+                                      captured_at=captured_at, seconds=seconds,
+                                      pre_seconds=pre_seconds, source=source)

@@ -6,7 +6,9 @@ state once (``/api/state``), follows ``/api/stream`` (server-sent events, replay
 them to the command router with the session's operator and role: the same authorisation, rate
 limits, audit record and events as an MQTT request. Every POST needs the session's CSRF token in
 ``X-CSRF-Token`` (the login form a double-submitted one); a refused POST is answered 403 and
-audited. No asset comes from the internet: everything is served from ``static/``.
+audited. No asset comes from the internet: everything is served from ``static/``. Camera
+snapshots and clips are served at ``/media/<id>`` to a session or to an operator token
+(``Authorization: Bearer``, as the site file's ``operators`` hold it), never cached.
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from gateway.access.control import AccessControl
 from gateway.alarms import AlarmService
-from gateway.commands import CommandRouter
+from gateway.commands import CommandRouter, token_digest
 from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
 from gateway.console.feed import LiveFeed
 from gateway.console.i18n import LANGUAGES, catalogue, pick
@@ -42,6 +50,7 @@ from gateway.console.operators import ConsoleOperators
 from gateway.console.sessions import LoginGuard, Session, Sessions
 from gateway.console.tone import alarm_wav
 from gateway.drills import Drills
+from gateway.media import MediaStore
 from gateway.outbox import OutboxStats
 
 log = logging.getLogger(__name__)
@@ -77,6 +86,7 @@ class ConsoleParts:
     operators: ConsoleOperators
     audit_path: Path
     access: AccessControl
+    media: MediaStore | None = None
 
 
 class Forbidden(Exception):
@@ -294,6 +304,24 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         buffer = io.BytesIO()
         segno.make_qr(visit.pass_code, error="m").save(buffer, kind="svg", scale=6, border=4)
         return Response(buffer.getvalue(), media_type="image/svg+xml")
+
+    @app.get("/media/{media_id}")
+    async def media(request: Request, media_id: str) -> Response:
+        if session_of(request) is None and not operator_token(request):
+            raise HTTPException(401, "log in, or send Authorization: Bearer <operator token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        item = parts.media.get(media_id) if parts.media is not None else None
+        if item is None:
+            raise HTTPException(404, "no such media")
+        return FileResponse(item.path, media_type=item.content_type,
+                            headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def operator_token(request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        digest = token_digest(token.strip())
+        return any(hmac.compare_digest(digest, op.token_sha256) for op in site.operators)
 
     @app.get("/sound/alarm.wav")
     async def sound() -> Response:

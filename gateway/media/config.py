@@ -1,0 +1,24 @@
+"""The ``media:`` section of the site file: where snapshots and clips are kept, and how much."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gateway.fields import Seconds, Strict
+
+
+class Media(Strict):
+    """Snapshots and clips in ``<state_dir>/media``, bounded by size and age.
+
+    When a cap is reached the oldest media not taken for an alarm goes first; alarm media go
+    only when nothing else is left (and never while their alarm is open). The event stream
+    carries references (id, URL, hash, size), never the bytes.
+    """
+
+    max_bytes: int = Field(default=2 * 1024**3, ge=1024**2, description="all media together")
+    max_age: Seconds = Field(default=30 * 86400.0, ge=3600, description="older media is deleted")
+    max_item_bytes: int = Field(default=64 * 1024**2, ge=64 * 1024,
+                                description="a larger snapshot or clip is refused")
+    base_url: str = Field(default="", description="how the central platform reaches the "
+                                                  "gateway's media (default: the console's "
+                                                  "address)")
