@@ -23,12 +23,14 @@ from drivers.modbus.driver import ModbusIoDriver
 from drivers.modbus.models import ModbusIoConfig
 from drivers.modbus_fire.driver import ModbusFireDriver
 from drivers.modbus_fire.models import ModbusFireConfig
+from drivers.onvif.driver import OnvifCameraDriver
+from drivers.onvif.models import OnvifCameraConfig
 from drivers.osdp.driver import OsdpBusDriver
 from drivers.osdp.models import OsdpBusConfig
 
 DeviceConfig = Annotated[
     ModbusIoConfig | TransmissionReceiverConfig | ModbusFireConfig | HttpGateReceiverConfig
-    | OsdpBusConfig,
+    | OsdpBusConfig | OnvifCameraConfig,
     Field(discriminator="driver")
 ]
 
@@ -38,6 +40,7 @@ DRIVERS: dict[str, Callable[[Any, DeviceSink], Driver]] = {
     "modbus_fire": ModbusFireDriver,
     "http_gate": HttpGateReceiver,
     "osdp": OsdpBusDriver,
+    "onvif": OnvifCameraDriver,
 }
 
 

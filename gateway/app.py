@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drivers import build_driver
+from drivers.video import configure_capture_options
 from gateway.access.control import AccessControl
 from gateway.access.credentials import CredentialStore
 from gateway.access.doors import Doors
@@ -40,6 +41,7 @@ from gateway.events import (
 )
 from gateway.intake import Intake
 from gateway.linkage import Linkage
+from gateway.media import MediaStore, base_url_of
 from gateway.metrics import Metrics, Readings
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
@@ -51,6 +53,7 @@ from gateway.topics import CONTRACT_VERSION, Topics
 log = logging.getLogger(__name__)
 
 DRAIN_ON_STOP = 5.0
+MEDIA_PRUNE_EVERY = 3600.0
 
 
 def inventory(site: SiteConfig) -> list[dict[str, Any]]:
@@ -83,15 +86,20 @@ class Gateway:
                                     self.bus.publish, self.outbox.unit, self.outbox.durable,
                                     self.supervisor.execute, gates, site.gateway.id)
         self.doors = Doors(site.access.doors, self.bus.publish, self.outbox.unit, self.modes.mode)
+        self.media = MediaStore(state / "media", site.media, base_url_of(site.console),
+                                open_alarms=self._open_alarm_ids)
+        configure_capture_options()  # the cameras' FFmpeg options: once, before their threads
         self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
-                             self.outbox.durable, site.flood, self.access.decide)
+                             self.outbox.durable, site.flood, self.access.decide, self.media,
+                             schedules.allows)
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
         self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
                                    self.alarms.open_for_device, self.supervisor.execute,
                                    self.intake.emit)
         self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
-                               site.gateway.id, self.modes.start_lockdown)
+                               site.gateway.id, self.modes.start_lockdown, frozenset(
+                                   d.id for d in site.devices if d.driver == "onvif"))
         # Who hears what, in this order: the stream first, then what reacts to it.
         self.bus.subscribe(Event, self.publisher.publish)
         self.bus.subscribe(Event, self.alarms.on_event)
@@ -129,7 +137,8 @@ class Gateway:
             self.console = Console(ConsoleParts(
                 site, self.alarms, self.commands, self.drills, feed, self.intake.online,
                 self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
-                ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access))
+                ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access,
+                self.media))
             self.bus.subscribe(Event, feed.on_event)
             self.bus.subscribe(AlarmChanged, feed.on_alarm)
             self.bus.subscribe(Polled, feed.on_poll)
@@ -168,16 +177,24 @@ class Gateway:
             self.link.stop()
             self.audit.close()
             self.credentials.close()
+            self.media.close()
             log.info("gateway stopped")
 
     async def _tick(self) -> None:
+        pruned = time.monotonic()
         while True:
             now = datetime.now(UTC)
             self.alarms.tick(now)
             self.access.tick(now)
             self.doors.tick()
             self.intake.flood.tick()
+            if time.monotonic() - pruned > MEDIA_PRUNE_EVERY:  # media ages out even when quiet
+                pruned = time.monotonic()
+                await asyncio.to_thread(self.media.prune, self._open_alarm_ids())
             await asyncio.sleep(1.0)
+
+    def _open_alarm_ids(self) -> list[str]:
+        return [a.alarm_id for a in self.alarms.open_alarms()]
 
     async def _stats(self) -> None:
         while True:

@@ -31,7 +31,10 @@ def _setup_logging(verbose: bool, json_lines: bool = False) -> None:
     # one record, one line: control characters a peer or an operator sends are escaped
     handler.setFormatter(JsonFormatter() if json_lines else
                          SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    # force: onvif-zeep-async calls logging.basicConfig when it is imported, which would leave
+    # its plain handler (no escaping of peers' control characters, no JSON) in place of ours
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler],
+                        force=True)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     # paho logs every loop pass without a socket as an error; our own callbacks say what matters
     logging.getLogger("gateway.mqtt.paho").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
@@ -391,6 +394,20 @@ def cmd_contract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    """WS-Discovery for ONVIF cameras; site-file stanzas on stdout."""
+    from drivers.onvif.discovery import discover
+
+    if (args.username is None) != (args.password_file is None):
+        print("give --username and --password-file together", file=sys.stderr)
+        return EXIT_CONFIG
+    password = Path(args.password_file).read_text().strip() if args.password_file else None
+    print(asyncio.run(discover(args.timeout, args.username, password,
+                               Path(args.password_file).resolve() if args.password_file
+                               else None)), end="")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
@@ -548,6 +565,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("contract", help="write the JSON Schemas and the AsyncAPI document")
     p.add_argument("--out", default="docs/contract")
     p.set_defaults(func=cmd_contract)
+
+    p = sub.add_parser("discover", help="find ONVIF cameras (WS-Discovery) and print stanzas")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for answers")
+    p.add_argument("--username", help="read each camera's profiles as this user")
+    p.add_argument("--password-file", help="the password (the stanzas refer to this file)")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("demo", help="embedded broker + simulated campus + gateway, in one go")
     p.add_argument("-c", "--config", default="config/demo-campus.yaml")

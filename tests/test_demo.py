@@ -104,8 +104,17 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
         assert summary["data"]["seconds_to_first_acknowledge"] is not None
         (fire,) = sub.events("fire.alarm")
         assert fire["drill"] is True and fire["data"]["zone"] == "building-b-f2"
-        (linkage,) = sub.events("linkage.executed")
+        (linkage,) = [e for e in sub.events("linkage.executed")
+                      if e["data"]["rule"] == "open-main-gate-on-fire"]
         assert linkage["data"]["ok"] is True
+        # the panic at the gate house turned the gate camera and took its snapshot
+        (camera,) = [e for e in sub.events("linkage.executed")
+                     if e["data"]["rule"] == "gate-camera-on-panic"
+                     and e["data"]["alarm_id"] == alarm["alarm_id"]]
+        assert camera["data"]["ok"] is True
+        shots = [e for e in sub.events("camera.snapshot")
+                 if e["data"]["alarm_id"] == alarm["alarm_id"]]
+        assert shots and shots[0]["data"]["camera"] == "gate-cam"
         closed = [e["data"]["alarm"] for e in sub.events("alarm.closed")]
         assert [a["condition"] for a in closed] == ["fire"] and closed[0]["note"] == "panel reset"
     finally:

@@ -37,6 +37,9 @@ def analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, in
     return target - target % 2, max(2, round(height * target / width / 2) * 2)
 
 
+OCCLUDED_FRACTION = 0.1  # this share of the picture moving: too much of the view is hidden
+
+
 class SceneAnalytics:
     """Every analytic enabled for one camera, fed one frame at a time.
 
@@ -79,12 +82,16 @@ class SceneAnalytics:
         small = (image if (image.shape[1], image.shape[0]) == size
                  else cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         changes: list[AnalyticChange] = []
+        foreground = self.foreground.apply(small) if self.foreground is not None else None
         if self.tamper is not None:
             gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-            changes += self.tamper.update(gray, at, wall)
-        if self.foreground is None:
+            # people filling the view (a crowd) hide the reference's texture: not a moved camera
+            occluded = (any(c.active for c in self.crowding) or (
+                foreground is not None and self.foreground is not None
+                and self.foreground.ready and foreground.fraction >= OCCLUDED_FRACTION))
+            changes += self.tamper.update(gray, at, wall, occluded=occluded)
+        if foreground is None or self.foreground is None:
             return changes
-        foreground = self.foreground.apply(small)
         self.trusted = (self.foreground.ready and not foreground.relearnt
                         and not (self.tamper is not None and self.tamper.active))
         if not self.trusted:

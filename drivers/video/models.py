@@ -79,10 +79,12 @@ class TamperConfig(Strict):
     stable_change: float = Field(default=6.0, gt=0, le=255,
                                  description="mean absolute grey-level change between analysed "
                                              "frames under which the scene counts as stable")
-    covered_contrast: float = Field(default=5.0, gt=0, le=128,
+    # a covered lens still shows the camera's own on-screen text (name, clock): about 7 grey
+    # levels of standard deviation on the simulator's picture, as on real cameras
+    covered_contrast: float = Field(default=9.0, gt=0, le=128,
                                     description="grey-level standard deviation under which the "
                                                 "view is flat (lens covered, sprayed, pitch dark)")
-    covered_clear: float = Field(default=8.0, gt=0, le=128)
+    covered_clear: float = Field(default=14.0, gt=0, le=128)
     blinded_fraction: float = Field(default=0.6, gt=0, le=1,
                                     description="share of saturated pixels that blinds the view")
     blinded_clear: float = Field(default=0.35, ge=0, le=1)

@@ -137,7 +137,10 @@ class TamperDetector:
         self._reference = None
         self._learning = self._learning_since = None
 
-    def update(self, gray: np.ndarray, at: float, wall: float) -> list[AnalyticChange]:
+    def update(self, gray: np.ndarray, at: float, wall: float,
+               occluded: bool = False) -> list[AnalyticChange]:
+        """``occluded``: people fill the view (a crowd is raised): the view cannot be compared
+        with the reference, so "moved" neither raises nor clears meanwhile."""
         cfg = self.config
         small = _small(gray)
         contrast = float(small.std())
@@ -157,7 +160,7 @@ class TamperDetector:
             or contrast < cfg.covered_clear
         defocused = (not obscured and ratio is not None and ratio < cfg.defocused_ratio)
         similarity = ref.similarity(small) if ref is not None and not obscured else None
-        moved = (not obscured and not defocused and similarity is not None
+        moved = (not obscured and not defocused and similarity is not None and not occluded
                  and similarity < cfg.moved_similarity)
         self.figures = TamperFigures(contrast, saturated, sharpness, ratio, similarity, change)
 
@@ -173,7 +176,7 @@ class TamperDetector:
                           f"sharpness {ratio or 0:.0%} of the reference (raises under "
                           f"{cfg.defocused_ratio:.0%}, clears over {cfg.defocused_clear:.0%})"),
             "moved": (moved, similarity is not None and not obscured and not defocused
-                      and similarity > cfg.moved_clear,
+                      and not occluded and similarity > cfg.moved_clear,
                       similarity if similarity is not None else 0.0,
                       f"view similarity with the reference {similarity or 0:.2f} (raises "
                       f"under {cfg.moved_similarity:g}, clears over {cfg.moved_clear:g})"),

@@ -42,8 +42,9 @@ def test_the_shipped_demo_campus_is_valid() -> None:
     # the profile supplies the poll interval the site file does not repeat
     assert all(d.poll_interval == pytest.approx(0.1) for d in panic)
     assert [rule.name for rule in site.linkage] == ["open-main-gate-on-fire",
+                                                     "gate-camera-on-panic",
                                                      "intruder-lockdown"]
-    assert {d.driver for d in site.devices} >= {"osdp", "http_gate"}
+    assert {d.driver for d in site.devices} >= {"osdp", "http_gate", "onvif"}
     assert {g.id for g in site.access.gates} == {"main-gate", "staff-door", "vehicle-gate"}
 
 

@@ -237,3 +237,27 @@ def test_tamper_and_zones_together() -> None:
     # the cover raises tamper; the foreground it causes raises no intrusion
     assert [(c.analytic, c.condition, c.raised) for c in changes] == [
         ("tamper", "covered", True)]
+
+
+
+def test_a_crowd_on_the_simulated_stairs_is_crowding_not_a_moved_camera() -> None:
+    """The camera simulator's own stairwell, 25 people: the crowd hides the reference's
+    texture, which once raised "moved" beside the crowding."""
+    from simulators.onvif.scene import SceneRenderer, SceneState, seed_of, view_left
+
+    seed = seed_of("stairwell-cam")
+    scene = SceneState("stairwell", view_left(0.0) + 0.5, seed)
+    renderer = SceneRenderer("stairwell", 640, 480, scene.home_x, seed)
+    analytics = SceneAnalytics(VideoAnalyticsConfig(
+        rate=5, background=5, tamper=TamperConfig(min_duration=1, clear_after=1, learn=1),
+        crowding=[CrowdingZone(id="stairs", points=[(0.15, 0.45), (0.85, 0.45), (0.85, 1.0),
+                                                    (0.15, 1.0)],
+                               occupancy=0.15, raise_after=1, clear_after=2)]))
+    changes = []
+    for n in range(5 * 40):  # 40 s at 5 frames a second
+        now = n / 5
+        if n == 5 * 15:
+            scene.crowd(25, now)
+        image = renderer.render(scene.snapshot(now, 0.0, "stairwell-cam 2026-12-02 08:00:00"))
+        changes += analytics.analyse(np.asarray(image), now, 1_780_000_000 + now)
+    assert [(c.condition, c.raised) for c in changes] == [("crowding", True)]

@@ -1,0 +1,160 @@
+"""Pictures from a camera: its snapshot URI over HTTP (digest), and its stream on a grabber
+thread with a ring buffer for clips and the analytics on top (``drivers.video``).
+
+A snapshot for an alarm must be quick, so each camera keeps one HTTP client (its connection and
+its digest challenge reused: one round trip per snapshot, not two or three).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import cv2
+import httpx
+import numpy as np
+
+from drivers.video import (
+    FrameGrabber,
+    FrameRing,
+    GrabberConfig,
+    RingConfig,
+    StreamHealth,
+    VideoAnalyser,
+    VideoAnalyticsConfig,
+    redact,
+)
+from drivers.video.capture import open_capture
+from drivers.video.frames import AnalyticChange, Frame
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 90
+MAX_SNAPSHOT = 16 * 1024 * 1024
+FRESH = 2.0  # seconds: a grabbed frame younger than this is "now"
+
+
+class SnapshotFailed(Exception):
+    pass
+
+
+class SnapshotClient:
+    """One HTTP client per camera for its snapshot URI, kept between snapshots."""
+
+    def __init__(self, camera_id: str, username: str, timeout: float) -> None:
+        self.camera_id = camera_id
+        self.username = username
+        self.timeout = timeout
+        self._password: str | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def credentials(self, password: str) -> None:
+        """Use ``password`` from now on (a new client if it changed)."""
+        if password == self._password and self._client is not None:
+            return
+        old, self._client = self._client, httpx.AsyncClient(
+            auth=httpx.DigestAuth(self.username, password),
+            timeout=httpx.Timeout(self.timeout), follow_redirects=False,
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2,
+                                keepalive_expiry=60))
+        self._password = password
+        if old is not None:
+            await old.aclose()
+
+    async def fetch(self, uri: str) -> bytes:
+        if self._client is None:
+            raise SnapshotFailed("no credentials yet (the camera was never reached)")
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self._client.get(uri)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise SnapshotFailed(f"snapshot URI {redact(uri)}: {type(exc).__name__} "
+                                 f"{exc}".rstrip()) from None
+        if response.status_code != 200:
+            raise SnapshotFailed(f"snapshot URI {redact(uri)} answered HTTP "
+                                 f"{response.status_code}")
+        body = response.content
+        if len(body) > MAX_SNAPSHOT:
+            raise SnapshotFailed(f"snapshot of {len(body)} bytes is larger than "
+                                 f"{MAX_SNAPSHOT}")
+        if not body.startswith(b"\xff\xd8"):
+            kind = response.headers.get("content-type", "?")
+            raise SnapshotFailed(f"snapshot URI {redact(uri)} sent {kind}, not a JPEG")
+        return body
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def encode_jpeg(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise SnapshotFailed("the frame does not encode as JPEG")
+    return bytes(encoded.tobytes())
+
+
+def grab_once(url: str, config: GrabberConfig) -> bytes:
+    """One frame of a stream nobody grabs continuously (blocking: run it on a thread)."""
+    capture = open_capture(url, config)
+    try:
+        if not capture.isOpened():
+            raise SnapshotFailed(f"cannot open the stream {redact(url)}")
+        ok, image = capture.read()
+        if not ok or image is None:
+            raise SnapshotFailed(f"the stream {redact(url)} sent no frame")
+        return encode_jpeg(image)
+    finally:
+        capture.release()
+
+
+class StreamFeed:
+    """The camera's stream kept open: latest frame, ring buffer (clips), analytics."""
+
+    def __init__(self, camera_id: str, url: str, grabber: GrabberConfig,
+                 ring: RingConfig | None, analytics: VideoAnalyticsConfig | None,
+                 on_change: Callable[[AnalyticChange], None],
+                 on_health: Callable[[StreamHealth], None],
+                 schedule: Callable[[str, datetime], bool] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self.url = url
+        self.ring = FrameRing(ring) if ring is not None else None
+        self.grabber = FrameGrabber(camera_id, url, grabber,
+                                    on_frame=self._keep if self.ring is not None else None,
+                                    on_health=on_health, loop=loop)
+        self.analyser = (VideoAnalyser(camera_id, analytics, self.grabber.latest, on_change,
+                                       schedule=schedule, loop=loop)
+                         if analytics is not None else None)
+
+    def _keep(self, frame: Frame) -> None:
+        if self.ring is not None:
+            self.ring.offer(frame)
+
+    def start(self) -> None:
+        self.grabber.start()
+        if self.analyser is not None:
+            self.analyser.start()
+
+    def stop(self) -> None:
+        """Blocking (joins the threads): call it on a worker thread."""
+        if self.analyser is not None:
+            self.analyser.stop(2.0)
+        self.grabber.stop(2.0)
+
+    def fresh_frame(self, now: float) -> Frame | None:
+        frame = self.grabber.latest()
+        return frame if frame is not None and now - frame.captured_at <= FRESH else None
+
+    async def frame_jpeg(self, timeout: float) -> bytes:
+        frame = self.fresh_frame(time.time())
+        if frame is None:
+            last = self.grabber.latest()
+            frame = await asyncio.to_thread(self.grabber.wait_frame,
+                                            last.sequence if last else 0, timeout)
+        if frame is None:
+            raise SnapshotFailed(f"no frame from the stream ({self.grabber.health.reason})")
+        return await asyncio.to_thread(encode_jpeg, frame.image)
