@@ -1,0 +1,236 @@
+"""Camera latency: panic press -> snapshot reference on MQTT, camera event -> MQTT, analytics
+fps and CPU per camera, and panic latency with 8 cameras' analytics running beside it.
+Prints figures; judges nothing.
+
+Everything runs on this machine: a private mosquitto, the simulators (a Modbus I/O module with
+16 buttons, ``--cameras`` simulated ONVIF cameras serving 640x480 MJPEG at 10 fps) in a child
+process, the gateway as its own process, the subscriber here. Two runs of the same site:
+
+1. **without analytics**: the cameras are connected (events, snapshots), none analysed;
+2. **with analytics**: every camera's stream is grabbed and analysed (tamper + crowding +
+   intrusion at 5 fps, 320x240).
+
+In each run ``--presses`` panic presses (a press is timestamped right after its input is
+written to the module's data store, as in panic_latency.py) -> ``campus.panic.pressed`` at the
+subscriber, and a linkage rule takes a snapshot of the gate camera for each panic alarm ->
+``campus.camera.snapshot`` (matched by alarm id) at the subscriber. In the first run also
+``--inputs`` digital-input changes at the cameras (timestamped just before the simulator
+queues the ONVIF notification) -> ``campus.camera.event`` at the subscriber.
+
+    .venv/bin/python bench/camera_latency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from benchlib import (
+    CpuWindow,
+    Gateway,
+    Mosquitto,
+    Recorder,
+    SimProcess,
+    check_quiet,
+    free_port,
+    latency_row,
+    machine,
+    quiet_logging,
+    rss_mib,
+)
+
+BUTTONS = [f"btn-{n}" for n in range(16)]
+PASSWORD = os.urandom(12).hex()
+
+
+def modules_for(presses: int) -> int:
+    """Each button is pressed once (a panic alarm latches: a second press raises no new alarm,
+    so no new snapshot)."""
+    return -(-presses // len(BUTTONS))
+
+
+def write_site(workdir: Path, broker_url: str, cameras: int, analytics: bool,
+               presses: int) -> Path:
+    camera_sections = []
+    for n in range(cameras):
+        section: dict[str, Any] = {
+            "id": f"cam-{n}", "driver": "onvif", "host": "127.0.0.1", "port": free_port(),
+            "username": "gateway", "password": {"env": "BENCH_CAMERA_PASSWORD"},
+            "zone": "gate-house" if n == 0 else f"zone-{n}", "presets": ["gate"],
+            "scene": ("gate", "stairwell", "field")[n % 3], "stream": {"transport": "mjpeg"},
+            "simulator": {"rtsp": False},
+        }
+        if analytics:
+            section["analytics"] = {
+                "rate": 5, "width": 320, "tamper": {},
+                "crowding": [{"id": "crowd", "points": [[0.1, 0.4], [0.9, 0.4], [0.9, 1.0],
+                                                        [0.1, 1.0]]}],
+                "intrusion": [{"id": "zone", "points": [[0.5, 0.4], [0.95, 0.4], [0.95, 1.0],
+                                                        [0.5, 1.0]]}],
+            }
+        camera_sections.append(section)
+    site = {
+        "site": {"id": "school-1"},
+        "gateway": {"id": "gw1", "state_dir": str(workdir / "state"), "stats_interval": "60s"},
+        "mqtt": {"url": broker_url, "protocol": "5"},
+        "console": {"listen": {"host": "127.0.0.1", "port": free_port()}},
+        "devices": [*({
+            "id": f"io-{m}", "driver": "modbus",
+            "tcp": {"host": "127.0.0.1", "port": free_port()},
+            "poll_interval": "100ms", "debounce": "100ms",
+            "points": [{"id": b, "input": n, "zone": "gate-house"}
+                       for n, b in enumerate(BUTTONS)]} for m in range(modules_for(presses))),
+            *camera_sections],
+        "linkage": [{"name": "gate-camera", "when": {"conditions": ["panic"]},
+                     "do": [{"camera": "cam-0", "snapshot": True}]}],
+        "flood": {"burst": 10_000, "per_second": 1000},
+    }
+    path = workdir / "site.yaml"
+    path.write_text(yaml.safe_dump(site, sort_keys=False))
+    return path
+
+
+async def play(campus: Any, kind: str, count: int, cameras: int) -> list[tuple[str, float]]:
+    """On the simulators' loop: presses (device/button, time after the write), or camera
+    inputs (camera, time just before the simulator queues the notification)."""
+    rng = random.Random(5)
+    done: list[tuple[str, float]] = []
+    if kind == "presses":
+        for n in range(count):
+            device, button = f"io-{n // len(BUTTONS)}", BUTTONS[n % len(BUTTONS)]
+            module = campus.io_module(device)
+            await module.press(button)
+            done.append((f"{device}/{button}", time.time()))
+            await asyncio.sleep(0.3)
+            await module.release(button)
+            await asyncio.sleep(0.2 + rng.uniform(0, 0.3))
+    else:
+        for n in range(count):
+            camera = f"cam-{n % cameras}"
+            stamp = time.time()
+            # each camera in turn, its input on, then off at its next turn: always a change
+            await campus.act(camera, "input", {"on": (n // cameras) % 2 == 0})
+            done.append((camera, stamp))
+            await asyncio.sleep(0.1)
+    return done
+
+
+def run_once(workdir: Path, args: argparse.Namespace, analytics: bool) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = Mosquitto(workdir).start()
+    site = write_site(workdir, broker.url, args.cameras, analytics, args.presses)
+    sim = SimProcess(site, play)
+    recorder = Recorder(broker.port, "campus/+/event/#")
+    gateway = Gateway(site)
+    out: dict[str, Any] = {}
+    try:
+        wanted = ({f"io-{m}" for m in range(modules_for(args.presses))}
+                  | {f"cam-{n}" for n in range(args.cameras)})
+        if not recorder.wait_online(wanted, 60, gateway.alive):
+            raise RuntimeError(f"online: {sorted(recorder.online)}\n{gateway.tail()}")
+        time.sleep(args.settle)
+        cpu = CpuWindow(gateway.proc.pid).start()
+        time.sleep(args.idle_window)
+        cpu.stop()
+        out["idle_cpu"] = cpu.percent
+        cpu = CpuWindow(gateway.proc.pid).start()
+        first = len(recorder.events)
+        presses = sim.play("presses", args.presses, args.cameras, timeout=args.presses * 2 + 60)
+        time.sleep(3.0)
+        cpu.stop()
+        out["press_cpu"] = cpu.percent
+        out["rss"] = rss_mib(gateway.proc.pid)
+        bodies = [(when, json.loads(p)) for when, p in recorder.events[first:]]
+        pressed = [(when, b) for when, b in bodies if b["type"] == "campus.panic.pressed"]
+        alarm_of = {f"{b['data']['alarm']['device_id']}/{b['data']['alarm']['point']}":
+                    b["data"]["alarm"]["alarm_id"]
+                    for _, b in bodies if b["type"] == "campus.alarm.raised"}
+        shots = {b["data"]["alarm_id"]: when for when, b in bodies
+                 if b["type"] == "campus.camera.snapshot" and b["data"]["alarm_id"]}
+        arrived = {f"{b['device']}/{b['data']['point']}": when for when, b in pressed}
+        press_ms, snapshot_ms = [], []
+        for button, stamp in presses:
+            if button in arrived:
+                press_ms.append((arrived[button] - stamp) * 1000)
+            if alarm_of.get(button) in shots:
+                snapshot_ms.append((shots[alarm_of[button]] - stamp) * 1000)
+        out["press"] = np.array(press_ms)
+        out["snapshot"] = np.array(snapshot_ms)
+        out["missing_presses"] = len(presses) - len(press_ms)
+        out["missing_snapshots"] = len(presses) - len(snapshot_ms)
+        if not analytics:
+            first = len(recorder.events)
+            inputs = sim.play("inputs", args.inputs, args.cameras, timeout=args.inputs + 60)
+            time.sleep(2.0)
+            events: dict[str, list[float]] = {}
+            for when, payload in recorder.events[first:]:
+                body = json.loads(payload)
+                if body["type"] == "campus.camera.event" and body["data"]["kind"] \
+                        == "digital_input":
+                    events.setdefault(body["device"], []).append(when)
+            input_ms = []
+            for camera, stamp in inputs:
+                arrivals = events.get(camera, [])
+                if arrivals:
+                    input_ms.append((arrivals.pop(0) - stamp) * 1000)
+            out["input"] = np.array(input_ms)
+            out["missing_inputs"] = len(inputs) - len(input_ms)
+        return out
+    finally:
+        gateway.stop()
+        recorder.close()
+        sim.stop()
+        broker.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--cameras", type=int, default=8)
+    parser.add_argument("--presses", type=int, default=100)
+    parser.add_argument("--inputs", type=int, default=200)
+    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--idle-window", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    quiet_logging()
+    os.environ["BENCH_CAMERA_PASSWORD"] = PASSWORD
+    print(f"machine: {machine()}")
+    check_quiet({os.getpid()})
+    with tempfile.TemporaryDirectory(prefix="bench-cameras-") as tmp:
+        plain = run_once(Path(tmp) / "plain", args, analytics=False)
+        analysed = run_once(Path(tmp) / "analytics", args, analytics=True)
+    print(f"{args.cameras} cameras (640x480 MJPEG, 10 fps), {modules_for(args.presses)} I/O "
+          f"modules of 16 buttons polled every 100 ms, {args.presses} presses per run")
+    print("without analytics:")
+    print(latency_row("press -> panic on MQTT (ms)", plain["press"], 32))
+    print(latency_row("press -> snapshot ref (ms)", plain["snapshot"], 32))
+    print(latency_row("camera input -> MQTT (ms)", plain["input"], 32))
+    print(f"  missing: {plain['missing_presses']} presses, {plain['missing_snapshots']} "
+          f"snapshots, {plain['missing_inputs']} camera events; gateway CPU "
+          f"{plain['idle_cpu']:.1f} % idle, {plain['press_cpu']:.1f} % pressing; "
+          f"RSS {plain['rss']:.0f} MiB")
+    print(f"with analytics on all {args.cameras} (tamper, crowding, intrusion; 5 fps at 320x240):")
+    print(latency_row("press -> panic on MQTT (ms)", analysed["press"], 32))
+    print(latency_row("press -> snapshot ref (ms)", analysed["snapshot"], 32))
+    print(f"  missing: {analysed['missing_presses']} presses, {analysed['missing_snapshots']} "
+          f"snapshots; gateway CPU {analysed['idle_cpu']:.1f} % idle (= "
+          f"{analysed['idle_cpu'] / args.cameras:.1f} % a camera), {analysed['press_cpu']:.1f} "
+          f"% pressing; RSS {analysed['rss']:.0f} MiB")
+    if len(plain["press"]) and len(analysed["press"]):
+        ratio = np.percentile(analysed["press"], 99) / np.percentile(plain["press"], 99)
+        print(f"  panic p99 with analytics = {ratio:.2f} x without")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
