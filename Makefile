@@ -46,3 +46,4 @@ bench: system-deps $(VENV)/.installed
 	$(PY) bench/console_latency.py
 	$(PY) bench/access_latency.py
 	$(PY) bench/video_analytics.py
+	$(PY) bench/camera_latency.py
