@@ -4,6 +4,8 @@ as its own process, mosquitto, and the central platform fetching the snapshot by
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,22 @@ def test_a_panic_press_turns_the_camera_and_its_snapshot_is_fetched_by_id(
         fetched = httpx.get(url, headers={"Authorization": f"Bearer {GUARD_TOKEN}"}, timeout=5)
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/jpeg"
         assert hashlib.sha256(fetched.content).hexdigest() == reference["sha256"]
+        # the guard sees it on the alarm's page of the console
+        password = tmp_path / "guard.password"
+        password.write_text("guard-console-password")
+        subprocess.run([sys.executable, "-m", "gateway.cli", "operator", "add", "guard1",
+                        "-c", str(site), "--password-file", str(password)], check=True,
+                       capture_output=True)
+        base = f"http://{console['host']}:{console['port']}/"
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=5) as web:
+            form = web.get("login")
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            logged = web.post("login", data={"name": "guard1", "csrf": csrf,
+                                             "password": "guard-console-password"})
+            assert logged.status_code == 303
+            detail = web.get(f"alarms/{alarm_id}").text
+            assert f'src="/media/{reference["media_id"]}"' in detail
+            assert web.get(f"media/{reference['media_id']}").status_code == 200
         linkage, = subscriber.wait_event("linkage.executed", timeout=10)
         assert linkage["data"]["ok"] and len(linkage["data"]["camera_actions"]) == 2
         # the camera's own tamper event: an alarm of the camera, with its picture

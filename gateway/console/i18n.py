@@ -125,6 +125,8 @@ TEXT: dict[str, dict[str, str]] = {
         "roll_call": "点名", "nobody": "无。", "print_pass": "打印",
         "staff": "教职工", "student": "学生", "visitor": "访客", "contractor": "外来施工",
         "credentials_version": "名单版本",
+        "camera": "摄像机", "clip": "录像片段", "c_camera_tamper": "摄像机遮挡/移位",
+        "c_crowding": "人员拥挤", "c_intrusion": "区域入侵",
     },
 }
 
