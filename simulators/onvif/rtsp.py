@@ -59,6 +59,7 @@ class RtspStream:
         self._tasks: list[asyncio.Task[None]] = []
         self.clients = 0
         self._watching = asyncio.Event()
+        self._password_set = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -90,8 +91,12 @@ class RtspStream:
         return self.port
 
     async def set_password(self, password: str) -> None:
+        """Returns once the helper holds the new password (a client may use it at once)."""
         if self.running:
+            self._password_set.clear()
             await self._send(b"P", password.encode())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._password_set.wait(), 5)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -123,7 +128,9 @@ class RtspStream:
         assert self._process is not None and self._process.stdout is not None
         async for raw in self._process.stdout:
             words = raw.decode(errors="replace").split()
-            if len(words) == 2 and words[0] == "clients" and words[1].isdigit():
+            if words == ["password"]:
+                self._password_set.set()
+            elif len(words) == 2 and words[0] == "clients" and words[1].isdigit():
                 self.clients = int(words[1])
                 if self.clients:
                     self._watching.set()

@@ -7,7 +7,8 @@ process and feeds it the frames it draws. It imports nothing from the project.
 
 stdin: one JSON line (host, port, fps, width, height, username, password, mounts), then
 messages of one type byte and a 4-byte big-endian length: ``F`` a raw BGR frame, ``P`` a new
-password. stdout: ``ready <port>`` once listening, then ``clients <n>`` when that changes.
+password. stdout: ``ready <port>`` once listening, then ``clients <n>`` when that changes and
+``password`` once a new password holds.
 Digest authentication (the camera's user and password) guards every mount.
 """
 
@@ -96,6 +97,7 @@ class Helper:
     def set_password(self, password: str) -> bool:
         self.auth.remove_digest(self.username)
         self.auth.add_digest(self.username, password, self.token)
+        print("password", flush=True)  # the camera answers its action once it holds
         return False
 
     def read_stdin(self, loop: Any) -> None:
