@@ -21,6 +21,7 @@ from typing import Any
 from gateway.cli import EXIT_CONFIG, serve_until_signalled
 from gateway.commands import token_digest
 from gateway.config import ConfigError, Operator, load_site
+from gateway.fields import secrets_in
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +73,11 @@ def make_secrets(site: Any) -> None:
     digits, an OSDP SCBK) or password, readable by this user only. The simulators read the same
     files, so both ends agree."""
     for device in site.devices:
-        for secret in _secrets_of(device):
+        for secret in secrets_in(device):
             if secret.file is not None and not secret.file.exists():
                 secret.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 secret.file.touch(mode=0o600)
                 secret.file.write_text(secrets.token_hex(16) + "\n")
-
-
-def _secrets_of(model: Any) -> list[Any]:
-    from pydantic import BaseModel
-
-    from gateway.fields import Secret
-
-    found: list[Any] = []
-    if isinstance(model, Secret):
-        return [model]
-    if isinstance(model, BaseModel):
-        for name in type(model).model_fields:
-            found += _secrets_of(getattr(model, name))
-    elif isinstance(model, list | tuple):
-        for item in model:
-            found += _secrets_of(item)
-    return found
 
 
 async def _load_people(site: Any) -> str:

@@ -26,6 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway import remote
 from gateway.config import SiteConfig
 from gateway.console.operators import ConsoleOperators
+from gateway.fields import ConfigError, secrets_in
 from gateway.topics import Topics
 
 MIN_FREE = 20 * 1024 * 1024
@@ -115,20 +116,27 @@ def _broker(site: SiteConfig) -> Iterator[Finding]:
 
 def _device(device: object) -> Iterator[Finding]:
     device_id = getattr(device, "id", "?")
+    driver = getattr(device, "driver", "")
     tcp = getattr(device, "tcp", None)
-    rtu = getattr(device, "rtu", None)
+    serial = getattr(device, "rtu", None) or getattr(device, "serial", None)
     listen = getattr(device, "listen", None)
+    for secret in secrets_in(device):  # readers' keys, controllers' and cameras' passwords
+        try:
+            secret.read()
+        except ConfigError as exc:
+            yield Finding("FAIL", f"device {device_id}", f"a secret cannot be read: {exc}")
+    if driver == "onvif":  # a camera: its device service takes connections
+        tcp = device
     if tcp is not None:
+        where = f"{driver} tcp {tcp.host}:{tcp.port}"
         try:
             with socket.create_connection((tcp.host, tcp.port), timeout=2):
                 pass
-            yield Finding("ok", f"device {device_id}", f"modbus tcp {tcp.host}:{tcp.port} "
-                          "takes connections")
+            yield Finding("ok", f"device {device_id}", f"{where} takes connections")
         except OSError as exc:
-            yield Finding("FAIL", f"device {device_id}", f"modbus tcp {tcp.host}:{tcp.port}: "
-                          f"{exc.strerror or exc}")
-    elif rtu is not None:
-        port = Path(rtu.port)
+            yield Finding("FAIL", f"device {device_id}", f"{where}: {exc.strerror or exc}")
+    elif serial is not None:
+        port = Path(serial.port)
         if not port.exists():
             yield Finding("FAIL", f"device {device_id}", f"serial port {port} does not exist")
         elif not os.access(port, os.R_OK | os.W_OK):

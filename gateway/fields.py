@@ -133,3 +133,17 @@ class Secret(Strict):
             return self.file.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+
+
+def secrets_in(model: object) -> list[Secret]:
+    """Every ``Secret`` a config model holds, however deep (readers' keys, cameras' passwords)."""
+    if isinstance(model, Secret):
+        return [model]
+    found: list[Secret] = []
+    if isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            found += secrets_in(getattr(model, name))
+    elif isinstance(model, list | tuple):
+        for item in model:
+            found += secrets_in(item)
+    return found

@@ -103,3 +103,28 @@ def test_the_systemd_unit_is_valid_and_hardened(tmp_path: Path) -> None:
     checked = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
                              text=True, timeout=60)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_doctor_checks_readers_and_cameras_and_their_secrets(
+        tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCTOR_MISSING_KEY", raising=False)
+    monkeypatch.setenv("DOCTOR_CAMERA_PASSWORD", "camera-password")
+    site = site_file(tmp_path, mosquitto.url, modules=0, extra={
+        "access": {"gates": [{"id": "main-gate"}]},
+        "devices": [
+            {"id": "lanes", "driver": "osdp", "tcp": {"host": "127.0.0.1", "port": free_port()},
+             "readers": [{"id": "lane-in", "address": 1, "gate": "main-gate", "direction": "in",
+                          "key": {"env": "DOCTOR_MISSING_KEY"}}]},
+            {"id": "gate-cam", "driver": "onvif", "host": "127.0.0.1", "port": free_port(),
+             "username": "gateway", "password": {"env": "DOCTOR_CAMERA_PASSWORD"}},
+        ]})
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "doctor", "-c", str(site)],
+                          capture_output=True, text=True, timeout=60)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1
+    assert any(line.startswith("FAIL device lanes") and "DOCTOR_MISSING_KEY" in line
+               for line in lines), lines
+    assert any(line.startswith("FAIL device lanes") and "osdp tcp" in line for line in lines)
+    assert any(line.startswith("FAIL device gate-cam") and "onvif tcp" in line
+               for line in lines), lines
+    assert not any("gate-cam" in line and "secret" in line for line in lines)
