@@ -29,6 +29,7 @@ from gateway.config import SiteConfig
 from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 from gateway.drills import Drills
 from gateway.events import (
+    CAMERA_SNAPSHOT,
     CREDENTIALS_SYNCED,
     EVENTS_DROPPED,
     GATE_MODE,
@@ -36,6 +37,7 @@ from gateway.events import (
     STORAGE_OK,
     Event,
     EventsDropped,
+    MediaReference,
     Severity,
     StorageState,
 )
@@ -106,6 +108,8 @@ class Gateway:
         self.bus.subscribe(Event, self.sirens.on_event)
         self.bus.subscribe(Event, self.doors.on_event)
         self.bus.subscribe(Event, self._status_event)
+        if site.media.publish_bytes:
+            self.bus.subscribe(Event, self._snapshot_bytes)
         self.bus.subscribe(AlarmChanged, self.publisher.alarm_changed)
         self.bus.subscribe(AlarmChanged, self.drills.observe)
         self.bus.subscribe(AlarmChanged, self.sirens.alarm_changed)
@@ -142,6 +146,7 @@ class Gateway:
             self.bus.subscribe(Event, feed.on_event)
             self.bus.subscribe(AlarmChanged, feed.on_alarm)
             self.bus.subscribe(Polled, feed.on_poll)
+        self._sending: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -246,6 +251,25 @@ class Gateway:
         """The retained status carries the credential version and the gates' modes."""
         if event.type in (CREDENTIALS_SYNCED, GATE_MODE):
             self.link.refresh_status()
+
+    def _snapshot_bytes(self, event: Event) -> None:
+        """``media.publish_bytes``: a snapshot's JPEG on its media topic, read off the loop."""
+        if event.type is not CAMERA_SNAPSHOT or not isinstance(event.payload, MediaReference):
+            return
+        reference = event.payload
+        item = self.media.get(reference.media_id)
+        if item is None:
+            return
+
+        async def send() -> None:
+            content = await asyncio.to_thread(item.path.read_bytes)
+            self.link.publish(self.topics.media(reference.camera, reference.media_id), content,
+                              qos=0, retain=False, content_type=reference.content_type,
+                              expiry=300)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def _request(self, request: Request) -> None:
         self.requests.offer(request)

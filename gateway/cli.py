@@ -131,6 +131,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 body: Any = message.payload.decode(errors="replace")
                 with contextlib.suppress(ValueError):
                     body = json.loads(body) if body else None
+                if "/media/" in message.topic:  # a snapshot's JPEG: its size, not its bytes
+                    body = {"bytes": len(message.payload)}
                 line = json.dumps({"topic": message.topic, "retained": message.retained,
                                    "payload": body}, ensure_ascii=False)
             else:

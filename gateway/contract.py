@@ -155,6 +155,17 @@ def asyncapi() -> dict[str, Any]:
                           "Retained; the last will publishes online=false.", ["gateway-status"]),
         "availability": channel("{prefix}/{site}/device/{device}/availability",
                                 "Retained device availability.", ["device-availability"]),
+        "media": {"address": "{prefix}/{site}/media/{device}/{media}",
+                  "description": "A snapshot's JPEG bytes (QoS 0, not retained), only where the "
+                                 "site sets media.publish_bytes; the campus.camera.snapshot "
+                                 "event is the reference (id, URL, sha256, size).",
+                  "parameters": {"prefix": dict(params["prefix"]), "site": dict(params["site"]),
+                                 "device": {"description": "camera id"},
+                                 "media": {"description": "media id"}},
+                  "messages": {"snapshot_jpeg": {"name": "snapshot-jpeg",
+                                                 "contentType": "image/jpeg",
+                                                 "payload": {"type": "string",
+                                                             "format": "binary"}}}},
         "request": channel("{prefix}/{site}/gateway/{gateway}/request/{command}",
                            "Commands to the gateway (never retained).", ["command-request"]),
         "response": channel("{prefix}/{site}/gateway/{gateway}/response/{command}",
@@ -168,6 +179,7 @@ def asyncapi() -> dict[str, Any]:
         "receiveStatus": {"action": "receive", "channel": {"$ref": "#/channels/status"}},
         "receiveAvailability": {"action": "receive",
                                 "channel": {"$ref": "#/channels/availability"}},
+        "receiveMedia": {"action": "receive", "channel": {"$ref": "#/channels/media"}},
         "sendCommand": {"action": "send", "channel": {"$ref": "#/channels/request"},
                         "reply": {"channel": {"$ref": "#/channels/response"}}},
     }

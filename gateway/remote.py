@@ -114,6 +114,8 @@ def describe(prefix: str, message: Received) -> str | None:
     topic = parse_topic(prefix, message.topic)
     if topic is None:
         return None
+    if topic.kind == "media":  # a snapshot's JPEG (media.publish_bytes), not JSON
+        return f"MEDIA   {topic.site} {topic.device} {topic.name} {len(message.payload)} bytes"
     body = message.json() if message.payload else None
     if topic.kind == "event" and isinstance(body, dict):
         data = body.get("data", {})

@@ -70,6 +70,10 @@ class Topics:
     def event(self, category: str, device_id: str) -> str:
         return f"{self.prefix}/{self.site}/event/{category}/{device_id}"
 
+    def media(self, camera: str, media_id: str) -> str:
+        """A snapshot's JPEG, where the site turns ``media.publish_bytes`` on (QoS 0)."""
+        return f"{self.prefix}/{self.site}/media/{camera}/{media_id}"
+
     def alarm(self, alarm_id: str) -> str:
         return f"{self.prefix}/{self.site}/alarm/{alarm_id}"
 
@@ -106,4 +110,6 @@ def parse(prefix: str, topic: str) -> ParsedTopic | None:
         return ParsedTopic(site, "event", device=rest[1], name=rest[0])
     if kind == "alarm" and len(rest) == 1:
         return ParsedTopic(site, "alarm", name=rest[0])
+    if kind == "media" and len(rest) == 2:
+        return ParsedTopic(site, "media", device=rest[0], name=rest[1])
     return None

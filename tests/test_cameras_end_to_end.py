@@ -25,8 +25,8 @@ def _camera_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "gate-cam-e2e-secret")
 
 
-def camera_site(tmp_path: Path, broker: str) -> Path:
-    path = site_file(tmp_path, broker, modules=1, extra={"linkage": [{
+def camera_site(tmp_path: Path, broker: str, **media: Any) -> Path:
+    path = site_file(tmp_path, broker, modules=1, extra={"media": media, "linkage": [{
         "name": "gate-camera", "when": {"conditions": ["panic"]},
         "do": [{"camera": "gate-cam", "ptz_preset": "gate"},
                {"camera": "gate-cam", "snapshot": True}]}]})
@@ -43,7 +43,7 @@ def camera_site(tmp_path: Path, broker: str) -> Path:
 
 def test_a_panic_press_turns_the_camera_and_its_snapshot_is_fetched_by_id(
         tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
-    site = camera_site(tmp_path, mosquitto.url)
+    site = camera_site(tmp_path, mosquitto.url, publish_bytes=True)
     console = yaml.safe_load(site.read_text())["console"]["listen"]
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
@@ -86,6 +86,10 @@ def test_a_panic_press_turns_the_camera_and_its_snapshot_is_fetched_by_id(
             detail = web.get(f"alarms/{alarm_id}").text
             assert f'src="/media/{reference["media_id"]}"' in detail
             assert web.get(f"media/{reference['media_id']}").status_code == 200
+        # and, as the site asks, its bytes on the media topic
+        jpeg = subscriber.wait_for(lambda msgs: [m for m in msgs if m.topic.endswith(
+            f"/media/gate-cam/{reference['media_id']}")], 10, "the snapshot's bytes")[0]
+        assert hashlib.sha256(jpeg.payload).hexdigest() == reference["sha256"]
         linkage, = subscriber.wait_event("linkage.executed", timeout=10)
         assert linkage["data"]["ok"] and len(linkage["data"]["camera_actions"]) == 2
         # the camera's own tamper event: an alarm of the camera, with its picture

@@ -12,13 +12,18 @@ class Media(Strict):
 
     When a cap is reached the oldest media not taken for an alarm goes first; alarm media go
     only when nothing else is left (and never while their alarm is open). The event stream
-    carries references (id, URL, hash, size), never the bytes.
+    carries references (id, URL, hash, size); the bytes travel on MQTT only where the site turns
+    ``publish_bytes`` on.
     """
 
     max_bytes: int = Field(default=2 * 1024**3, ge=1024**2, description="all media together")
     max_age: Seconds = Field(default=30 * 86400.0, ge=3600, description="older media is deleted")
     max_item_bytes: int = Field(default=64 * 1024**2, ge=64 * 1024,
                                 description="a larger snapshot or clip is refused")
+    publish_bytes: bool = Field(
+        default=False, description="also publish each snapshot's JPEG on P/S/media/<camera>/"
+                                   "<media id> (QoS 0, not retained, best effort; clips never): "
+                                   "for a centre that cannot fetch over HTTP")
     base_url: str = Field(default="", description="how the central platform reaches the "
                                                   "gateway's media (default: the console's "
                                                   "address)")
