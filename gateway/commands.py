@@ -100,7 +100,8 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _arg(args: dict[str, Any], name: str) -> str:
+def text_arg(args: dict[str, Any], name: str) -> str:
+    """A required, non-empty string argument of a command."""
     value = args.get(name)
     if not isinstance(value, str) or not value:
         raise CommandError("bad_request", f"argument {name!r} (a string) is required")
@@ -372,21 +373,22 @@ class CommandRouter:
         return [a.model_dump(mode="json") for a in self._alarms.open_alarms()]
 
     async def _alarm_acknowledge(self, args: dict[str, Any], by: str) -> Any:
-        alarm = self._alarms.acknowledge(_arg(args, "alarm_id"), by, str(args.get("note", "")))
+        alarm = self._alarms.acknowledge(text_arg(args, "alarm_id"), by, str(args.get("note", "")))
         return alarm.model_dump(mode="json")
 
     async def _alarm_reset(self, args: dict[str, Any], by: str) -> Any:
-        alarm = self._alarms.reset(_arg(args, "alarm_id"), by, str(args.get("note", "")))
+        alarm = self._alarms.reset(text_arg(args, "alarm_id"), by, str(args.get("note", "")))
         return alarm.model_dump(mode="json")
 
     async def _alarm_report(self, args: dict[str, Any], by: str) -> Any:
-        kind = _arg(args, "kind")
+        kind = text_arg(args, "kind")
         if kind not in REPORT_KINDS:
             raise CommandError("bad_request", f"kind must be one of {list(REPORT_KINDS)}")
-        return self._alarms.report(_arg(args, "alarm_id"), kind, by).model_dump(mode="json")
+        return self._alarms.report(text_arg(args, "alarm_id"), kind, by).model_dump(mode="json")
 
     async def _alarm_police_called(self, args: dict[str, Any], by: str) -> Any:
-        alarm = self._alarms.police_called(_arg(args, "alarm_id"), by, str(args.get("note", "")))
+        alarm = self._alarms.police_called(text_arg(args, "alarm_id"), by,
+                                           str(args.get("note", "")))
         return alarm.model_dump(mode="json")
 
     async def _drill_start(self, args: dict[str, Any], by: str) -> Any:
@@ -408,7 +410,7 @@ class CommandRouter:
         if not isinstance(params, dict):
             raise CommandError("bad_request", "argument 'args' must be an object")
         try:
-            return await self._execute(_arg(args, "device"), _arg(args, "action"),
+            return await self._execute(text_arg(args, "device"), text_arg(args, "action"),
                                        {**params, "reason": f"command by {by}"})
         except ActionError as exc:
             raise CommandError("refused", str(exc)) from None

@@ -46,7 +46,7 @@ from gateway.access.ledger import Ledger, Release, ReleaseRequest, Visit, VisitR
 from gateway.access.modes import GateModes
 from gateway.access.requests import AccessDecision, AccessRequest, DenyReason
 from gateway.access.schedules import Schedules
-from gateway.commands import CommandError, Handler
+from gateway.commands import CommandError, Handler, text_arg
 from gateway.events import (
     ACCESS_DENIED,
     ACCESS_GRANTED,
@@ -319,7 +319,7 @@ class AccessControl:
         return [p for p in people if category in (None, p["category"])]
 
     async def _forgive(self, args: dict[str, Any], by: str) -> Any:
-        person = _text(args, "person_id")
+        person = text_arg(args, "person_id")
         with self._unit():
             known = self.ledger.forgive(person)
         return {"person_id": person, "forgiven": known}
@@ -329,7 +329,7 @@ class AccessControl:
                 "gates": self.modes.states()}
 
     async def _gate_open(self, args: dict[str, Any], by: str) -> Any:
-        gate = _text(args, "gate")
+        gate = text_arg(args, "gate")
         if gate not in self._gates:
             raise CommandError("bad_request", f"no gate {gate!r}; gates: {sorted(self._gates)}")
         devices = self._serving.get(gate, [])
@@ -392,7 +392,7 @@ class AccessControl:
         return visit.model_dump(mode="json")
 
     async def _visitor_close(self, args: dict[str, Any], by: str) -> Any:
-        visit_id = _text(args, "visit_id")
+        visit_id = text_arg(args, "visit_id")
         visit = self.ledger.visits.get(visit_id)
         if visit is None:
             raise CommandError("refused", f"no open visit {visit_id!r}")
@@ -435,13 +435,6 @@ class AccessControl:
     async def wait_idle(self) -> None:
         await self.modes.wait_idle()
         await asyncio.sleep(0)
-
-
-def _text(args: dict[str, Any], name: str) -> str:
-    value = args.get(name)
-    if not isinstance(value, str) or not value:
-        raise CommandError("bad_request", f"argument {name!r} (a string) is required")
-    return value
 
 
 def _model(model: type[Any], args: dict[str, Any]) -> Any:
