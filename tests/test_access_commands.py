@@ -49,6 +49,10 @@ def test_a_file_import_a_visit_and_a_lockdown_from_the_command_line(
         registered, = subscriber.wait_event("visitor.registered")
         assert registered["data"]["gates"] == ["main-gate"]
         assert registered["data"]["name"] is None  # no names in events unless opted in
+        # yesterday's window: refused by the gateway's own check, with what was wrong
+        late = cli(site, "visitor", "add", "--name", "Mr Wu", "--host", "T001",
+                   "--from", "2026-01-05T09:00+08:00", "--until", "2026-01-05T11:00+08:00")
+        assert late.returncode == 1 and "already past" in late.stderr, late.stderr
         listed = cli(site, "visitor", "list", "--json")
         assert json.loads(listed.stdout)[0]["name"] == "Ms Li"
         assert "pass_code" not in json.loads(listed.stdout)[0]

@@ -81,8 +81,10 @@ class AccessControl:
                  ledger: Ledger, modes: GateModes, publish: Callable[[object], None],
                  unit: Callable[[], AbstractContextManager[None]],
                  durable: Callable[[], Awaitable[None]], execute: Execute,
-                 serving: Mapping[str, list[str]], gateway_id: str) -> None:
+                 serving: Mapping[str, list[str]], gateway_id: str,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self._access = access
+        self._clock = clock  # what "now" is for a registration (a test's term-time Monday)
         self._gates = {g.id: g for g in access.gates}
         self._schedules = schedules
         self.store = store
@@ -368,9 +370,15 @@ class AccessControl:
 
     async def _visitor_add(self, args: dict[str, Any], by: str) -> Any:
         request = _model(VisitRequest, args)
-        start = request.valid_from or utcnow()
+        now = self._clock()
+        start = request.valid_from or now
         if request.valid_until <= start:
             raise CommandError("bad_request", "valid_until must be after valid_from")
+        if request.valid_until <= now:
+            # a pass for a window already over would open nothing: the guard mistyped a time
+            raise CommandError("bad_request", f"valid_until {request.valid_until.isoformat()} "
+                               f"is already past (now {now.isoformat(timespec='seconds')}): "
+                               "a visit's window must end in the future")
         longest = self._access.visitors.max_visit
         if (request.valid_until - start).total_seconds() > longest:
             raise CommandError("bad_request", f"a visit may last at most {longest:g} s "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,8 @@ def card(code: str, pid: str, **extra: Any) -> CredentialRecord:
 
 class Rig:
     def __init__(self, state_dir: Path, access: Mapping[str, Any] | None = None,
-                 serving: Mapping[str, list[str]] | None = None) -> None:
+                 serving: Mapping[str, list[str]] | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.access = Access.model_validate(access or SITE_ACCESS)
         database = state_database(state_dir)
         self.outbox = Outbox(database, Limits())
@@ -79,7 +80,8 @@ class Rig:
         self.control = AccessControl(self.access, schedules, self.credentials,
                                      Ledger.load(database, self.outbox), self.modes,
                                      self.bus.publish, self.outbox.unit, self.outbox.durable,
-                                     self._execute, serving or {}, "gw1")
+                                     self._execute, serving or {}, "gw1",
+                                     **({"clock": clock} if clock else {}))
         self.doors = Doors(self.access.doors, self.bus.publish, self.outbox.unit,
                            self.modes.mode)
         self.bus.subscribe(Event, self.events.append)

@@ -23,7 +23,7 @@ def test_each_deny_reason_is_given_where_it_applies(tmp_path: Path) -> None:
     seen: set[str] = set()
 
     async def scenario() -> None:
-        async with rig(tmp_path) as r:
+        async with rig(tmp_path, clock=lambda: T0) as r:  # visits are registered at T0
             await r.load(
                 [person("s1"), person("s2"), person("t1", "staff"),
                  person("t2", "staff", gates=["staff-door"]),
@@ -159,11 +159,12 @@ def test_visitor_overstay_raises_an_alarm_that_returns_when_they_leave(tmp_path:
             visit = await r.command("visitor.add", {
                 "name": "Mr Zhao", "host": "t1", "purpose": "delivery",
                 "valid_from": later(now, minutes=-60).isoformat(),
-                "valid_until": later(now, minutes=-20).isoformat(), "entries": 2})
-            # the pass is outside its window now, but he came in earlier (at the window's start)
+                "valid_until": later(now, minutes=20).isoformat(), "entries": 2})
             assert (await r.present(visit["pass_code"], at=later(now, minutes=-50))).granted
             roll = await r.command("access.on_campus", {})
             assert [p["name"] for p in roll] == ["Mr Zhao"]
+            # 40 minutes on: the window has ended, the 10 minutes' grace too, he is still in
+            now = later(now, minutes=40)
             r.control.tick(now)
             assert [e.type.name for e in r.of("visitor.overstayed")] == [
                 "campus.visitor.overstayed"]
@@ -191,6 +192,13 @@ def test_visitor_add_checks_its_arguments(tmp_path: Path) -> None:
             with pytest.raises(CommandError, match="at most"):
                 await r.command("visitor.add", {"name": "X", "host": "t1",
                                                 "valid_until": "2099-01-01T00:00:00Z"})
+            # a window already over (the guard typed yesterday's date): no pass is made
+            now = datetime.now(UTC)
+            with pytest.raises(CommandError, match="already past"):
+                await r.command("visitor.add", {
+                    "name": "X", "host": "t1", "valid_from": later(now, hours=-3).isoformat(),
+                    "valid_until": later(now, hours=-1).isoformat()})
+            assert r.of("visitor.registered") == [] and r.control.ledger.visits == {}
 
     run(scenario())
 
