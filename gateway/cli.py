@@ -80,10 +80,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    site = _load(args.config)
+    if (args.config is None) == (args.file is None):
+        print("validate: give the site file once: campus-gateway validate -c site.yaml",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    path = args.config or args.file
+    site = _load(path)
     kinds = Counter(d.driver for d in site.devices)
     summary = ", ".join(f"{n} {driver}" for driver, n in sorted(kinds.items()))
-    print(f"{args.config}: ok: site {site.site.id}, {len(site.devices)} devices ({summary}), "
+    print(f"{path}: ok: site {site.site.id}, {len(site.devices)} devices ({summary}), "
           f"{len(site.linkage)} linkage rules")
     return 0
 
@@ -443,7 +448,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a site file; exit 2 listing every problem")
-    p.add_argument("config")
+    p.add_argument("-c", "--config", help="the site file")
+    p.add_argument("file", nargs="?", help="the site file without -c (the old form)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("doctor", help="check a site: state dir, broker, devices, logins")

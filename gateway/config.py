@@ -24,9 +24,9 @@ from gateway.fields import (
     Secret,
     Strict,
     TimeZone,
-    validation_problems,
 )
 from gateway.media.config import Media
+from gateway.site_problems import every_problem
 
 
 class Site(Strict):
@@ -419,5 +419,6 @@ def load_site(path: str | Path) -> SiteConfig:
     try:
         return SiteConfig.model_validate(raw, context={"base_dir": path.parent})
     except ValidationError as exc:
-        problems = validation_problems(path, exc, skip=frozenset(DRIVERS), lines=document.line)
+        problems = every_problem(SiteConfig, raw, {"base_dir": path.parent}, path, exc,
+                                 skip=frozenset(DRIVERS), lines=document.line)
         raise ConfigError("\n".join(problems), problems) from None

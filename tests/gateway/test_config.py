@@ -76,6 +76,38 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
     assert any("devices[0].tcp.port" in p for p in found)
 
 
+def test_a_wrong_field_does_not_hide_the_whole_file_checks(tmp_path: Path) -> None:
+    # the map image is missing AND two devices share an id AND a linkage rule names a device
+    # that is there but broken: the first two are reported, with the places of the file
+    extra = """
+  - id: m1
+    driver: modbus
+    tcp: {host: 127.0.0.1, port: 15021}
+    points: [{id: b1, input: 0, zone: gate}]
+  - id: m3
+    driver: modbus
+    tcp: {host: 127.0.0.1, port: 15022, colour: red}
+    points: [{id: b1, input: 0, zone: gate}]
+console:
+  map: {image: plan.png, markers: [{device: m1, x: 1, y: 1}]}
+"""
+    path = tmp_path / "site.yaml"
+    found = problems(tmp_path, GOOD + extra)
+    assert f"{path}: devices[2].tcp.colour: unknown key (line 15)" in found, found
+    assert any("console.map.image" in p and "no such image file" in p for p in found), found
+    assert f"{path}: devices[1].id: duplicate device id 'm1' (also devices[0])" in found, found
+    assert len(found) == 3, found
+    # a device entry broken whole (unknown driver) is taken out: the checks after it still run,
+    # numbered as the file numbers them, and say nothing of the broken entry's id
+    broken = GOOD.replace("  - id: m1\n    driver: modbus", "  - id: m0\n    driver: telex\n"
+                          "  - id: m1\n    driver: modbus") + extra.replace(
+        ", colour: red", "").replace("device: m1", "device: m0")
+    found = problems(tmp_path, broken)
+    assert f"{path}: devices[2].id: duplicate device id 'm1' (also devices[1])" in found, found
+    assert any("devices[0]" in p and "telex" in p for p in found), found
+    assert not any("no device 'm0'" in p for p in found), found
+
+
 def test_duplicate_device_ids_and_port_clashes(tmp_path: Path) -> None:
     extra = """
   - id: {id}
@@ -122,6 +154,14 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert "devices[0].points[0].input" in bad.stderr
+    # -c FILE like every other command; the file alone is the old form, still understood
+    site = str(write(tmp_path, GOOD))
+    ok = subprocess.run([sys.executable, "-m", "gateway.cli", "validate", "-c", site],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and f"{site}: ok: site s1" in ok.stdout, ok.stderr
+    neither = subprocess.run([sys.executable, "-m", "gateway.cli", "validate"],
+                             capture_output=True, text=True)
+    assert neither.returncode == 2 and "validate -c site.yaml" in neither.stderr
 
 
 def test_a_missing_secret_stops_the_daemon_with_a_clear_message(tmp_path: Path) -> None:
