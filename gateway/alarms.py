@@ -340,7 +340,7 @@ class AlarmService:
         zone = str(getattr(payload, "zone", "") or getattr(payload, "gate", ""))
         location = str(getattr(payload, "location", "") or getattr(payload, "description", ""))
         drill = self._drill_active()
-        raised = event.time
+        raised = min(event.time, utcnow())  # a device time ahead of ours: deadlines from now
         due: dict[str, datetime] = {}
         if not drill:
             p = self._policy

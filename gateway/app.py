@@ -48,6 +48,7 @@ from gateway.metrics import Metrics, Readings
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
+from gateway.readings import RecentReadings
 from gateway.sirens import SirenLinkage
 from gateway.supervisor import Supervisor
 from gateway.topics import CONTRACT_VERSION, Topics
@@ -93,7 +94,9 @@ class Gateway:
         configure_capture_options()  # the cameras' FFmpeg options: once, before their threads
         self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
                              self.outbox.durable, site.flood, self.access.decide, self.media,
-                             schedules.allows)
+                             schedules.allows, limits=site.intake,
+                             readings=RecentReadings(database, self.outbox,
+                                                     site.intake.repeat_window))
         for device in site.devices:
             self.supervisor.add(build_driver(device, self.intake))
         self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,

@@ -98,6 +98,21 @@ class Flood(Strict):
                                 description="no report held back for this long: flood over")
 
 
+class Intake(Strict):
+    """What the gateway takes from a device as it comes, and what it corrects (docs: intake)."""
+
+    device_time_past: Seconds = Field(
+        default=3600.0, ge=60, le=7 * 86400,
+        description="a device time older than this is replaced by the receipt time (flagged)")
+    device_time_future: Seconds = Field(
+        default=300.0, ge=1, le=86400,
+        description="a device time ahead of the gateway's clock by more than this is too")
+    repeat_window: Seconds = Field(
+        default=600.0, ge=10, le=86400,
+        description="how long a reading's identity is kept, so a device's retry of it is "
+                    "recognised and makes no new event")
+
+
 class Rate(Strict):
     burst: int = Field(default=20, ge=1, le=10_000)
     per_second: float = Field(default=2.0, gt=0, le=10_000)
@@ -342,6 +357,7 @@ class SiteConfig(Strict):
     outbox: Outbox = Outbox()
     alarms: Alarms = Alarms()
     flood: Flood = Flood()
+    intake: Intake = Intake()
     commands: Commands = Commands()
     console: Console = Console()
     metrics: Metrics = Metrics()

@@ -55,6 +55,13 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
             "durable": {"const": False, "description": "present (false) only on events sent "
                         "while the gateway's disk refused writes: not stored, so lost if the "
                         "gateway stops before the broker has them"},
+            "devicetime": {"type": "string", "format": "date-time",
+                           "description": "present only when the device's own time was "
+                           "outside the sane window around the gateway's clock "
+                           "(intake.device_time_past/future): what the device said; time is "
+                           "then when the gateway received it"},
+            "truncated": {"type": "string", "description": "present only when the intake cut "
+                          "payload fields to the event's bounds: their names, comma-separated"},
             "seqno": {"type": "integer", "minimum": 1,
                       "description": "per-gateway sequence number: increases by one per event"},
             "data": data,

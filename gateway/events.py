@@ -585,6 +585,14 @@ class Event:
     severity: Severity = Severity.INFO
     subject: str | None = None
     time: datetime = field(default_factory=utcnow)
+    reading: str | None = None
+    """The device's own identity of the reading this fact came from (its serial number, or a
+    digest of its time and content): a retry of a reading already accepted makes no new event."""
+    device_time: datetime | None = None
+    """Set by the intake when the device's time was outside the sane window around the
+    gateway's clock: ``time`` is then the receipt time, and this what the device said."""
+    truncated: tuple[str, ...] = ()
+    """Payload fields the intake cut to the event's bounds (``source``, ``description``...)."""
 
     @property
     def life_safety(self) -> bool:

@@ -1,6 +1,9 @@
 """Where observed facts enter the gateway: the ``DeviceSink`` every driver gets.
 
-A driver's reading passes the device's flood budget first (``gateway.flood``), then each fact
+A driver's reading is first bounded (``gateway.event_bounds``: strings capped and escaped,
+device times outside the sane window replaced by the receipt time); a retry of a reading already
+accepted is taken without a new event (``gateway.readings``). It then passes the device's flood
+budget (``gateway.flood``), then each fact
 is published on the bus (the publisher, the alarms and the sirens listen there) inside
 one outbox ``unit``: the fact, the alarm changes it causes and the alarm store's writes are
 committed in one transaction. A credential presented at a reader goes to the access control
@@ -22,6 +25,8 @@ from typing import Literal
 from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.bus import Bus, Polled
 from gateway.config import Flood
+from gateway.config import Intake as IntakeLimits
+from gateway.event_bounds import bound
 from gateway.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
@@ -29,9 +34,11 @@ from gateway.events import (
     Event,
     MediaReference,
     Severity,
+    utcnow,
 )
 from gateway.flood import FloodGuard
 from gateway.media import MediaRefused, MediaStore
+from gateway.readings import RecentReadings
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +49,12 @@ class Intake:
                  durable: Callable[[], Awaitable[None]], flood: Flood,
                  decide: Callable[[AccessRequest], Awaitable[AccessDecision]],
                  media: MediaStore | None = None,
-                 schedules: Callable[[str, datetime], bool] | None = None) -> None:
+                 schedules: Callable[[str, datetime], bool] | None = None, *,
+                 limits: IntakeLimits | None = None,
+                 readings: RecentReadings | None = None) -> None:
         self._bus = bus
+        self._limits = limits or IntakeLimits()
+        self._readings = readings
         self._schedules = schedules
         self._media = media
         self._decide = decide
@@ -53,18 +64,34 @@ class Intake:
         self.flood = FloodGuard(flood, self.emit)
         self.online: dict[str, bool] = {}
 
-    def report(self, events: Sequence[Event]) -> bool:
-        """A driver's reading: all of it, or (the device is flooding) none of it."""
+    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
+        """A driver's reading: all of it, or (the device is flooding) none of it; ``excess``
+        (what the device sent past what was asked) is charged to the first event's device."""
         if not events:
             return True
+        now = utcnow()
+        limits = self._limits
+        events = [bound(e, now, limits.device_time_past, limits.device_time_future)
+                  for e in events]
+        readings = self._readings
+        if readings is not None:  # a retry of an accepted reading: taken, no new event
+            events = [e for e in events
+                      if e.reading is None or not readings.seen(e.device_id, e.reading)]
+            if not events:
+                return True
         by_device: dict[str, list[Event]] = {}
         for event in events:
             by_device.setdefault(event.device_id, []).append(event)
-        if not all(self.flood.admit(device, mine) for device, mine in by_device.items()):
+        first = events[0].device_id
+        if not all(self.flood.admit(device, mine, excess if device == first else 0)
+                   for device, mine in by_device.items()):
             return False
         with self._unit():
             for event in events:
                 self._bus.publish(event)
+            if readings is not None:
+                for device, reading in {(e.device_id, e.reading) for e in events if e.reading}:
+                    readings.remember(device, reading)
         return True
 
     async def accepted(self) -> None:

@@ -5,7 +5,9 @@ Envelope (CloudEvents 1.0, JSON structured mode)::
     specversion, id (UUIDv7: time-ordered, unique), source (/campus/<site>/gateway/<gw>/device/<d>),
     type (campus.<category>.<fact>), time (RFC 3339 UTC), subject (point or alarm), datacontenttype,
     site, gateway, device, severity, drill (extensions), seqno (per-gateway, gap-free, added by
-    the outbox when the event is committed), data.
+    the outbox when the event is committed), data; where the intake had to, ``devicetime`` (the
+    device's own time, when it was outside the sane window and ``time`` is the receipt time) and
+    ``truncated`` (the payload fields cut to the event's bounds, comma-separated).
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def envelope(event: Event, *, site: str, gateway: str, drill: bool) -> dict[str,
     }
     if event.subject:
         doc["subject"] = event.subject
+    if event.device_time is not None:
+        doc["devicetime"] = event.device_time.isoformat().replace("+00:00", "Z")
+    if event.truncated:
+        doc["truncated"] = ",".join(event.truncated)
     return doc
 
 

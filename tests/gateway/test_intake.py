@@ -1,0 +1,149 @@
+"""What the intake takes from a device: bounded by the event's type, a sane time, one event per
+reading however often the device sends it. The real intake, bus, alarm service, publisher and
+outbox run here; what was accepted is read back from the state database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.alarms import AlarmService, AlarmStore
+from gateway.bus import AlarmChanged, Bus
+from gateway.config import Alarms, Flood
+from gateway.config import Intake as IntakeLimits
+from gateway.config import Outbox as OutboxLimits
+from gateway.event_bounds import MAX_PAYLOAD_BYTES
+from gateway.events import (
+    CAMERA_EVENT,
+    PANIC_PRESSED,
+    CameraFact,
+    Event,
+    PointFact,
+    Severity,
+)
+from gateway.intake import Intake
+from gateway.outbox import Outbox
+from gateway.publisher import EventPublisher
+from gateway.readings import RecentReadings
+from gateway.topics import Topics
+
+
+@dataclass
+class Pipeline:
+    path: Path
+    outbox: Outbox
+    intake: Intake
+    alarms: AlarmService
+
+    def accepted(self, kind: str) -> list[dict[str, Any]]:
+        db = sqlite3.connect(self.path)
+        try:
+            return [json.loads(p) for (p,) in db.execute(
+                "SELECT payload FROM outbox WHERE kind = ? ORDER BY id", (kind,))]
+        finally:
+            db.close()
+
+
+def _pipeline(path: Path) -> Pipeline:
+    outbox = Outbox(path, OutboxLimits(synchronous="normal"))
+    outbox.start()
+    store = AlarmStore(path, outbox)
+    bus = Bus()
+    alarms = AlarmService(store, Alarms(), bus.publish, lambda: False)
+    publisher = EventPublisher(outbox, Topics("campus", "s", "gw"), lambda: False)
+    limits = IntakeLimits()
+    intake = Intake(bus, alarms.active_conditions, outbox.unit, outbox.durable, Flood(),
+                    decide=None,  # type: ignore[arg-type]  # no readers here
+                    limits=limits, readings=RecentReadings(path, outbox, limits.repeat_window))
+    bus.subscribe(Event, publisher.publish)
+    bus.subscribe(Event, alarms.on_event)
+    bus.subscribe(AlarmChanged, publisher.alarm_changed)
+    return Pipeline(path, outbox, intake, alarms)
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    made = _pipeline(tmp_path / "state.sqlite3")
+    yield made
+    made.outbox.close()
+
+
+def _settle(pipeline: Pipeline) -> None:
+    pipeline.outbox.close()  # commits everything handed in, then stops the thread
+
+
+def _press(point: str, at: datetime | None = None, reading: str | None = None) -> Event:
+    fact = PointFact(point=point, zone="gate-house")
+    return Event(PANIC_PRESSED, "io-1", fact, Severity.CRITICAL, point,
+                 **({"time": at} if at else {}), reading=reading)
+
+
+def test_a_camera_string_of_megabytes_is_cut_at_intake_and_the_event_says_so(
+        pipeline: Pipeline) -> None:
+    huge = "A" * (5 << 20)
+    fact = CameraFact(camera="cam-1", kind="tamper", topic="tns1:VideoSource/Tamper",
+                      active=True, source={"VideoSourceToken": huge,
+                                           **{f"k{i}": "v" for i in range(500)}},
+                      data={"State": "true\u202e"})
+    assert pipeline.intake.report([Event(CAMERA_EVENT, "cam-1", fact, Severity.MAJOR, "x")])
+    _settle(pipeline)
+    [body] = pipeline.accepted("campus.camera.event")
+    assert len(json.dumps(body)) < MAX_PAYLOAD_BYTES + 2048
+    assert body["truncated"] == "source,data"
+    assert len(body["data"]["source"]) == 32
+    assert body["data"]["source"]["VideoSourceToken"].endswith("…")
+    assert body["data"]["data"]["State"] == "true\\u202e"
+
+
+@pytest.mark.parametrize("device_time", [
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(2030, 1, 1),  # no zone at all
+])
+def test_a_device_clock_out_of_range_neither_hides_nor_ages_an_alarm(
+        pipeline: Pipeline, device_time: datetime) -> None:
+    before = datetime.now(UTC)
+    assert pipeline.intake.report([_press("btn-1", device_time)])
+    [alarm] = pipeline.alarms.open_alarms()
+    assert before <= alarm.raised_at <= datetime.now(UTC)
+    pipeline.alarms.tick(datetime.now(UTC) + timedelta(seconds=5))
+    [alarm] = pipeline.alarms.open_alarms()
+    assert alarm.escalated_at is None and not alarm.overdue
+    _settle(pipeline)
+    [pressed] = pipeline.accepted("campus.panic.pressed")
+    assert datetime.fromisoformat(pressed["time"]) >= before
+    assert pressed["devicetime"].startswith(device_time.isoformat()[:10])
+    [raised] = pipeline.accepted("campus.alarm.raised")
+    assert raised["data"]["alarm"]["alarm_id"] == alarm.alarm_id
+
+
+def test_a_device_time_within_the_window_is_kept(pipeline: Pipeline) -> None:
+    at = datetime.now(UTC) - timedelta(minutes=10)
+    pipeline.intake.report([_press("btn-1", at)])
+    _settle(pipeline)
+    [pressed] = pipeline.accepted("campus.panic.pressed")
+    assert datetime.fromisoformat(pressed["time"]) == at and "devicetime" not in pressed
+
+
+def test_a_retried_reading_is_one_event_with_one_id_even_after_a_restart(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = _pipeline(path)
+    for _ in range(3):
+        assert first.intake.report([_press("btn-1", reading="serial-4711")])
+    assert first.intake.report([_press("btn-2", reading="serial-4712")])
+    _settle(first)
+    again = _pipeline(path)  # the gateway restarted; the device retries once more
+    assert again.intake.report([_press("btn-1", reading="serial-4711")])
+    _settle(again)
+    pressed = again.accepted("campus.panic.pressed")
+    assert [p["subject"] for p in pressed] == ["btn-1", "btn-2"]
+    assert len({p["id"] for p in pressed}) == 2
