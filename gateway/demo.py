@@ -32,6 +32,69 @@ class DemoError(Exception):
     """The demo cannot start; the message says what to do."""
 
 
+def demo_listeners(site: Any, broker_port: int | None, control: str) -> list[tuple[str, str, int]]:
+    """Every address the demo listens on (what, host, port): its broker (if embedded), the
+    simulators' control API and devices, the gateway's console and receivers. The demo campus
+    has fixed ports, as its site file says: a second demo on the machine must not start half
+    way and talk to the first one's devices with its own keys."""
+    host, _, port = control.rpartition(":")
+    found = [("the simulators' control API (--control)", host or "127.0.0.1", int(port))]
+    if broker_port is not None:
+        found.append(("the embedded broker (--port)", "127.0.0.1", broker_port))
+    if site.console.enabled:
+        found.append(("the console (--console-port)", site.console.listen.host,
+                      site.console.listen.port))
+    if site.metrics.enabled:
+        found.append(("metrics.listen", site.metrics.listen.host, site.metrics.listen.port))
+    for device in site.devices:
+        for address in _addresses(device):
+            found.append((f"device {device.id}", *address))
+    return list(dict.fromkeys(found))
+
+
+def _addresses(model: Any) -> list[tuple[str, int]]:
+    """The host/port pairs and http URLs of a device's section (its links and listeners)."""
+    from urllib.parse import urlsplit
+
+    from pydantic import BaseModel
+
+    if isinstance(model, list):
+        return [a for item in model for a in _addresses(item)]
+    if not isinstance(model, BaseModel):
+        return []
+    found = []
+    host, port = getattr(model, "host", None), getattr(model, "port", None)
+    if isinstance(host, str) and isinstance(port, int):
+        found.append((host, port))
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name == "url" and isinstance(value, str) and value.startswith("http"):
+            url = urlsplit(value)
+            found.append((url.hostname or "127.0.0.1",
+                          url.port or (443 if url.scheme == "https" else 80)))
+        found += _addresses(value)
+    return found
+
+
+def refuse_taken_ports(listeners: list[tuple[str, str, int]]) -> None:
+    """A DemoError naming the first address something else already listens on."""
+    import socket
+
+    for what, host, port in listeners:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # as the servers do: a port left in TIME_WAIT is free, a listener is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise DemoError(
+                    f"{host}:{port} ({what}) is in use ({exc.strerror}): another demo may be "
+                    "running on this machine. Stop it (Ctrl-C in its terminal) and start this "
+                    "one again; to run two at once, give the second a copy of the site file "
+                    "with other ports, and other --port, --control and --console-port") from None
+
+
 async def _start_broker(port: int) -> Any:
     from amqtt.broker import Broker
     from amqtt.errors import BrokerError
@@ -96,22 +159,25 @@ async def _load_people(site: Any) -> str:
         store.close()
 
 
-def _banner(broker_url: str, site_id: str, config: Path, token_file: Path,
-            devices: list[Any], control: str, console: tuple[str, str] | None,
-            people: str) -> str:
+def banner(broker_url: str, site_id: str, config: Path, token_file: Path,
+           devices: list[Any], control: str, console: tuple[str, str] | None,
+           people: str, embedded: bool = True) -> str:
     first = devices[0]
+    broker = "embedded amqtt, MQTT 3.1.1" if embedded else "given with --broker"
+    host, _, port = broker_url.rpartition(":")
+    host = host.split("://", 1)[-1]
     seat = (f"  console       {console[0]}   log in as {OPERATOR}, password {console[1]}\n"
             "                (made for this run only; click \"start duty\" to hear alarms)\n"
             if console else "")
     return f"""
 Campus gateway demo is running.
-  broker        {broker_url}   (embedded amqtt, MQTT 3.1.1)
+  broker        {broker_url}   ({broker})
   site          {site_id}   ({len(devices)} simulated devices from {config})
   simulators    http://{control}/devices
 {seat}
 Watch what the central platform sees:
   campus-gateway tail --broker {broker_url}
-  mosquitto_sub -h 127.0.0.1 -p {broker_url.rsplit(':', 1)[1]} -t 'campus/#' -v
+  mosquitto_sub -h {host} -p {port.rstrip('/')} -t 'campus/#' -v
 
 Press a panic button, then act on the alarm (the operator token is in {token_file}):
   campus-sim act {first.id} press point={first.points[0].id} --control {control}
@@ -142,7 +208,8 @@ async def _wait_for_simulators(sim: subprocess.Popen[bytes], control: str) -> No
         for _ in range(200):
             if sim.poll() is not None:
                 raise DemoError(f"the simulators exited with code {sim.returncode} (see above: "
-                                "a port of the demo campus may be in use)")
+                                "a port of the demo campus may be in use; is another demo "
+                                "running?)")
             try:
                 if (await client.get(f"http://{control}/devices")).status_code == 200:
                     return
@@ -185,6 +252,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
     async def main(stop: asyncio.Event) -> None:
         from gateway.app import Gateway
 
+        refuse_taken_ports(demo_listeners(site, port if broker_url is None else None, control))
         people = await _load_people(site)
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(
@@ -195,8 +263,9 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
         try:
             await _wait_for_simulators(sim, control)
             gateway = Gateway(site)
-            print(_banner(url, site.site.id, config_path, token_file, list(site.devices),
-                          control, _console_login(site), people), flush=True)
+            print(banner(url, site.site.id, config_path, token_file, list(site.devices),
+                         control, _console_login(site), people, embedded=broker is not None),
+                  flush=True)
             await gateway.run(stop)
         finally:
             sim.terminate()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
+from gateway.config import load_site
+from gateway.demo import DemoError, banner, demo_listeners, refuse_taken_ports
 from tests.conftest import Subscriber, free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,3 +130,55 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
             output.append(lines.get())
         print("".join(output))
     assert code == 0
+
+
+def test_a_second_demo_refuses_to_start_naming_the_port_in_use(tmp_path: Path) -> None:
+    # the first demo's control API (or any program) holds the port this one would use: the
+    # second demo must not take that API's answers for its own simulators' and go on
+    with socket.socket() as first:
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        taken = first.getsockname()[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "demo", "-c", str(DEMO_SITE), "--port",
+             str(free_port()), "--control", f"127.0.0.1:{taken}", "--console-port",
+             str(free_port())],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert (f"127.0.0.1:{taken} (the simulators' control API (--control)) is in use"
+            in second.stderr), second.stderr
+    assert "another demo" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert "Campus gateway demo is running" not in second.stdout
+
+
+def test_the_demo_checks_every_port_of_its_campus_before_it_starts() -> None:
+    site = load_site(DEMO_SITE)
+    listeners = demo_listeners(site, 1883, "127.0.0.1:8787")
+    ports = {(what, port) for what, _host, port in listeners}
+    assert {("device gate-house-io", 15020), ("device fire-panel-b", 15030),
+            ("device main-gate-bus", 15040), ("device gate-cam", 18080),
+            ("device vehicle-gate-controllers", 18088),  # the gateway's receiver
+            ("device vehicle-gate-controllers", 18089),  # the simulated controller
+            ("the embedded broker (--port)", 1883)} <= ports
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(DemoError, match=rf"127\.0\.0\.1:{port} \(device kg-io\) is in use"):
+            refuse_taken_ports([("the console", "127.0.0.1", free_port()),
+                                ("device kg-io", "127.0.0.1", port)])
+    # a port that was used and closed again is free
+    refuse_taken_ports([("device kg-io", "127.0.0.1", port)])
+
+
+def test_the_banner_names_the_broker_it_was_given() -> None:
+    site = load_site(DEMO_SITE)
+    args = (Path("config/demo-campus.yaml"), Path("var/demo/operator-token"),
+            list(site.devices), "127.0.0.1:8787", None, "3 persons")
+    given = banner("mqtt://10.0.0.5:1884", "demo-school", *args, embedded=False)
+    assert "mqtt://10.0.0.5:1884   (given with --broker)" in given
+    assert "amqtt" not in given
+    assert "mosquitto_sub -h 10.0.0.5 -p 1884" in given
+    assert "(embedded amqtt, MQTT 3.1.1)" in banner("mqtt://127.0.0.1:1883", "demo-school",
+                                                    *args)
