@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drivers import build_driver
-from drivers.video import configure_capture_options
 from gateway.access.control import AccessControl
 from gateway.access.credentials import CredentialStore
 from gateway.access.doors import Doors
@@ -91,7 +90,10 @@ class Gateway:
         self.doors = Doors(site.access.doors, self.bus.publish, self.outbox.unit, self.modes.mode)
         self.media = MediaStore(state / "media", site.media, base_url_of(site.console),
                                 open_alarms=self._open_alarm_ids)
-        configure_capture_options()  # the cameras' FFmpeg options: once, before their threads
+        if any(device.driver == "onvif" for device in site.devices):
+            # the cameras' FFmpeg options: once, before their threads; OpenCV loads only for them
+            from drivers.video.capture import configure_capture_options
+            configure_capture_options()
         self.intake = Intake(self.bus, self.alarms.active_conditions, self.outbox.unit,
                              self.outbox.durable, site.flood, self.access.decide, self.media,
                              schedules.allows, limits=site.intake,

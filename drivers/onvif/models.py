@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from drivers.video import ClipConfig, GrabberConfig, RingConfig, VideoAnalyticsConfig
+from drivers.video.models import ClipConfig, GrabberConfig, RingConfig, VideoAnalyticsConfig
 from gateway.events import CameraEventKind
 from gateway.fields import Identifier, Seconds, Secret, Strict
 

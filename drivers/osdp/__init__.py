@@ -7,7 +7,22 @@ TCP channel, ``panel`` runs libosdp in its thread, ``feedback`` builds LED, buzz
 commands, and ``driver`` ties them to the gateway (decisions, events, actions).
 """
 
-from drivers.osdp.driver import OsdpBusDriver
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from drivers.osdp.models import OsdpBusConfig
+from drivers.registry import exported
+
+if TYPE_CHECKING:
+    from drivers.osdp.driver import OsdpBusDriver
+
+# the driver loads on first use (libosdp), not with the site file's model
+_EXPORTS = {"OsdpBusDriver": "drivers.osdp.driver:OsdpBusDriver"}
+
+
+def __getattr__(name: str) -> Any:
+    return exported(__name__, name, _EXPORTS)
+
 
 __all__ = ["OsdpBusConfig", "OsdpBusDriver"]
