@@ -32,11 +32,13 @@ from gateway.events import (
     CREDENTIALS_SYNCED,
     EVENTS_DROPPED,
     GATE_MODE,
+    MESSAGE_SET_ASIDE,
     STORAGE_FULL,
     STORAGE_OK,
     Event,
     EventsDropped,
     MediaReference,
+    MessageSetAside,
     Severity,
     StorageState,
 )
@@ -71,7 +73,8 @@ class Gateway:
         database = state_database(state)
         self.outbox = Outbox(database, site.outbox, self._dropped,
                              on_storage=self._storage_changed,
-                             on_delivered=self._delivered if site.metrics.enabled else None)
+                             on_delivered=self._delivered if site.metrics.enabled else None,
+                             on_set_aside=self._set_aside)
         self.store = AlarmStore(database, self.outbox)
         self.drills = Drills(self.store)
         self.publisher = EventPublisher(self.outbox, self.topics, lambda: self.drills.active)
@@ -236,6 +239,13 @@ class Gateway:
 
     def _dropped(self, summary: dict[str, Any]) -> None:
         event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _set_aside(self, summary: dict[str, Any]) -> None:
+        """From the outbox thread: a message could not be published and left its lane."""
+        event = Event(MESSAGE_SET_ASIDE, self.topics.gateway, MessageSetAside(**summary),
+                      Severity.CRITICAL if summary["life_safety"] else Severity.MAJOR)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.intake.emit, event)
 

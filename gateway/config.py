@@ -78,6 +78,10 @@ class Outbox(Strict):
     max_events: int = Field(default=1_000_000, ge=1000)
     replay_rate: float = Field(default=5000.0, gt=0, description="events/s replaying a backlog")
     synchronous: Literal["normal", "full"] = "full"
+    max_message: int = Field(
+        default=256 * 1024, ge=16 * 1024, le=256 * 1024 * 1024,
+        description="bytes; a message over this is never handed to MQTT: it is set aside "
+                    "(gateway.message_set_aside) and its lane goes on")
 
 
 class Alarms(Strict):

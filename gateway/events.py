@@ -198,6 +198,21 @@ class EventsDropped(Payload):
     reason: str
 
 
+class MessageSetAside(Payload):
+    """A message the outbox could not publish (too large, not encodable, refused by the broker
+    again and again) was moved out of its lane so the messages behind it go on; its first
+    bytes are kept in the state database (table ``outbox_aside``) for diagnosis."""
+
+    kind: str = Field(description="event type or message kind, e.g. campus.camera.event")
+    device: str = Field(description="device the message was about")
+    sequence: int | None = Field(default=None, description="its seqno, if it was an event "
+                                 "(the subscriber sees this gap explained)")
+    topic: str
+    size: int = Field(description="bytes of its payload (0: it could not be encoded)")
+    reason: str
+    life_safety: bool = False
+
+
 class StorageState(Payload):
     """Whether the gateway can store what it accepts (its state dir's disk)."""
 
@@ -455,6 +470,8 @@ FIRE_SILENCED = _t("fire.silenced", PanelAction, "The panel's sounders were sile
 FIRE_OPERATION = _t("fire.operation", PanelAction, "An operation recorded by the panel.")
 LINKAGE_EXECUTED = _t("linkage.executed", LinkageOutcome, "A linkage rule drove its outputs.")
 EVENTS_DROPPED = _t("gateway.events_dropped", EventsDropped, "The outbox dropped events at a cap.")
+MESSAGE_SET_ASIDE = _t("gateway.message_set_aside", MessageSetAside,
+                       "A message could not be published and was set aside; its lane goes on.")
 STORAGE_FULL = _t("gateway.storage_full", StorageState,
                   "The state dir's disk refuses writes (full or failing): events go on to a "
                   "connected broker flagged durable: false, kept in memory (bounded) meanwhile.")
@@ -536,6 +553,7 @@ CATALOGUE: dict[str, EventType] = {
         FIRE_OPERATION,
         LINKAGE_EXECUTED,
         EVENTS_DROPPED,
+        MESSAGE_SET_ASIDE,
         STORAGE_FULL,
         STORAGE_OK,
         COMMAND_AUDIT,

@@ -51,6 +51,8 @@ class _Gauges(Collector):
                 ("campus_outbox_life_safety_backlog", stats.life_safety_backlog,
                  "life-safety messages accepted, not yet delivered"),
                 ("campus_outbox_in_flight", stats.in_flight, "handed to MQTT, not yet acked"),
+                ("campus_outbox_set_aside", stats.set_aside,
+                 "messages that could not be published, set aside since start"),
                 ("campus_storage_ok", 0 if stats.storage else 1,
                  "1 while events are stored on disk before they are sent"),
                 ("campus_broker_connected", 1 if r.broker_connected() else 0,

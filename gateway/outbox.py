@@ -58,6 +58,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (priority, id);
 CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device, priority, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_aside (
+    id INTEGER PRIMARY KEY,
+    moved REAL NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER,
+    topic TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    head BLOB NOT NULL
+);
 """
 
 STATE_FILE = "state.sqlite3"
@@ -68,6 +79,9 @@ WINDOW = 1000  # rows handed to the transport and not yet acknowledged
 BATCH = 2000  # rows committed or handed in one go
 HOUSEKEEPING_EVERY = 1.0
 REJECTED_RETRY = 30.0
+REFUSALS_BEFORE_ASIDE = 3  # a row the broker refused this often is set aside
+ASIDE_KEPT = 1000  # rows set aside kept for diagnosis (the first bytes of each); the oldest go
+ASIDE_HEAD = 512
 
 
 def state_database(state_dir: Path) -> Path:
@@ -148,13 +162,20 @@ class Transport(Protocol):
     ) -> int | None: ...
 
 
+class Unencodable(ValueError):
+    """A message whose body cannot be written as JSON (an integer past 64 bits, say)."""
+
+
 def _row(work: Outgoing, row_id: int, seq: int | None, now: float,
          durable: bool) -> tuple[Any, ...]:
     body = work.body
     if body is not None and work.sequenced:  # events (not retained states) carry both
         body = {**body, **({"seqno": seq} if seq is not None else {}),
                 **({} if durable else {"durable": False})}
-    payload = b"" if body is None else orjson.dumps(body)
+    try:
+        payload = b"" if body is None else orjson.dumps(body)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise Unencodable(f"cannot be written as JSON: {exc}") from None
     return (row_id, now, int(work.life_safety), work.device, work.kind, seq, work.topic,
             payload, work.qos, int(work.retain), work.content_type, work.expiry)
 
@@ -168,6 +189,7 @@ class OutboxStats:
     delivered: int = 0
     dropped: int = 0
     rejected: int = 0
+    set_aside: int = 0  # rows that could not be published, moved out of the lanes
     last_sequence: int = 0
     storage: str = ""  # why events are not stored on disk right now ("" while they are)
 
@@ -181,8 +203,11 @@ class Outbox:
         window: int = WINDOW,
         on_storage: Callable[[bool, str], None] = lambda ok, reason: None,
         on_delivered: Callable[[float], None] | None = None,
+        on_set_aside: Callable[[dict[str, Any]], None] = lambda summary: None,
     ) -> None:
         self.path = path
+        self._on_set_aside = on_set_aside
+        self._refusals: Counter[int] = Counter()  # row id -> times the broker refused it
         self._limits = limits
         self._on_dropped = on_dropped
         self._on_storage = on_storage
@@ -420,14 +445,16 @@ class Outbox:
         done, refused = self._take_acks()
         if not groups and not done and not refused:
             return
+        rows, aside = self._rows(items, now, durable=self._spilled is None)
+        writes += [self._aside_write(entry) for entry in aside]
         try:
-            rows = [_row(work, rid, rseq, now, durable=self._spilled is None)
-                    for work, rid, rseq in items]
             delivered_urgent = self._write(db, rows, writes, done, seq)
         except sqlite3.OperationalError as exc:
             db = self._spill(exc)
-            rows = [_row(work, rid, rseq, now, durable=False) for work, rid, rseq in items]
+            rows, _ = self._rows(items, now, durable=False)
             delivered_urgent = self._write(db, rows, writes, done, seq)
+        for entry in aside:
+            self._told_aside(entry)
         self._next_id = row_id
         for row in rows:
             if row[2]:
@@ -440,6 +467,11 @@ class Outbox:
             self._stats.life_safety_backlog += urgent - delivered_urgent
             self._accepted_cond.notify_all()
         self._acknowledged(done, refused)
+        for row_id in refused:
+            self._refusals[row_id] += 1
+            if self._refusals[row_id] >= REFUSALS_BEFORE_ASIDE:
+                self._set_aside(db, row_id, f"the broker refused it {REFUSALS_BEFORE_ASIDE} "
+                                "times")
         if groups:
             self._committed += groups
             if self._loop is not None:
@@ -586,9 +618,18 @@ class Outbox:
         batch = self._due_retries(db, room)
         if len(batch) < room:
             batch += self._next_rows(db, room - len(batch))
+        limit = self._limits.max_message
         for handed, (row_id, topic, payload, qos, retain, content_type, expiry) in enumerate(batch):
-            mid = transport.publish(topic, payload, qos=qos, retain=bool(retain),
-                                    content_type=content_type, expiry=expiry)
+            if len(payload) > limit:
+                self._set_aside(db, row_id, f"{len(payload)} bytes; outbox.max_message is "
+                                f"{limit}")
+                continue
+            try:
+                mid = transport.publish(topic, payload, qos=qos, retain=bool(retain),
+                                        content_type=content_type, expiry=expiry)
+            except (ValueError, TypeError) as exc:  # the client refuses it: too large, bad topic
+                self._set_aside(db, row_id, f"the MQTT client refused it: {exc}")
+                continue
             if mid is None:  # the link dropped meanwhile: what was not handed stays for later
                 self._rewind(batch[handed:])
                 break
@@ -684,6 +725,72 @@ class Outbox:
         marks = ",".join("?" * len(due))
         return db.execute(f"SELECT {self._COLUMNS} FROM outbox WHERE id IN ({marks})"
                           " ORDER BY id", due).fetchall()
+
+    # -- rows that cannot be published ------------------------------------------------------
+
+    @staticmethod
+    def _rows(items: list[tuple[Outgoing, int, int | None]], now: float, durable: bool,
+              ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+        """The rows of the items that encode, and a set-aside entry for each that does not."""
+        rows: list[tuple[Any, ...]] = []
+        aside: list[dict[str, Any]] = []
+        for work, rid, rseq in items:
+            try:
+                rows.append(_row(work, rid, rseq, now, durable))
+            except Unencodable as exc:
+                aside.append({"row": rid, "device": work.device, "kind": work.kind,
+                              "sequence": rseq, "topic": work.topic, "size": 0,
+                              "reason": str(exc), "head": repr(work.body)[:ASIDE_HEAD].encode(),
+                              "life_safety": work.life_safety})
+        return rows, aside
+
+    @staticmethod
+    def _aside_write(entry: dict[str, Any]) -> StateWrite:
+        return StateWrite(
+            "INSERT OR REPLACE INTO outbox_aside (id, moved, device, kind, seq, topic, size,"
+            " reason, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry["row"], time.time(), entry["device"], entry["kind"], entry["sequence"],
+             entry["topic"], entry["size"], entry["reason"], entry["head"]))
+
+    def _set_aside(self, db: sqlite3.Connection, row_id: int, reason: str) -> None:
+        """Move a row that cannot be published out of its lane, so the lane goes on; what it
+        was stays in ``outbox_aside`` (its first bytes), and the gateway says so."""
+        found = db.execute(
+            "SELECT device, kind, seq, topic, length(payload), substr(payload, 1, ?), priority"
+            " FROM outbox WHERE id = ?", (ASIDE_HEAD, row_id)).fetchone()
+        self._refusals.pop(row_id, None)
+        self._retry.pop(row_id, None)
+        if found is None:
+            return
+        device, kind, seq, topic, size, head, priority = found
+        entry = {"row": row_id, "device": device, "kind": kind, "sequence": seq,
+                 "topic": topic, "size": size, "reason": reason, "head": bytes(head),
+                 "life_safety": bool(priority)}
+        write = self._aside_write(entry)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(write.sql, write.params)
+            db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            db.execute("DELETE FROM outbox_aside WHERE id NOT IN (SELECT id FROM outbox_aside"
+                       " ORDER BY id DESC LIMIT ?)", (ASIDE_KEPT,))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            log.error("outbox row %d cannot be published (%s) nor set aside (%s); it is "
+                      "skipped until the next start", row_id, reason, exc)
+        self._stats.backlog -= 1
+        self._stats.life_safety_backlog -= int(bool(priority))
+        self._handed_ahead.discard(row_id)
+        self._told_aside(entry)
+
+    def _told_aside(self, entry: dict[str, Any]) -> None:
+        self._stats.set_aside += 1
+        log.error("outbox: a %s message for %s (seqno %s, %d bytes) cannot be published: %s;"
+                  " set aside in outbox_aside, the lane goes on", entry["kind"], entry["device"],
+                  entry["sequence"], entry["size"], entry["reason"])
+        self._on_set_aside({k: entry[k] for k in ("device", "kind", "sequence", "topic",
+                                                  "size", "reason", "life_safety")})
 
     def _housekeeping(self, db: sqlite3.Connection, max_events: int | None = None) -> None:
         db.execute("BEGIN IMMEDIATE")

@@ -151,3 +151,31 @@ def test_one_device_backlog_never_delays_another_devices_alarm(
     assert got.index(("third", 601)) < got.index(("third", 602)) < 5
     flooding = [n for device, n in got if device == "flooding"]
     assert flooding == sorted(flooding) and len(set(flooding)) == 600
+
+
+def test_a_message_that_cannot_be_encoded_is_set_aside_and_the_rest_go_on(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    sub = Subscriber(mosquitto.url, "campus/s1/event/#")
+    aside: list[dict[str, object]] = []
+    outbox = Outbox(tmp_path / "state.sqlite3", Limits(), on_set_aside=aside.append)
+    link = MqttLink(Mqtt(url=mosquitto.url, protocol="5"), TOPICS, on_request=lambda r: None,
+                    on_connection=lambda up: outbox.connection_changed(), on_ack=outbox.acked,
+                    announce=lambda: [])
+    outbox.start()
+    outbox.attach(link)
+    link.start()
+    try:
+        outbox.put(event("d1", 1, life_safety=True))
+        outbox.put(Outgoing(topic=TOPICS.event("test", "d1"), body={"n": 2 ** 70}, device="d1",
+                            kind="test.urgent", life_safety=True, sequenced=True))
+        outbox.put(event("d1", 3, life_safety=True))
+        sub.wait_for(lambda msgs: len(received(sub)) >= 2, 10, "the two good messages")
+    finally:
+        outbox.close()
+        link.stop()
+        sub.close()
+    assert [m["n"] for m in received(sub)] == [1, 3]
+    assert [m["seqno"] for m in received(sub)] == [1, 3]  # the gap is the one set aside
+    [entry] = aside
+    assert entry["sequence"] == 2 and "JSON" in str(entry["reason"])
+    assert outbox.stats().set_aside == 1
