@@ -55,8 +55,13 @@ class FloodGuard:
         self._budgets = KeyedBuckets(policy.burst, policy.per_second, clock=clock)
         self._floods: dict[str, _Flood] = {}
 
-    def admit(self, device_id: str, events: Sequence[Event]) -> bool:
-        if self._budgets.take(device_id, len(events)):
+    def admit(self, device_id: str, events: Sequence[Event], excess: int = 0) -> bool:
+        """Whether the reading fits the device's budget; ``excess``: items it sent beyond
+        what it was asked for, unused but costing like events (a flood is what it sends). A
+        full bucket lets one honest reading larger than ``burst`` through; a device that sent
+        more than ``burst`` past what it was asked is flooding at once."""
+        cost = len(events) + excess
+        if (not excess or cost <= self._policy.burst) and self._budgets.take(device_id, cost):
             return True
         self._refused(device_id, events)
         return False

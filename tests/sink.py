@@ -27,13 +27,15 @@ class ReportingSink:
         self.events: list[Event] = []
         self.refused: list[list[Event]] = []
         self.refusing = False
+        self.excess = 0  # what drivers said their devices sent past what was asked
         self.polls = 0
         # the site's schedules, as a test sets them: name -> whether it is open at a moment
         self.schedules: dict[str, Callable[[datetime], bool]] = {}
 
-    def report(self, events: Sequence[Event]) -> bool:
+    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
         if not events:
             return True
+        self.excess += excess
         if self.refusing:
             self.refused.append(list(events))
             return False

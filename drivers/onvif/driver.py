@@ -39,6 +39,7 @@ from drivers.onvif.models import OnvifCameraConfig
 from drivers.onvif.parsers import Items, Notification, Reading, notification_of, parse, state
 from drivers.video import ClipConfig, ClipError, StreamHealth, record_clip, redact
 from drivers.video.frames import AnalyticChange
+from gateway.boundary import device_text
 from gateway.events import (
     CAMERA_CLIP,
     CAMERA_EVENT,
@@ -105,7 +106,8 @@ class OnvifCameraDriver:
         self._states: dict[tuple[str, Items], PropertyState] = {}
         self._unknown: set[str] = set()
         self._warnings = LogLimiter(log)
-        self._snapshots = SnapshotClient(config.id, config.username, config.snapshot.timeout)
+        self._snapshots = SnapshotClient(config.id, config.username, config.snapshot.timeout,
+                                         config.snapshot.max_bytes)
         self._feed: StreamFeed | None = None
         self._resync = False
         self._answered = False
@@ -113,6 +115,8 @@ class OnvifCameraDriver:
         self.subscriptions = 0  # pull points made (for status and tests)
         self.pulls = 0  # answered on the current one
         self.renewals = 0
+        self.excess = 0  # notifications the camera sent past MessageLimit (not used)
+        self.last_problem = ""  # why the last connection ended (a refused answer, a timeout)
 
     # --- life -------------------------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class OnvifCameraDriver:
                 await self._start_feed(facts)
                 await self._session(link, facts)
             except CameraProblem as problem:
+                self.last_problem = problem.reason
                 if self.health is not None and self.health[0] == "up":
                     log.info("%s: %s; connecting again", self.device_id, problem.reason)
             except SessionEnded as ended:
@@ -202,7 +207,7 @@ class OnvifCameraDriver:
             camera=self.device_id, state=state_, reason=reason, clock_skew_s=skew,
             manufacturer=facts.manufacturer if facts else "",
             model=facts.model if facts else "", firmware=facts.firmware if facts else "",
-            profiles=[p.token for p in facts.profiles] if facts else [])
+            profiles=[device_text(p.token, 64) for p in facts.profiles] if facts else [])
         severity = Severity.INFO if state_ == "up" else Severity.MAJOR
         if not self._sink.report([Event(CAMERA_STATUS, self.device_id, status, severity)]):
             self._warnings.warning(("status-refused",), "%s: its status event was not taken "
@@ -233,21 +238,29 @@ class OnvifCameraDriver:
                 self.renewals += 1
                 renew_at = loop.time() + settings.renew_after
             wait = max(1.0, min(settings.pull_timeout, renew_at - loop.time()))
-            messages, camera_now = await point.pull(wait, settings.message_limit)
+            answer = await point.pull(wait, settings.message_limit)
+            camera_now = answer.current_time
             self.pulls += 1
             self._answered = True
             self._check_clock(camera_now, facts)
             if camera_now is not None and point.termination is not None:
                 left = (point.termination - camera_now).total_seconds()
                 renew_at = min(renew_at, loop.time() + 0.8 * left)  # a camera that shortens it
-            if messages:
-                self._take(messages, facts)
+            if answer.excess:
+                self.excess += answer.excess
+                self._warnings.warning(("excess",), "%s: the camera sent %d notifications past "
+                                       "the MessageLimit of %d; they are not used and count "
+                                       "against its flood budget", self.device_id,
+                                       answer.excess, settings.message_limit)
+            if answer.messages or answer.excess:
+                self._take(answer.messages, facts, answer.excess)
             if self._resync:
                 self._resync = False
                 await point.synchronise()
 
-    def _take(self, messages: Sequence[Any], facts: CameraFacts) -> None:
-        """One pull's messages: reported whole, states committed only once taken."""
+    def _take(self, messages: Sequence[Any], facts: CameraFacts, excess: int = 0) -> None:
+        """One pull's messages: reported whole, states committed only once taken; ``excess``
+        (notifications the camera sent past MessageLimit) costs the reading's budget too."""
         events: list[Event] = []
         changes: list[tuple[tuple[str, Items], PropertyState]] = []
         pending: dict[tuple[str, Items], PropertyState] = {}
@@ -280,7 +293,7 @@ class OnvifCameraDriver:
                 new = self._state_of(notification, reading)
                 pending[key] = new
                 changes.append((key, new))
-        if events and not self._sink.report(events):
+        if events and not self._sink.report(events, excess=excess):
             self._warnings.warning(("refused",), "%s: %d camera events not taken (flooding); "
                                    "asking the camera for its states again", self.device_id,
                                    len(events))
@@ -579,6 +592,8 @@ class OnvifCameraDriver:
             "subscriptions": self.subscriptions,
             "pulls": self.pulls,
             "renewals": self.renewals,
+            "excess_notifications": self.excess,
+            "last_problem": self.last_problem,
             "active": sorted(f"{s.kind}@{s.point}" for s in self._states.values() if s.active),
             "unknown_topics": sorted(self._unknown),
             "stream": ({"state": feed.grabber.health.state, "reason": feed.grabber.health.reason,

@@ -21,11 +21,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 import zeep.exceptions
-from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFError
 from onvif.util import normalize_url
 
+from drivers.onvif.answers import BoundedCamera, PullAnswer, pull_messages
 from drivers.onvif.models import OnvifCameraConfig
+from gateway.boundary import BoundaryError, device_text
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ def problem_of(exc: BaseException, doing: str) -> CameraProblem:
     """The health state a failure of ``doing`` means."""
     if isinstance(exc, CameraProblem):
         return exc
+    if isinstance(exc, BoundaryError):
+        return CameraProblem("not_onvif", f"{doing}: answer refused: {exc}")
     if isinstance(exc, zeep.exceptions.Fault):
-        text = str(exc.message or exc)
+        text = device_text(exc.message or exc)
         codes = " ".join(str(getattr(c, "localname", c)) for c in (exc.subcodes or []))
         if "not authorized" in text.lower() or "NotAuthorized" in codes:
             return CameraProblem("auth_refused", f"{doing}: credentials refused ({text})")
@@ -126,18 +129,14 @@ class PullPoint:
         """SetSynchronizationPoint: the camera sends every property's state again."""
         await self._link.call(self._pull.SetSynchronizationPoint(), "SetSynchronizationPoint")
 
-    async def pull(self, timeout: float, limit: int) -> tuple[list[Any], dt.datetime | None]:
-        """The messages of one long poll, and the camera's CurrentTime in its answer."""
-        answer = await self._link.call(
-            self._pull.PullMessages({"MessageLimit": limit,
-                                     "Timeout": dt.timedelta(seconds=timeout)}),
-            "PullMessages", extra=timeout)
-        termination = getattr(answer, "TerminationTime", None)
-        if isinstance(termination, dt.datetime):
-            self.termination = termination
-        current = getattr(answer, "CurrentTime", None)
-        return (list(getattr(answer, "NotificationMessage", None) or []),
-                current if isinstance(current, dt.datetime) else None)
+    async def pull(self, timeout: float, limit: int) -> PullAnswer:
+        """One long poll: at most ``limit`` messages (what the camera sent past it is
+        counted, not used), the camera's CurrentTime and TerminationTime."""
+        answer = await self._link.call(pull_messages(self._pull, timeout, limit),
+                                       "PullMessages", extra=timeout)
+        if answer.termination is not None:
+            self.termination = answer.termination
+        return answer
 
     async def renew(self, duration: float) -> None:
         camera = self._link.camera
@@ -154,8 +153,8 @@ class CameraLink:
         self.config = config
         self.password = password
         self.timeout = config.request_timeout
-        self.camera = ONVIFCamera(config.host, config.port, config.username, password,
-                                  adjust_time=True)
+        self.camera = BoundedCamera(config.host, config.port, config.username, password,
+                                    answer_limit=config.answer_limit)
         self.facts: CameraFacts | None = None
         self._ptz: Any = None
 
@@ -208,12 +207,13 @@ class CameraLink:
                                           "GetPresets") or []:
                 token = getattr(preset, "token", None)
                 if token:
-                    presets[str(getattr(preset, "Name", None) or token)] = str(token)
+                    presets[device_text(getattr(preset, "Name", None) or token, 64)] = \
+                        str(token)
         self.facts = CameraFacts(
-            manufacturer=str(getattr(info, "Manufacturer", "") or ""),
-            model=str(getattr(info, "Model", "") or ""),
-            firmware=str(getattr(info, "FirmwareVersion", "") or ""),
-            serial=str(getattr(info, "SerialNumber", "") or ""),
+            manufacturer=device_text(getattr(info, "Manufacturer", "") or "", 64),
+            model=device_text(getattr(info, "Model", "") or "", 64),
+            firmware=device_text(getattr(info, "FirmwareVersion", "") or "", 64),
+            serial=device_text(getattr(info, "SerialNumber", "") or "", 64),
             profiles=profiles, stream_profile=stream_profile, stream_uri=stream_uri,
             snapshot_uri=snapshot_uri, presets=presets,
             ptz_profile=ptz_profile if self._ptz is not None else None,
@@ -293,9 +293,10 @@ def _profile(raw: Any) -> Profile:
     encoder = getattr(raw, "VideoEncoderConfiguration", None)
     resolution = getattr(encoder, "Resolution", None)
     source = getattr(raw, "VideoSourceConfiguration", None)
-    return Profile(token=str(raw.token), name=str(getattr(raw, "Name", "") or ""),
-                   encoding=str(getattr(encoder, "Encoding", "") or ""),
+    # a token goes back to the camera as it sent it; the driver shows it through device_text
+    return Profile(token=str(raw.token), name=device_text(getattr(raw, "Name", "") or "", 64),
+                   encoding=device_text(getattr(encoder, "Encoding", "") or "", 32),
                    width=getattr(resolution, "Width", None),
                    height=getattr(resolution, "Height", None),
-                   video_source=str(getattr(source, "SourceToken", "") or ""),
+                   video_source=device_text(getattr(source, "SourceToken", "") or "", 64),
                    ptz=getattr(raw, "PTZConfiguration", None) is not None)

@@ -2,7 +2,10 @@
 thread with a ring buffer for clips and the analytics on top (``drivers.video``).
 
 A snapshot for an alarm must be quick, so each camera keeps one HTTP client (its connection and
-its digest challenge reused: one round trip per snapshot, not two or three).
+its digest challenge reused: one round trip per snapshot, not two or three). A snapshot is
+streamed with a cap (``snapshot.max_bytes``): a Content-Length over it is refused before the
+body is read, and a body without one is counted as it arrives and dropped at the cap, so a
+camera sending gigabytes costs the gateway no more than the cap.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from drivers.video import (
 )
 from drivers.video.capture import open_capture
 from drivers.video.frames import AnalyticChange, Frame
+from gateway.boundary import device_text
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 90
-MAX_SNAPSHOT = 16 * 1024 * 1024
 FRESH = 2.0  # seconds: a grabbed frame younger than this is "now"
 
 
@@ -44,10 +47,11 @@ class SnapshotFailed(Exception):
 class SnapshotClient:
     """One HTTP client per camera for its snapshot URI, kept between snapshots."""
 
-    def __init__(self, camera_id: str, username: str, timeout: float) -> None:
+    def __init__(self, camera_id: str, username: str, timeout: float, max_bytes: int) -> None:
         self.camera_id = camera_id
         self.username = username
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self._password: str | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -68,22 +72,33 @@ class SnapshotClient:
         if self._client is None:
             raise SnapshotFailed("no credentials yet (the camera was never reached)")
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self._client.get(uri)
+            async with asyncio.timeout(self.timeout), \
+                    self._client.stream("GET", uri) as response:
+                body = await self._read(uri, response)
         except (httpx.HTTPError, TimeoutError) as exc:
             raise SnapshotFailed(f"snapshot URI {redact(uri)}: {type(exc).__name__} "
                                  f"{exc}".rstrip()) from None
+        if not body.startswith(b"\xff\xd8"):
+            kind = device_text(response.headers.get("content-type", "?"), 64)
+            raise SnapshotFailed(f"snapshot URI {redact(uri)} sent {kind}, not a JPEG")
+        return body
+
+    async def _read(self, uri: str, response: httpx.Response) -> bytes:
+        """The body, within ``max_bytes``; leaving the stream early closes the connection."""
         if response.status_code != 200:
             raise SnapshotFailed(f"snapshot URI {redact(uri)} answered HTTP "
                                  f"{response.status_code}")
-        body = response.content
-        if len(body) > MAX_SNAPSHOT:
-            raise SnapshotFailed(f"snapshot of {len(body)} bytes is larger than "
-                                 f"{MAX_SNAPSHOT}")
-        if not body.startswith(b"\xff\xd8"):
-            kind = response.headers.get("content-type", "?")
-            raise SnapshotFailed(f"snapshot URI {redact(uri)} sent {kind}, not a JPEG")
-        return body
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            raise SnapshotFailed(f"snapshot of {int(length)} bytes (Content-Length) is larger "
+                                 f"than snapshot.max_bytes {self.max_bytes}; not read")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise SnapshotFailed(f"snapshot larger than snapshot.max_bytes "
+                                     f"{self.max_bytes}; dropped after {len(body)} bytes")
+        return bytes(body)
 
     async def close(self) -> None:
         if self._client is not None:

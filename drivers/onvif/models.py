@@ -38,6 +38,10 @@ class SnapshotChoice(Strict):
                                 description="profile of GetSnapshotUri (default: the stream's)")
     timeout: Seconds = Field(default=2.0, gt=0, le=30,
                              description="a snapshot that takes longer has failed")
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024,
+                           description="a larger snapshot is refused: at once when its "
+                                       "Content-Length says so, else once that much has "
+                                       "streamed in (the rest is never held)")
 
 
 class Subscription(Strict):
@@ -90,6 +94,9 @@ class OnvifCameraConfig(Strict):
     stuck_kinds: list[CameraEventKind] = Field(default=["motion", "field"])
     request_timeout: Seconds = Field(default=5.0, gt=0, le=60,
                                      description="bound on every SOAP request")
+    answer_limit: int = Field(default=1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+                              description="bytes of one SOAP answer; a larger one is refused "
+                                          "before it is parsed (the request fails)")
     analytics: VideoAnalyticsConfig | None = Field(
         default=None, description="the gateway's own analytics on the stream (opt-in; see "
                                   "docs/video-analytics.md for the CPU they cost)")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.boundary import device_text
 from gateway.events import CameraEventKind
 
 Items = tuple[tuple[str, str], ...]
@@ -153,16 +154,24 @@ def _children(element: Any, name: str) -> Iterable[Any]:
             and _local(child.tag) == name)
 
 
+ITEMS = 32  # SimpleItems kept of one Source or Data (ONVIF's own have a handful)
+
+
+def _item(name: object, value: object) -> tuple[str, str]:
+    return device_text(name or "", 64), device_text(value or "")
+
+
 def _items(holder: Any) -> Items:
-    """The SimpleItems of a Source or Data, as (Name, Value) pairs in the camera's order."""
+    """The SimpleItems of a Source or Data, as (Name, Value) pairs in the camera's order, each
+    string capped and escaped (``device_text``)."""
     if holder is None:
         return ()
     if hasattr(holder, "tag"):  # an lxml element
-        return tuple((str(item.get("Name", "")), str(item.get("Value", "")))
-                     for item in _children(holder, "SimpleItem"))
+        return tuple(_item(item.get("Name"), item.get("Value"))
+                     for item in list(_children(holder, "SimpleItem"))[:ITEMS])
     simple = getattr(holder, "SimpleItem", None) or []
-    return tuple((str(getattr(item, "Name", "") or ""), str(getattr(item, "Value", "") or ""))
-                 for item in simple)
+    return tuple(_item(getattr(item, "Name", ""), getattr(item, "Value", ""))
+                 for item in list(simple)[:ITEMS])
 
 
 def _time(value: Any) -> datetime | None:
@@ -183,6 +192,7 @@ def notification_of(message: Any) -> Notification | None:
     topic = getattr(topic_holder, "_value_1", topic_holder)
     if not topic or not isinstance(topic, str):
         return None
+    topic = device_text(topic.strip())
     wrapper = getattr(message, "Message", None)
     inner = getattr(wrapper, "_value_1", wrapper)
     if inner is None:
@@ -190,11 +200,13 @@ def notification_of(message: Any) -> Notification | None:
     if hasattr(inner, "tag"):  # lxml: tt:Message the schema did not type
         sources = list(_children(inner, "Source"))
         datas = list(_children(inner, "Data"))
-        return Notification(topic.strip(), _time(inner.get("UtcTime")),
-                            inner.get("PropertyOperation"),
+        operation = inner.get("PropertyOperation")
+        return Notification(topic, _time(inner.get("UtcTime")),
+                            device_text(operation, 16) if operation is not None else None,
                             _items(sources[0] if sources else None),
                             _items(datas[0] if datas else None))
-    return Notification(topic.strip(), _time(getattr(inner, "UtcTime", None)),
-                        getattr(inner, "PropertyOperation", None),
+    operation = getattr(inner, "PropertyOperation", None)
+    return Notification(topic, _time(getattr(inner, "UtcTime", None)),
+                        device_text(operation, 16) if operation is not None else None,
                         _items(getattr(inner, "Source", None)),
                         _items(getattr(inner, "Data", None)))

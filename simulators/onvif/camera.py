@@ -29,6 +29,7 @@ from aiohttp import web
 
 from drivers.http_gate.digest import DigestAuthority
 from simulators.onvif import actions
+from simulators.onvif.abuse import Abuse, padded
 from simulators.onvif.clock import CameraClock
 from simulators.onvif.config import OnvifCameraConfig
 from simulators.onvif.discovery import DiscoveryResponder
@@ -139,6 +140,8 @@ class SimulatedCamera:
         self.want_discovery = options.discovery
         self.discovery: DiscoveryResponder | None = None
         self.events = EventProducer(self.clock, "")
+        self.abuse = Abuse(options.pull_flood, options.pull_padding, options.snapshot_bytes,
+                           options.declare_length)
         self.services = OnvifServices(self)
         self.counters = {"requests": 0, "refused": 0, "faults": 0, "snapshots": 0,
                          "mjpeg_clients": 0, "mjpeg_frames": 0}
@@ -348,7 +351,7 @@ class SimulatedCamera:
         finally:
             self._handlers.discard(task)
 
-    async def _soap(self, request: web.Request) -> web.Response:
+    async def _soap(self, request: web.Request) -> web.StreamResponse:
         self.counters["requests"] += 1
         body = await request.read()
         try:
@@ -369,6 +372,10 @@ class SimulatedCamera:
             handler = self.services.handler(parsed)
             answer = Answer(parsed)
             await handler(parsed, answer)
+            padding = parsed.context.get("padding", 0)
+            if padding:
+                return await padded(request, answer.to_bytes(), padding, CONTENT_TYPE,
+                                    self.abuse.declare_length)
             return web.Response(body=answer.to_bytes(), headers={"Content-Type": CONTENT_TYPE})
         except SoapFault as fault:
             self.counters["faults"] += 1
@@ -394,13 +401,16 @@ class SimulatedCamera:
                 return profile
         raise web.HTTPNotFound(text=f"no profile {token}\n")
 
-    async def _snapshot(self, request: web.Request) -> web.Response:
+    async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         refused = self._media_auth(request)
         if refused is not None:
             return refused
         profile = self._media_profile(request)
         self.counters["snapshots"] += 1
         jpeg = await self.frames.jpeg((profile.width, profile.height))
+        if self.abuse.snapshot_bytes > len(jpeg):
+            return await padded(request, jpeg, self.abuse.snapshot_bytes - len(jpeg),
+                                "image/jpeg", self.abuse.declare_length)
         return web.Response(body=jpeg, content_type="image/jpeg",
                             headers={"Cache-Control": "no-store"})
 

@@ -33,6 +33,15 @@ class SimulatorOptions(BaseModel):
     manufacturer: str = "Campus Sim"
     model: str = "SIM-IPC-2"
     firmware: str = "2.4.1 build 260110"
+    # misbehaviour on demand (simulators/onvif/abuse.py)
+    pull_flood: int = Field(default=0, ge=0, le=1_000_000, description="extra tamper "
+                            "notifications in every PullMessages answer, past MessageLimit")
+    pull_padding: int = Field(default=0, ge=0, le=1 << 34, description="bytes of one "
+                              "notification's Source value in every PullMessages answer")
+    snapshot_bytes: int = Field(default=0, ge=0, le=1 << 34, description="the snapshot padded "
+                                "to this many bytes (0: the plain JPEG)")
+    declare_length: bool = Field(default=True, description="padded answers say their "
+                                 "Content-Length (false: chunked)")
 
     @field_validator("resolution")
     @classmethod

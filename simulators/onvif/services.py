@@ -468,6 +468,10 @@ class OnvifServices:
         add(out, "tev:TerminationTime", subscription.termination)
         for message in messages:
             message.to_xml(out, None)
+        abuse = self.camera.abuse
+        abuse.add_to_pull(out, self.camera.clock.now(), self.camera.video_source)
+        if abuse.pull_padding:
+            request.context["padding"] = abuse.pull_padding
 
     async def set_synchronization_point(self, request: SoapRequest, answer: Answer) -> None:
         subscription = self._subscription(request)

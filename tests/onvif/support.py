@@ -64,12 +64,14 @@ class Rig:
 @contextlib.asynccontextmanager
 async def rig(*sections: dict[str, Any], media_dir: Path | None = None,
               sim_sections: Sequence[dict[str, Any]] | None = None,
+              sink: Callable[[], ReportingSink] | None = None,
               ) -> AsyncIterator[Rig]:
     """Simulated cameras for ``sections`` (or ``sim_sections``), a driver and sink for each."""
     os.environ.setdefault(PASSWORD_ENV, PASSWORD)
     sims = OnvifCameraSimulators(list(sim_sections or sections), rtsp=False)
     await sims.start()
-    sinks = [ReportingSink(media_dir=media_dir / s["id"] if media_dir else None)
+    sinks = [sink() if sink is not None
+             else ReportingSink(media_dir=media_dir / s["id"] if media_dir else None)
              for s in sections]
     drivers = [OnvifCameraDriver(driver_config(s, c.port), sink)
                for s, c, sink in zip(sections, sims.devices, sinks, strict=True)]

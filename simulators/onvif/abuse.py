@@ -1,0 +1,76 @@
+"""A camera that misbehaves on demand, so the gateway's defences can be tested on real sockets.
+
+* ``pull_flood``: every PullMessages answer carries that many extra tamper notifications
+  (``GlobalSceneChange``, State flipping, on 50 sources), whatever MessageLimit asked;
+* ``pull_padding``: every PullMessages answer carries one notification whose Source value is
+  that many bytes (streamed: the camera never holds it);
+* ``snapshot_bytes``: the snapshot is a JPEG followed by padding up to that many bytes
+  (streamed);
+* ``declare_length``: whether those padded answers say their Content-Length (else chunked).
+
+Read from the stanza's ``simulator:`` block at start; a test may change them on
+``SimulatedCamera.abuse`` while the camera runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from simulators.onvif.events import EventMessage
+from simulators.onvif.topics import SCENE_CHANGE
+from simulators.onvif.xmltree import etree
+
+MARKER = "@@campus-sim-padding@@"  # where the padding goes in the serialised answer
+CHUNK = 64 * 1024
+FLOOD_SOURCES = 50
+
+
+@dataclass
+class Abuse:
+    pull_flood: int = 0
+    pull_padding: int = 0
+    snapshot_bytes: int = 0
+    declare_length: bool = True
+    flooded: int = 0  # notifications sent past MessageLimit so far
+
+    def add_to_pull(self, out: etree._Element, now: datetime, video_source: str) -> None:
+        """The extra notifications of one PullMessages answer."""
+        if self.pull_padding:
+            EventMessage(SCENE_CHANGE, now, (("Source", MARKER),), (("State", "false"),),
+                         "Changed").to_xml(out, None)
+        for i in range(self.pull_flood):
+            source = f"{video_source}-flood-{i % FLOOD_SOURCES}"
+            state = "true" if (i // FLOOD_SOURCES) % 2 == 0 else "false"
+            EventMessage(SCENE_CHANGE, now, (("Source", source),), (("State", state),),
+                         "Changed").to_xml(out, None)
+        self.flooded += self.pull_flood
+
+
+async def padded(request: web.Request, body: bytes, size: int, content_type: str,
+                 declare_length: bool) -> web.StreamResponse:
+    """``body`` with ``size`` bytes of padding where ``MARKER`` is (or at its end), streamed."""
+    marker = MARKER.encode()
+    head, found, tail = body.partition(marker)
+    if not found:
+        head, tail = body, b""
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    if declare_length:
+        response.content_length = len(head) + size + len(tail)
+    else:
+        response.enable_chunked_encoding()
+    await response.prepare(request)
+    # the client hanging up once it has seen enough is the point of the exercise
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await response.write(head)
+        filler = b"A" * CHUNK
+        left = size
+        while left > 0:
+            await response.write(filler[:min(left, CHUNK)])
+            left -= CHUNK
+        await response.write(tail)
+        await response.write_eof()
+    return response

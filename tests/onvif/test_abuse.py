@@ -1,0 +1,128 @@
+"""A camera that abuses the gateway (huge answers, MessageLimit ignored, huge snapshots) costs it
+no more than its caps: the simulator misbehaves on real sockets, the driver refuses, counts and
+goes on; a flood goes through the real flood budget (``FloodGuard``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.driver import ActionError
+from gateway.config import Flood
+from gateway.events import DEVICE_FLOODING, Event
+from gateway.flood import FloodGuard
+from tests.onvif.support import camera_events, facts, rig, stanza, subscribed, wait_for
+from tests.sink import ReportingSink
+
+MiB = 1024 * 1024
+
+
+def run(coroutine: Coroutine[Any, Any, None], timeout: float = 60.0) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+
+class BudgetedSink(ReportingSink):
+    """A sink whose readings pass a real flood budget first, as the intake's do."""
+
+    def __init__(self, flood: Flood | None = None) -> None:
+        super().__init__()
+        self.emitted: list[Event] = []
+        self.readings: list[int] = []
+        self.guard = FloodGuard(flood or Flood(), self.emitted.append)
+
+    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
+        if events and not self.guard.admit(events[0].device_id, events, excess):
+            self.refused.append(list(events))
+            self.excess += excess
+            return False
+        if events:
+            self.readings.append(len(events))
+        return super().report(events, excess=excess)
+
+
+def flood_events(sink: ReportingSink) -> list[Event]:
+    return [e for e in camera_events(sink, "tamper") if "flood" in (e.subject or "")]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_answer_over_the_limit_is_refused_before_it_is_parsed(declared: bool) -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"pull_padding": 3 * MiB, "declare_length": declared,
+                                    "rtsp": False})
+        async with rig(section) as r:
+            await wait_for(lambda: r.driver.subscriptions >= 2)  # refused, connected again
+            problem = r.driver.last_problem
+            assert "PullMessages: answer refused" in problem
+            assert str(MiB) in problem  # the limit, named
+            assert ("Content-Length" in problem) is declared
+            assert not [f for f in facts(r.sink) if any(len(v) > 300
+                                                        for v in f.source.values())]
+            # the camera still works otherwise: its answers within the limit are used
+            r.camera.abuse.pull_padding = 0
+            r.camera.set_input("DigitalInput_1", True)
+            await wait_for(lambda: facts(r.sink, "digital_input"))
+    run(scenario())
+
+
+def test_a_long_camera_string_is_capped_and_escaped() -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"pull_padding": 20_000, "rtsp": False})
+        async with rig(section) as r:
+            await subscribed(r.driver)
+            found = await wait_for(lambda: [f for f in facts(r.sink, "tamper")
+                                            if f.source.get("Source", "").startswith("AAA")])
+            value = found[0].source["Source"]
+            assert len(value) == 256 and value.endswith("…")
+    run(scenario())
+
+
+def test_a_camera_ignoring_message_limit_uses_only_what_was_asked() -> None:
+    async def scenario() -> None:
+        section = stanza(subscription={"message_limit": 10},
+                         simulator={"pull_flood": 300, "rtsp": False})
+        sink = BudgetedSink(Flood(burst=100_000, per_second=10_000))
+        async with rig(section, sink=lambda: sink) as r:
+            await wait_for(lambda: r.driver.pulls >= 3 and sink.readings)
+            assert max(sink.readings) <= 10
+            assert r.driver.excess >= 290 * 2
+            assert sink.excess >= 290  # charged with the readings that made events
+            assert r.driver.status()["excess_notifications"] == r.driver.excess
+    run(scenario())
+
+
+def test_a_flooding_camera_is_reported_flooding_without_phantom_alarms() -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"pull_flood": 1000, "rtsp": False})
+        sink = BudgetedSink()
+        async with rig(section, sink=lambda: sink) as r:
+            await wait_for(lambda: [e for e in sink.emitted if e.type is DEVICE_FLOODING])
+            await wait_for(lambda: r.driver.pulls >= 3)
+            assert not flood_events(sink)  # not one phantom tamper taken
+            assert sink.guard.flooding.get(r.driver.device_id, 0) > 0
+    run(scenario())
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_oversized_snapshot_is_refused_while_it_streams(declared: bool,
+                                                           tmp_path: Path) -> None:
+    async def scenario() -> None:
+        section = stanza(snapshot={"max_bytes": MiB},
+                         simulator={"snapshot_bytes": 64 * MiB, "declare_length": declared,
+                                    "rtsp": False})
+        section["snapshot"]["source"] = "snapshot_uri"
+        async with rig(section, media_dir=tmp_path) as r:
+            await subscribed(r.driver)
+            with pytest.raises(ActionError) as refused:
+                await r.driver.execute("snapshot", {"reason": "test"})
+            text = str(refused.value)
+            assert f"snapshot.max_bytes {MiB}" in text
+            assert ("Content-Length" in text) is declared
+            # a snapshot within the cap is taken as before
+            r.camera.abuse.snapshot_bytes = 0
+            reference = await r.driver.execute("snapshot", {"reason": "test"})
+            assert reference["size"] > 0
+    run(scenario())
