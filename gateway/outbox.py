@@ -234,6 +234,7 @@ class Outbox:
         self._db_now: sqlite3.Connection  # the file database, or the spill while it is full
         self._file_db: sqlite3.Connection | None = None
         self._spilled: sqlite3.Connection | None = None
+        self._on_disk: set[int] = set()  # rows copied into the spill that are on the disk too
         self._waiting_writes: list[StateWrite] = []  # state changes waiting for the disk
         self._waiting_deletes: list[int] = []  # delivered rows to delete from the disk
         self._storage = ""  # why the disk is not used, while it is not
@@ -515,6 +516,15 @@ class Outbox:
                   self.path, exc)
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         memory.executescript(SCHEMA)
+        # What waits on the disk goes on from memory, in its place in the lanes: a full disk
+        # still reads, and a device's older messages must not wait for the disk while its
+        # newer ones go out (the lanes hold row ids; the same ids are used here).
+        waiting = self._db_now.execute(
+            "SELECT id, created, priority, device, kind, seq, topic, payload, qos, retain,"
+            " content_type, expiry FROM outbox ORDER BY id LIMIT ?", (SPILL_LIMIT,)).fetchall()
+        memory.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           waiting)
+        self._on_disk = {row[0] for row in waiting}
         self._file_db, self._spilled = self._db_now, memory
         self._db_now = memory
         self._storage = f"the disk refused a write: {exc}"
@@ -528,6 +538,7 @@ class Outbox:
         rows = memory.execute(
             "SELECT id, created, priority, device, kind, seq, topic, payload, qos, retain,"
             " content_type, expiry FROM outbox ORDER BY id").fetchall()
+        rows = [row for row in rows if row[0] not in self._on_disk]  # there already
         try:
             self._write(disk, [], [], [], self._stats.last_sequence)  # a cheap probe first
             self._spilled = None
@@ -537,6 +548,7 @@ class Outbox:
             self._spilled = memory
             return
         memory.close()
+        self._on_disk = set()
         self._db_now, self._file_db = disk, None
         self._waiting_writes, self._waiting_deletes = [], []
         # hand-over starts afresh from the disk (in flight rows are not handed twice)
@@ -591,7 +603,8 @@ class Outbox:
             if self._spilled is not None and db is self._spilled:
                 here = {r[0] for r in db.execute(
                     f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)}
-                self._waiting_deletes.extend(i for i in chunk if i not in here)
+                self._waiting_deletes.extend(i for i in chunk
+                                             if i not in here or i in self._on_disk)
             db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
         return int(urgent)
 

@@ -97,3 +97,45 @@ def test_a_full_disk_is_an_alarm_events_go_on_and_storing_resumes_by_itself(
     log = rig.log.read_text()
     assert "Traceback" not in log, log[-3000:]
     assert "can be written again" in log
+
+
+def test_what_waited_on_the_disk_goes_out_first_while_the_disk_is_full(
+        tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
+    """Events accepted on the disk while the broker was away, then more kept in memory once
+    the disk filled: when the broker is back, every one arrives, in order for each device,
+    without waiting for the disk to have room again."""
+    site = site_file(tmp_path, mosquitto.url, modules=1)
+    sims = SimulatorThread(site)
+    rig = DiskRig(tmp_path, site)
+    try:
+        subscriber.wait_event("device.online", timeout=20)
+        subscriber.settle()
+        mosquitto.stop()
+        for _ in range(3):  # stored on the disk, waiting for the broker
+            sims.press("io-0", "btn-a")
+            time.sleep(0.3)
+            sims.release("io-0", "btn-a")
+            time.sleep(0.3)
+        assert rig.say("fill") == "filled"
+        for _ in range(3):  # kept in memory: the disk refuses them
+            sims.press("io-0", "btn-b")
+            time.sleep(0.3)
+            sims.release("io-0", "btn-b")
+            time.sleep(0.3)
+        mosquitto.start()
+        subscriber.wait_event("gateway.storage_full", timeout=20)
+        subscriber.wait_event("panic.released", count=6, timeout=20, device="io-0")
+        subscriber.settle()
+        assert rig.say("stop") == "stopped 0"
+    finally:
+        if rig.proc.poll() is None:
+            rig.proc.kill()
+        sims.stop()
+    events = subscriber.events()
+    panic = [e for e in events if e["type"].startswith("campus.panic.")]
+    assert [e["subject"] for e in panic] == ["btn-a"] * 6 + ["btn-b"] * 6
+    for device in {e["device"] for e in events}:
+        seqs = [e["seqno"] for e in events if e["device"] == device]
+        assert seqs == sorted(seqs), f"{device}: out of order"
+    seqs = sorted({e["seqno"] for e in events})
+    assert seqs == list(range(seqs[0], seqs[-1] + 1)), "a gap in the sequence"
