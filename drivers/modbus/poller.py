@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -49,6 +49,32 @@ class PolledDevice(Protocol):
     def endpoints(self) -> list[str]: ...
 
 
+def _undecodable_fails_the_poll(client: Client, device_id: str) -> None:
+    """pymodbus's framer raises inside the transport's receive callback on bytes it cannot
+    decode (an unknown function code, say): asyncio would log that as "Fatal error:
+    protocol.data_received()" with a traceback per reply and drop the link. Here those bytes are
+    dropped and the poll waiting for them fails with what was wrong (a failed poll like any
+    other, logged once per device and minute by ``Poller.run``)."""
+    manager = client.ctx
+    receive = manager.callback_data
+
+    def checked(data: bytes, addr: tuple[Any, ...] | None = None) -> int:
+        try:
+            return receive(data, addr)
+        except Exception as exc:  # whatever the framer raises, it is about these bytes
+            shown = data[:16].hex(" ") + (" ..." if len(data) > 16 else "")
+            problem = MalformedReply(f"a reply that cannot be decoded ({len(data)} bytes: "
+                                     f"{shown}): {exc}")
+            future = manager.response_future
+            if future.done():  # nothing asked: say so here
+                warnings.warning(("undecodable", device_id), "%s: %s", device_id, problem)
+            else:
+                future.set_exception(problem)
+            return len(data)
+
+    manager.callback_data = checked  # type: ignore[method-assign]  # this client's only
+
+
 class Poller:
     def __init__(self, config: PolledDevice, sink: DeviceSink) -> None:
         self.config = config
@@ -70,6 +96,7 @@ class Poller:
                 stopbits=c.rtu.stopbits, bytesize=c.rtu.bytesize, timeout=c.timeout, retries=0,
                 reconnect_delay=0, name=c.id)
         use_checked_replies(client)
+        _undecodable_fails_the_poll(client, c.id)
         return client
 
     async def run(self, poll: Callable[[Client], Awaitable[T]], apply: Callable[[T], None]) -> None:

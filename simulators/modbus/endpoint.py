@@ -20,6 +20,8 @@ the field, to check that a client never takes them for input states:
 * ``short``: a consistent reply with one data byte fewer than the request needs;
 * ``function-code``: the reply of the neighbouring table (coils for inputs, holding for input
   registers, and back).
+* ``garbage``: a function code no Modbus function has (0x7F), which a client's framer cannot
+  decode at all.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from simulators.modbus.pty_relay import PtyRelay
 from simulators.simulator import StartError
 
 UnitMode = Literal["online", "silent", "refuse"]
-ReplyFault = Literal["none", "byte-count", "short", "function-code"]
+ReplyFault = Literal["none", "byte-count", "short", "function-code", "garbage"]
 _READS = {1: 2, 2: 1, 3: 4, 4: 3}  # read function code -> the neighbouring table's
 
 
@@ -146,6 +148,8 @@ class ModbusEndpoint(ABC, Generic[_Server]):
             return bytes((pdu[0], pdu[1] - 1)) + pdu[2:-1]
         if fault == "function-code":
             return bytes((_READS[pdu[0]],)) + pdu[1:]
+        if fault == "garbage":
+            return b"\x7f" + pdu[1:]
         return pdu
 
     @abstractmethod
