@@ -232,19 +232,54 @@ def cmd_alarm(args: argparse.Namespace) -> int:
     return _remote_command(args, name, {"alarm_id": args.alarm_id, "note": args.note})
 
 
-def cmd_device(args: argparse.Namespace) -> int:
-    if args.action == "list":
-        return _remote_command(args, "device.list", {})
+def _key_values(pairs: list[str]) -> dict[str, Any] | None:
+    """``KEY=VALUE`` words as arguments (a value that reads as JSON is taken as JSON)."""
     params: dict[str, Any] = {}
-    for pair in args.params:
+    for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key:
             print(f"expected KEY=VALUE, got {pair!r}", file=sys.stderr)
-            return EXIT_CONFIG
+            return None
         try:
             params[key] = json.loads(value)
         except ValueError:
             params[key] = value
+    return params
+
+
+def cmd_command(args: argparse.Namespace) -> int:
+    """Any command of the command table, by its name (the table drives this subcommand)."""
+    from gateway.command_table import COMMANDS
+    if args.name is None:
+        for name, spec in sorted(COMMANDS.items()):
+            print(f"{name:24} {spec.role:10} {spec.summary}")
+        return 0
+    if args.name not in COMMANDS:
+        print(f"unknown command {args.name!r}; `campus-gateway command` lists them",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    params = _key_values(args.params)
+    if params is None:
+        return EXIT_CONFIG
+    if args.args_file:
+        try:
+            loaded = json.loads(Path(args.args_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"{args.args_file}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if not isinstance(loaded, dict):
+            print(f"{args.args_file}: the arguments must be a JSON object", file=sys.stderr)
+            return EXIT_CONFIG
+        params = {**loaded, **params}
+    return _remote_command(args, args.name, params)
+
+
+def cmd_device(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _remote_command(args, "device.list", {})
+    params = _key_values(args.params)
+    if params is None:
+        return EXIT_CONFIG
     return _remote_command(args, "device.action",
                            {"device": args.device, "action": args.name, "args": params})
 
@@ -473,6 +508,15 @@ def parser() -> argparse.ArgumentParser:
         if action == "report":
             q.add_argument("--kind", required=True, choices=["first", "written", "general"])
     p.set_defaults(func=cmd_alarm)
+
+    p = sub.add_parser("command", help="any command of the gateway by its name (without a "
+                       "name: the list, with the role each needs)")
+    _add_remote(p)
+    _add_operator(p)
+    p.add_argument("name", nargs="?", help="e.g. alarm.police_called")
+    p.add_argument("params", nargs="*", help="arguments as KEY=VALUE (JSON values allowed)")
+    p.add_argument("--args-file", help="the arguments as a JSON object in a file")
+    p.set_defaults(func=cmd_command)
 
     p = sub.add_parser("drill", help="start or stop a drill")
     dsub = p.add_subparsers(dest="action", required=True)

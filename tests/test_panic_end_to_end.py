@@ -70,6 +70,12 @@ def test_press_latches_until_a_guard_resets_it(rig, subscriber: Subscriber) -> N
     # nobody acknowledged within escalate_after (2 s)
     subscriber.wait_event("alarm.escalated")
 
+    called = cli(site, "command", "alarm.police_called", f"alarm_id={alarm['alarm_id']}",
+                 "note=110 called at 08:02")  # every command of the table has a command line
+    assert called.returncode == 0, called.stderr
+    (police,) = subscriber.wait_event("alarm.police_called")
+    assert police["data"]["by"] == "guard1"
+
     acked = cli(site, "alarm", "ack", alarm["alarm_id"], "--note", "on my way")
     assert acked.returncode == 0, acked.stderr
     assert json.loads(acked.stdout)["state"] == "active_acknowledged"
@@ -94,7 +100,9 @@ def test_press_latches_until_a_guard_resets_it(rig, subscriber: Subscriber) -> N
         ("alarm.acknowledge", "ok"), ("alarm.reset", "error"), ("alarm.reset", "ok")}
     audit_log = (site.parent / "state" / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["command"] for line in audit_log] == [
-        "alarm.acknowledge", "alarm.reset", "alarm.reset"]
+        "alarm.police_called", "alarm.acknowledge", "alarm.reset", "alarm.reset"]
+    listing = cli(site, "command")
+    assert listing.returncode == 0 and "credentials.changes" in listing.stdout
 
 
 def test_commands_need_a_known_operator_and_the_right_role(rig, subscriber: Subscriber) -> None:  # type: ignore[no-untyped-def]
@@ -195,7 +203,7 @@ def test_retained_and_oversized_requests_are_refused(rig, subscriber: Subscriber
         replies.wait_for(lambda ms: len(ms) >= 2, 10, "two refusals")
         errors = [m.json()["error"]["message"] for m in replies.messages]
         assert any("request is 70002 bytes; the limit is 65536" in e for e in errors)
-        assert any(e.startswith("request (body): Invalid JSON") for e in errors)
+        assert any(e.startswith("request is not JSON") for e in errors)
 
         # a retained command would replay at every reconnect: it is never executed
         gateway.stop()
