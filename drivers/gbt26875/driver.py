@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
 import ipaddress
 import logging
 from collections import deque
@@ -432,7 +434,10 @@ class TransmissionReceiver:
             log.info("%s: %s sends application data type %d, which is acknowledged but not"
                      " turned into events", self.device_id, session.config.id, data.type)
         evaluation = session.panel.evaluate(data.objects)
-        if not self._sink.report(evaluation.events):
+        # the frame's identity: a retransmission after a restart makes no second event either
+        reading = f"{frame.serial}:{hashlib.blake2b(frame.app_data, digest_size=8).hexdigest()}"
+        events = [dataclasses.replace(event, reading=reading) for event in evaluation.events]
+        if not self._sink.report(events):
             # While it floods, frames are not even decoded for a moment: a flood costs little.
             link.held_until = asyncio.get_running_loop().time() + HOLD_PAUSE
             self._warnings.warning(("held", session.config.id), "%s: %s is flooding: frame %d"
