@@ -82,7 +82,11 @@ def parse_json(raw: bytes | bytearray | memoryview | str, *, what: str, max_byte
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise BoundaryError(f"{what} is not JSON: {exc}") from None
+        # the text before the error names the field (a number out of range: "doorNo": 1e999)
+        near = device_text(data[max(0, exc.pos - 32):exc.pos + 16].decode("utf-8", "replace"),
+                           64)
+        raise BoundaryError(f"{what} is not JSON: {exc.msg} at char {exc.pos}, near "
+                            f"{near!r}") from None
 
 
 def json_object(raw: bytes | bytearray | memoryview | str, *, what: str, max_bytes: int,

@@ -29,6 +29,7 @@ from drivers.http_gate.signing import (
     SignatureError,
     signed_headers,
 )
+from gateway.boundary import BoundaryError, device_text, json_object, parse_json
 
 MAX_ANSWER = 64 * 1024
 ANSWER_WINDOW = 300.0  # how far a webhook controller's answer time stamp may be off ours
@@ -77,14 +78,14 @@ class ControllerCommands:
             headers.update(signed_headers(self.controller.device_key,
                                           self.controller.secret.read(), body, method, path))
         try:
-            response = await self._http().request(method, path, content=body or None,
-                                                  headers=headers)
+            async with self._http().stream(method, path, content=body or None,
+                                           headers=headers) as response:
+                content = await self._read(response)
         except httpx.TimeoutException:
             raise CommandFailed(f"no answer from {self.channel.base} within "
                                 f"{self.channel.timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise CommandFailed(f"{self.channel.base}: {type(exc).__name__}: {exc}") from None
-        content = response.content[:MAX_ANSWER]
         if self.controller.dialect == "webhook" and response.status_code < 300:
             self._check_answer(response, content, headers[NONCE_HEADER])
         if response.status_code == 401:
@@ -94,6 +95,16 @@ class ControllerCommands:
             raise CommandFailed(f"{self.channel.base} answered {response.status_code}"
                                 + (f": {words}" if words else ""))
         return content
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        """The controller's answer, streamed and refused past ``MAX_ANSWER`` bytes."""
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            if len(content) > MAX_ANSWER:
+                raise CommandFailed(f"{self.channel.base} answered more than {MAX_ANSWER} "
+                                    "bytes; refused")
+        return bytes(content)
 
     def _check_answer(self, response: httpx.Response, content: bytes, nonce: str) -> None:
         """A webhook controller signs its answers: an answer we cannot verify is no answer."""
@@ -139,10 +150,11 @@ class ControllerCommands:
             return modes[door - 1]
         content = await self._send("GET", webhook.STATE_PATH)
         try:
-            mode = json.loads(content)["doors"][str(door)]["mode"]
-        except (ValueError, KeyError, TypeError):
+            mode = json_object(content, what=webhook.STATE_PATH,
+                               max_bytes=MAX_ANSWER)["doors"][str(door)]["mode"]
+        except (BoundaryError, KeyError, TypeError):
             raise CommandFailed(f"{webhook.STATE_PATH} does not give door {door}'s mode") from None
-        return str(mode)
+        return device_text(mode, 32)
 
     async def remote_check(self, serial_no: str, granted: bool, info: str) -> Outcome:
         """isapi, asks: tell the device to open (success) or refuse (failed) event serial_no."""
@@ -162,9 +174,11 @@ class ControllerCommands:
         except CommandFailed as exc:
             return Outcome(False, str(exc))
         try:
-            answer = json.loads(content) if content.strip() else {}
-        except ValueError:
-            return Outcome(False, "the controller's answer is not JSON")
+            answer = parse_json(content, what="the controller's answer",
+                                max_bytes=MAX_ANSWER) if content.strip() else {}
+        except BoundaryError as exc:
+            return Outcome(False, str(exc))
         if isinstance(answer, dict) and answer.get("ok") is False:
-            return Outcome(False, f"the controller refused: {answer.get('error', '')}")
+            return Outcome(False, f"the controller refused: "
+                                  f"{device_text(answer.get('error', ''), 200)}")
         return Outcome(True)

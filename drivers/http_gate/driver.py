@@ -26,7 +26,12 @@ What the receiver does with an event, and when it answers:
 * door and tamper events: ``report`` and, once ``accepted``, the answer; if the controller is
   over its rate limit (flooding) nothing is applied and it is answered 503, so it sends again;
 * a repeat of an event already taken (same serial number and time: our answer was lost) is
-  answered as before and not counted twice.
+  answered as before and not counted twice. Every event carries the device's identity of the
+  reading (``Event.reading``: its serial number or webhook id with its time, else a digest of its
+  time and content), so the intake makes one event of a retry even across a restart;
+* a device time further than ``DEVICE_TIME_AHEAD`` ahead or ``DEVICE_TIME_BEHIND`` behind ours
+  (a controller whose clock says 9999) is replaced by the receipt time before anything is
+  decided on it.
 
 Availability: a controller is online from its first attributed request (heartbeats included)
 and offline after ``heartbeat_timeout`` without one.
@@ -36,13 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import logging
 import socket
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -93,6 +99,8 @@ REFUSALS_BURST, REFUSALS_PER_SECOND = 20, 1.0  # refused requests one address ma
 MAX_SENDERS = 1024  # distinct (reason, sender) pairs counted; beyond, one "other" count
 RETRY_AFTER = "5"
 GATE_MODES = ("normal", "locked", "free")
+DEVICE_TIME_AHEAD = timedelta(minutes=5)
+DEVICE_TIME_BEHIND = timedelta(days=7)  # a controller keeps events while we are away
 
 # What a controller's door report becomes. Opened, closed and exit requests are contact facts:
 # the gateway's doors (access.doors) judge forced and held-open from them, grants and the gate's
@@ -427,7 +435,7 @@ class HttpGateReceiver:
         """(status, answer body) for one observation; only 200s are remembered for repeats."""
         dialect = session.config.dialect
         ok = isapi.ok_answer() if dialect == "isapi" else b'{"ok":true}'
-        key = _repeat_key(observation)
+        key = reading_of(observation)
         if key and key in session.recent:
             self._warnings.info(("repeated", session.config.id), "%s: %s sent event %s again "
                                 "(our answer was lost); answered as before", self.device_id,
@@ -475,9 +483,9 @@ class HttpGateReceiver:
             direction=door.direction, credential=observation.credential, pin=observation.pin,
             decided_by_device=observation.granted, device_reason=observation.device_reason,
             # a question is decided now (device clocks tick in whole seconds, and drift); a
-            # report of what the device decided keeps the device's time
-            time=datetime.now(UTC) if observation.asks or observation.time is None
-            else observation.time))
+            # report of what the device decided keeps the device's time, if it is sane
+            time=datetime.now(UTC) if observation.asks
+            else self._device_time(session, observation)))
         session.accepted["credential"] += 1
         if not observation.asks:
             return 200, (ok if config.dialect == "isapi"
@@ -535,10 +543,24 @@ class HttpGateReceiver:
         session.accepted[observation.kind] += 1
         return 200, ok
 
+    def _device_time(self, session: ControllerSession, observation: Observation) -> datetime:
+        """The device's time of the event, or ours when it has none or an insane one."""
+        now = datetime.now(UTC)
+        time = observation.time
+        if time is None:
+            return now
+        if not now - DEVICE_TIME_BEHIND <= time <= now + DEVICE_TIME_AHEAD:
+            self._warnings.warning(("clock", session.config.id), "%s: %s dates its event %s; "
+                                   "the receipt time is used (is its clock set?)",
+                                   self.device_id, session.config.id, time.isoformat())
+            return now
+        return time
+
     def _condition_events(self, session: ControllerSession, observation: Observation
                           ) -> tuple[list[Event] | None, Callable[[], None]]:
         config = session.config
-        time = observation.time or datetime.now(UTC)
+        time = self._device_time(session, observation)
+        reading = reading_of(observation) or None
         if observation.kind == "tamper":
             reader = (config.door_for(None, observation.reader)
                       if observation.reader is not None else None)
@@ -547,7 +569,8 @@ class HttpGateReceiver:
                               detail=observation.detail)
             kind = READER_TAMPER if observation.tamper else READER_TAMPER_RESTORED
             severity = Severity.MAJOR if observation.tamper else Severity.INFO
-            return [Event(kind, config.id, fact, severity, fact.reader, time)], _nothing
+            return [Event(kind, config.id, fact, severity, fact.reader, time,
+                          reading=reading)], _nothing
         door = self._door(config, observation.door)
         if door is None or door.door_id is None or observation.door_state is None:
             self._warnings.info(("unmapped-door", config.id, observation.door),
@@ -564,11 +587,11 @@ class HttpGateReceiver:
             return [], _nothing
         kind, severity = DOOR_EVENTS[state]
         contact = DoorFact(door=name, gate=door.gate, reader=door.reader_name)
-        events = [Event(kind, config.id, contact, severity, name, time)]
+        events = [Event(kind, config.id, contact, severity, name, time, reading=reading)]
         if state == "closed" and name in session.forced:
             events.append(Event(DOOR_SECURED, config.id, DoorFact(
                 door=name, gate=door.gate, reader=door.reader_name, ended="door_forced"),
-                Severity.INFO, name, time))
+                Severity.INFO, name, time, reading=reading))
 
         def commit() -> None:
             if state == "forced":
@@ -677,11 +700,22 @@ def _nothing() -> None:
     return None
 
 
-def _repeat_key(observation: Observation) -> str:
-    if not observation.reference or observation.kind == "heartbeat":
+def reading_of(observation: Observation) -> str:
+    """The device's own identity of one event, the same in each retry of it: its serial number
+    (webhook id) with its time, else a digest of its time and content; "" when it gives
+    neither serial nor time (two identical events could not be told from a retry)."""
+    if observation.kind == "heartbeat":
         return ""
     stamp = observation.time.isoformat() if observation.time else ""
-    return f"{observation.kind}|{observation.reference}|{stamp}"
+    if observation.reference:
+        return f"{observation.kind}|{observation.reference}|{stamp}"
+    if not stamp:
+        return ""
+    content = "|".join(str(part) for part in (
+        stamp, observation.kind, observation.door, observation.reader, observation.credential,
+        observation.granted, observation.door_state, observation.tamper,
+        observation.device_reason, observation.detail))
+    return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def _door_result(session: ControllerSession, door: int, confirmed: bool, by: str,

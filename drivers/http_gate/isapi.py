@@ -26,6 +26,7 @@ from defusedxml import DefusedXmlException
 
 from drivers.http_gate.models import normal_mac
 from drivers.http_gate.observations import DoorState, Observation, ParseError
+from gateway.boundary import MAX_JSON_DEPTH, BoundaryError, device_text, parse_json
 
 MAJOR_ALARM, MAJOR_EXCEPTION, MAJOR_OPERATION, MAJOR_EVENT = 1, 2, 3, 5
 
@@ -124,10 +125,7 @@ def parse_notification(body: bytes, content_type: str = "") -> list[Observation]
     if text[:1] == b"<" or "xml" in content_type:
         alert = _xml_to_dict(text)
     else:
-        try:
-            alert = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"event part is neither JSON nor XML: {exc}") from None
+        alert = _json(text, "event part")
     if not isinstance(alert, dict):
         raise ParseError("event part is not an object")
     alert = alert.get("EventNotificationAlert", alert)
@@ -140,15 +138,16 @@ def _observation(alert: Mapping[str, Any]) -> Observation:
     event_type = str(alert.get("eventType", ""))
     time = _time(alert.get("dateTime"))
     mac = normal_mac(str(alert.get("macAddress", ""))) if alert.get("macAddress") else None
-    ip = str(alert["ipAddress"]) if alert.get("ipAddress") else None
+    ip = device_text(alert["ipAddress"], 64) if alert.get("ipAddress") else None
     common: dict[str, Any] = {"time": time, "mac": mac, "source_ip": ip,
-                              "detail": str(alert.get("eventDescription", ""))[:200]}
+                              "detail": device_text(alert.get("eventDescription", ""), 200)}
     if event_type.lower() == "heartbeat":
         return Observation("heartbeat", **common)
     if event_type != "AccessControllerEvent":
         if not event_type:
             raise ParseError("no eventType: not an EventNotificationAlert")
-        return Observation("other", **{**common, "detail": f"eventType {event_type[:64]}"})
+        return Observation("other", **{**common,
+                                       "detail": f"eventType {device_text(event_type, 64)}"})
     event = alert.get("AccessControllerEvent")
     if not isinstance(event, dict):
         raise ParseError("eventType AccessControllerEvent without an AccessControllerEvent "
@@ -159,11 +158,11 @@ def _observation(alert: Mapping[str, Any]) -> Observation:
     door = _positive(event, "doorNo")
     reader = _positive(event, "cardReaderNo")
     serial = event.get("serialNo")
-    reference = str(serial) if serial not in (None, "") else ""
+    reference = device_text(serial, 64) if serial not in (None, "") else ""
     code = f"{major}/0x{minor:02x}"
-    credential = str(event.get("cardNo") or event.get("employeeNoString")
-                     or event.get("employeeNo") or "").strip()[:64]
-    verify = str(event.get("currentVerifyMode", ""))[:32]
+    credential = device_text(str(event.get("cardNo") or event.get("employeeNoString")
+                                 or event.get("employeeNo") or "").strip(), 64)
+    verify = device_text(event.get("currentVerifyMode", ""), 32)
     located = {**common, "door": door, "reader": reader, "reference": reference}
     if major == MAJOR_EVENT and _true(event.get("remoteCheck")) and credential:
         return Observation("credential", **located, credential=credential,
@@ -189,6 +188,14 @@ def _observation(alert: Mapping[str, Any]) -> Observation:
     return Observation("other", **{**located, "detail": f"{code} {name}"})
 
 
+def _json(text: bytes, what: str) -> Any:
+    """A JSON document of the device, bounded (the body was capped before: ``max_body``)."""
+    try:
+        return parse_json(text, what=what, max_bytes=len(text))
+    except BoundaryError as exc:
+        raise ParseError(str(exc)) from None
+
+
 def _xml_to_dict(text: bytes) -> dict[str, Any]:
     try:
         root = SafeXml.fromstring(text)
@@ -196,16 +203,18 @@ def _xml_to_dict(text: bytes) -> dict[str, Any]:
         raise ParseError(f"XML refused: {type(exc).__name__}") from None
     except SafeXml.ParseError as exc:
         raise ParseError(f"malformed XML: {exc}") from None
-    return {_local(root.tag): _element(root)}
+    return {_local(root.tag): _element(root, 1)}
 
 
-def _element(element: Element) -> Any:
+def _element(element: Element, depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:  # no ISAPI document nests more than a few levels
+        raise ParseError(f"XML nests deeper than {MAX_JSON_DEPTH} levels")
     children = list(element)
     if not children:
         return (element.text or "").strip()
     result: dict[str, Any] = {}
     for child in children:
-        result.setdefault(_local(child.tag), _element(child))
+        result.setdefault(_local(child.tag), _element(child, depth + 1))
     return result
 
 
@@ -219,14 +228,14 @@ def _int(event: Mapping[str, Any], name: str, required: bool = False) -> int | N
         if required:
             raise ParseError(f"AccessControllerEvent without {name}")
         return None
-    if isinstance(value, bool):
-        raise ParseError(f"{name} is not a number")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ParseError(f"{name} {device_text(value, 20)!r} is not a whole number")
     try:
         number = int(str(value), 0) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise ParseError(f"{name} {str(value)[:20]!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ParseError(f"{name} {device_text(value, 20)!r} is not a number") from None
     if not 0 <= number <= 0xFFFFFFFF:
-        raise ParseError(f"{name} {number} is out of range")
+        raise ParseError(f"{name} {device_text(number, 24)} is out of range (0-4294967295)")
     return number
 
 
@@ -272,15 +281,15 @@ def response_status(body: bytes) -> tuple[bool, str]:
         if text[:1] == b"<":
             parsed: Any = _xml_to_dict(text).get("ResponseStatus", {})
         else:
-            parsed = json.loads(text) if text else {}
+            parsed = _json(text, "the answer") if text else {}
             parsed = parsed.get("ResponseStatus", parsed) if isinstance(parsed, dict) else {}
-    except (ParseError, ValueError, UnicodeDecodeError):
+    except ParseError:
         return False, "the answer is not a ResponseStatus"
     if not isinstance(parsed, dict):
         return False, "the answer is not a ResponseStatus"
-    code = str(parsed.get("statusCode", ""))
-    words = " ".join(str(parsed[k]) for k in ("statusString", "subStatusCode", "errorMsg")
-                     if parsed.get(k))
+    code = device_text(parsed.get("statusCode", ""), 16)
+    words = " ".join(device_text(parsed[k], 64) for k in ("statusString", "subStatusCode",
+                                                          "errorMsg") if parsed.get(k))
     return code == "1", words or f"statusCode {code or 'missing'}"
 
 
@@ -288,14 +297,14 @@ def door_modes(body: bytes) -> list[str]:
     """``GET /ISAPI/AccessControl/AcsWorkStatus?format=json`` -> each door's mode (index 0 is
     door 1): normal, locked, free or sleep."""
     try:
-        status = json.loads(body).get("AcsWorkStatus", {})
+        status = _json(body, "AcsWorkStatus").get("AcsWorkStatus", {})
         values = status.get("doorStatus", [])
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ParseError, AttributeError):
         raise ParseError("AcsWorkStatus is not JSON with doorStatus") from None
     if not isinstance(values, list):
         raise ParseError("AcsWorkStatus.doorStatus is not a list")
-    return [DOOR_STATUS.get(v, f"unknown {v}") if isinstance(v, int) else f"unknown {v}"
-            for v in values]
+    return [DOOR_STATUS.get(v, f"unknown {v}") if isinstance(v, int)
+            else f"unknown {device_text(v, 32)}" for v in values[:256]]
 
 
 def ok_answer() -> bytes:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.http_gate.observations import DoorState, Observation, ParseError
+from gateway.boundary import BoundaryError, device_text, json_object
 
 PUSH_PATH = "/webhook/events"
 OPEN_PATH = "/gate/open"
@@ -53,12 +54,12 @@ class WebhookEvent(_Lenient):
 
 
 def parse_event(body: bytes) -> Observation:
+    """One pushed event (its body already within ``max_body``); every string it gives is
+    capped and escaped (``device_text``)."""
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"body is not JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ParseError("body is not a JSON object")
+        raw = json_object(body, what="body", max_bytes=len(body))
+    except BoundaryError as exc:
+        raise ParseError(str(exc)) from None
     try:
         event = WebhookEvent.model_validate(raw)
     except ValidationError as exc:
@@ -67,14 +68,17 @@ def parse_event(body: bytes) -> Observation:
         )) from None
     time = event.time if event.time is not None and event.time.tzinfo is not None else None
     common: dict[str, Any] = {"time": time, "door": event.door, "reader": event.reader,
-                              "reference": event.id, "detail": event.detail}
+                              "reference": device_text(event.id, 128),
+                              "detail": device_text(event.detail, 200)}
     if event.type == "credential":
         if not event.credential.strip():
             raise ParseError("credential: a credential event needs the credential")
         decision = event.decision
-        return Observation("credential", **common, credential=event.credential.strip(),
-                           pin=event.pin, granted=decision.granted if decision else None,
-                           device_reason=decision.reason if decision else "")
+        return Observation("credential", **common,
+                           credential=device_text(event.credential.strip(), 64),
+                           pin=device_text(event.pin, 16) if event.pin is not None else None,
+                           granted=decision.granted if decision else None,
+                           device_reason=device_text(decision.reason, 200) if decision else "")
     if event.type == "door":
         if event.state is None:
             raise ParseError("state: a door event needs the state (opened, closed, forced, "

@@ -15,7 +15,11 @@ before it opens on it, and serves ``/gate/open``, ``/gate/mode`` and ``/gate/sta
 
 Pushes go out one at a time, in order; one the gateway did not take (no connection, a 5xx) is
 sent again, as a device keeps events while its server is away; one refused (4xx) is dropped and
-counted. In mode ``decides`` it decides with its own card list (``enrol``/``revoke``).
+counted. In mode ``decides`` it decides with its own card list (``enrol``/``revoke``). An event
+keeps the time it happened at in every retry. For tests of the receiver's defences: ``repeats``
+sends each accepted push that many times more (as a device whose answers were lost),
+``device_time`` dates every event with a clock of its own (``9999-12-31T23:59:59+08:00``), and
+``push_raw`` sends any body through the controller's own authentication or signature.
 """
 
 from __future__ import annotations
@@ -90,6 +94,8 @@ class Push:
     serial: int | None = None
     picture: bool = False
     nonce: str = ""  # webhook: the nonce it was last signed with (its answer names it)
+    time: str = ""  # when it happened, on the device's clock: the same in every retry
+    repeats: int = 0  # sent again this many times once accepted
 
 
 @dataclass
@@ -141,6 +147,8 @@ class SimulatedController:
         self.push_format: PushFormat = "json"
         self.picture = False
         self.sign_wrong_next = False
+        self.repeats = 0
+        self.device_time: str | None = None
         self.counters = Counters()
         self.last_access: dict[str, Any] | None = None
         self.last_refusal = ""
@@ -339,7 +347,9 @@ class SimulatedController:
     # --- pushing ---------------------------------------------------------------------------------
 
     def _push(self, kind: str, event: dict[str, Any], serial: int | None = None) -> None:
-        self._queue.append(Push(kind, event, serial, self.picture))
+        time = self.device_time or datetime.now().astimezone().isoformat(timespec="seconds")
+        self._queue.append(Push(kind, event, serial, self.picture, time=time,
+                                repeats=self.repeats if kind != "heartbeat" else 0))
         self._wake.set()
 
     async def _heartbeats(self) -> None:
@@ -372,6 +382,10 @@ class SimulatedController:
                 self.counters.retried += 1
                 await asyncio.sleep(RETRY_DELAY)
                 continue
+            if status < 300 and item.repeats > 0:
+                item.repeats -= 1  # "its answer was lost": the same event once more
+                self.counters.retried += 1
+                continue
             self._queue.popleft()
             if status >= 300:
                 self.counters.refused += 1
@@ -386,10 +400,25 @@ class SimulatedController:
 
     async def _send(self, item: Push) -> tuple[int, bytes, httpx.Headers]:
         self.counters.sent += 1
+        if self.config.dialect == "isapi":
+            body, content_type = self._isapi_body(item)
+        else:
+            body, content_type = self._webhook_body(item), "application/json"
+        status, content, headers, item.nonce = await self._post(body, content_type)
+        return status, content, headers
+
+    async def push_raw(self, body: bytes, content_type: str) -> tuple[int, bytes]:
+        """Any body, through this controller's own digest or signature: (status, answer)."""
+        status, content, _, _ = await self._post(body, content_type)
+        return status, content
+
+    async def _post(self, body: bytes, content_type: str
+                    ) -> tuple[int, bytes, httpx.Headers, str]:
+        """POST ``body`` as this controller: status, answer, its headers and (webhook) the
+        nonce the request was signed with (the answer names it)."""
         wrong = self.sign_wrong_next
         self.sign_wrong_next = False
         if self.config.dialect == "isapi":
-            body, content_type = self._isapi_body(item)
             headers = {"Content-Type": content_type}
             if self.config.push_auth is not None:
                 password = self.config.push_auth.password.read()
@@ -401,21 +430,21 @@ class SimulatedController:
                 response = await self._http().post(self.push_url, content=body,
                                                    headers=headers)
         else:
-            body = self._webhook_body(item)
             headers = signed_headers(self.config.device_key,
                                      self._secret + ("-wrong" if wrong else ""), body, "POST",
                                      urlsplit(self.push_url).path)
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             response = await self._http().post(self.push_url, content=body, headers=headers)
-            item.nonce = headers[NONCE_HEADER]
-        return response.status_code, response.content, response.headers
+            return response.status_code, response.content, response.headers, \
+                headers[NONCE_HEADER]
+        return response.status_code, response.content, response.headers, ""
 
     def _alert(self, item: Push) -> dict[str, Any]:
         host = connect_host(self.command_address[0]) if self.command_address else "127.0.0.1"
         alert: dict[str, Any] = {
             "ipAddress": host, "portNo": self.command_address[1] if self.command_address else 80,
             "protocol": "HTTP", "macAddress": self.mac, "channelID": 1,
-            "dateTime": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "dateTime": item.time,
             "activePostCount": 1,
         }
         if item.kind == "heartbeat":
@@ -453,9 +482,7 @@ class SimulatedController:
 
     def _webhook_body(self, item: Push) -> bytes:
         event = item.payload
-        body: dict[str, Any] = {"type": item.kind,
-                                "time": datetime.now().astimezone().isoformat(
-                                    timespec="seconds")}
+        body: dict[str, Any] = {"type": item.kind, "time": item.time}
         if "serialNo" in event:
             body["id"] = f"{self.device_id}-{event['serialNo']}"
         if event.get("doorNo"):
