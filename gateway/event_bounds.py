@@ -14,7 +14,8 @@ A field that was cut is named in ``Event.truncated`` (the envelope's ``truncated
 A device time outside the sane window around the gateway's clock (``intake.device_time_past``
 and ``device_time_future``) is replaced by the receipt time, with the device's own in
 ``Event.device_time`` (the envelope's ``devicetime``), so a device's clock can neither hide an
-alarm (a year-9999 deadline overflows) nor make it overdue at birth (1970).
+alarm (a year-9999 deadline overflows) nor make it overdue at birth (1970). A credential
+presented at a reader passes the same bounds (``bound_request``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.access.requests import AccessRequest
 from gateway.boundary import device_text
 from gateway.events import Event
 
@@ -75,6 +77,35 @@ def _bounded_model(model: BaseModel, text: int | None = None) -> tuple[BaseModel
     return model.model_copy(update=update), list(update)
 
 
+CREDENTIAL = 64  # characters of a card number or pass code
+
+
+def _insane(moment: datetime, received: datetime, past: float, future: float) -> bool:
+    return moment.tzinfo is None or not (
+        received - timedelta(seconds=past) <= moment <= received + timedelta(seconds=future))
+
+
+def bound_request(request: AccessRequest, received: datetime, past: float,
+                  future: float) -> AccessRequest:
+    """A credential presented at a reader, as the intake takes it: the same bounds and time
+    window as an event (what the decision and its event are made of comes from here)."""
+    changes: dict[str, Any] = {}
+    credential = device_text(request.credential, CREDENTIAL)
+    if credential != request.credential:
+        changes["credential"] = credential
+    reason = device_text(request.device_reason, VALUE)
+    if reason != request.device_reason:
+        changes["device_reason"] = reason
+    if request.pin is not None and len(request.pin) > KEY:
+        changes["pin"] = request.pin[:KEY]
+    if request.reading is not None and len(request.reading) > VALUE:
+        changes["reading"] = request.reading[:VALUE]
+    if _insane(request.time, received, past, future):
+        said = request.time if request.time.tzinfo else request.time.replace(tzinfo=UTC)
+        changes.update(time=received, device_time=said)
+    return dataclasses.replace(request, **changes) if changes else request
+
+
 def bound(event: Event, received: datetime, past: float, future: float) -> Event:
     """``event`` as the intake takes it from a device: within its bounds, time sane."""
     payload, cut = _bounded_model(event.payload)
@@ -84,9 +115,7 @@ def bound(event: Event, received: datetime, past: float, future: float) -> Event
     changes: dict[str, Any] = {}
     if cut:
         changes.update(payload=payload, truncated=(*event.truncated, *cut))
-    if event.time.tzinfo is None or not (
-            received - timedelta(seconds=past) <= event.time
-            <= received + timedelta(seconds=future)):
+    if _insane(event.time, received, past, future):
         said = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
         changes.update(time=received, device_time=said)
     if event.subject is not None and len(event.subject) > TEXT:

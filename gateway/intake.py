@@ -14,7 +14,9 @@ takes go to the media store (``keep_media``), which writes them off the loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
@@ -26,7 +28,7 @@ from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.bus import Bus, Polled
 from gateway.config import Flood
 from gateway.config import Intake as IntakeLimits
-from gateway.event_bounds import bound
+from gateway.event_bounds import bound, bound_request
 from gateway.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
@@ -41,6 +43,8 @@ from gateway.media import MediaRefused, MediaStore
 from gateway.readings import RecentReadings
 
 log = logging.getLogger(__name__)
+
+DECISIONS_KEPT = 4096  # recent access decisions kept to answer a device's retry of a read
 
 
 class Intake:
@@ -62,6 +66,8 @@ class Intake:
         self._unit = unit
         self._durable = durable
         self.flood = FloodGuard(flood, self.emit)
+        self._decisions: OrderedDict[tuple[str, str], asyncio.Future[AccessDecision]] = \
+            OrderedDict()
         self.online: dict[str, bool] = {}
 
     def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
@@ -125,8 +131,40 @@ class Intake:
         return self._active_conditions(device_id)
 
     async def decide(self, request: AccessRequest) -> AccessDecision:
-        """A credential presented at a reader: decided by the access control, event on disk."""
-        return await self._decide(request)
+        """A credential presented at a reader: decided by the access control, event on disk.
+
+        Bounded like a reading. A request the device sends again (same ``reading``: a
+        controller that got no answer in time) gets the first one's decision and makes no new
+        event; one still being decided waits for it.
+        """
+        limits = self._limits
+        request = bound_request(request, utcnow(), limits.device_time_past,
+                                limits.device_time_future)
+        readings = self._readings
+        if request.reading is None or readings is None:
+            return await self._decide(request)
+        key = (request.device_id, request.reading)
+        known = self._decisions.get(key)
+        if known is not None and (not known.done() or readings.seen(*key)):
+            return await asyncio.shield(known)
+        if known is None and readings.seen(*key) and request.decided_by_device is not None:
+            # decided before a restart: what the controller did is on the stream already
+            return AccessDecision(granted=request.decided_by_device)
+        decision: asyncio.Future[AccessDecision] = asyncio.get_running_loop().create_future()
+        self._decisions[key] = decision
+        while len(self._decisions) > DECISIONS_KEPT:
+            self._decisions.popitem(last=False)
+        try:
+            outcome = await self._decide(request)
+        except BaseException as exc:
+            self._decisions.pop(key, None)
+            decision.set_exception(exc)
+            decision.exception()  # retrieved: the caller gets it raised here
+            raise
+        decision.set_result(outcome)
+        with self._unit():
+            readings.remember(*key)
+        return outcome
 
     def schedule_allows(self, schedule: str, moment: datetime) -> bool:
         return self._schedules is not None and self._schedules(schedule, moment)

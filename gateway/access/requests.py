@@ -59,6 +59,8 @@ class AccessRequest:
     decided_by_device: bool | None = None  # a controller that decided itself: what it decided
     device_reason: str = ""  # the controller's own word for its decision (vendor code/text)
     time: datetime = field(default_factory=_now)
+    reading: str | None = None  # the device's identity of this read: a retry is not re-decided
+    device_time: datetime | None = None  # set by the intake when the device's time was not sane
 
 
 @dataclass(frozen=True)

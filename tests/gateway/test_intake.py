@@ -4,6 +4,8 @@ outbox run here; what was accepted is read back from the state database."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.bus import AlarmChanged, Bus
 from gateway.config import Alarms, Flood
@@ -147,3 +150,65 @@ def test_a_retried_reading_is_one_event_with_one_id_even_after_a_restart(
     pressed = again.accepted("campus.panic.pressed")
     assert [p["subject"] for p in pressed] == ["btn-1", "btn-2"]
     assert len({p["id"] for p in pressed}) == 2
+
+
+def _decide_pipeline(path: Path, decided: list[AccessRequest]) -> tuple[Outbox, Intake]:
+    """An intake whose access control records what it is asked and grants it."""
+    outbox = Outbox(path, OutboxLimits(synchronous="normal"))
+    outbox.start()
+    limits = IntakeLimits()
+
+    async def decide(request: AccessRequest) -> AccessDecision:
+        decided.append(request)
+        await asyncio.sleep(0.05)  # as the real one waits for its event's commit
+        return AccessDecision(granted=True, person_id="p-1", category="staff")
+
+    intake = Intake(Bus(), lambda device: frozenset(), outbox.unit, outbox.durable, Flood(),
+                    decide, limits=limits,
+                    readings=RecentReadings(path, outbox, limits.repeat_window))
+    return outbox, intake
+
+
+def test_a_card_read_sent_again_is_decided_once_even_while_the_first_is_being_decided(
+        tmp_path: Path) -> None:
+    decided: list[AccessRequest] = []
+
+    async def scenario() -> list[AccessDecision]:
+        outbox, intake = _decide_pipeline(tmp_path / "state.sqlite3", decided)
+        try:
+            read = AccessRequest("ctl-1", "door-1", "main-gate", "in", "12345678\u202e",
+                                 time=datetime(9999, 12, 31, tzinfo=UTC), reading="serial-77")
+            first, retry = await asyncio.gather(intake.decide(read), intake.decide(read))
+            late_retry = await intake.decide(read)
+            other = await intake.decide(dataclasses.replace(read, reading="serial-78"))
+            return [first, retry, late_retry, other]
+        finally:
+            outbox.close()
+
+    answers = asyncio.run(scenario())
+    assert all(a.granted for a in answers)
+    assert [r.reading for r in decided] == ["serial-77", "serial-78"]
+    request = decided[0]
+    assert request.credential == "12345678\\u202e"
+    assert request.device_time is not None and request.device_time.year == 9999
+    assert abs((request.time - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_a_device_decided_read_sent_again_after_a_restart_is_not_recorded_twice(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    read = AccessRequest("ctl-1", "door-1", "main-gate", "in", "12345678",
+                         decided_by_device=True, reading="serial-90")
+
+    async def run_once(decided: list[AccessRequest]) -> AccessDecision:
+        outbox, intake = _decide_pipeline(path, decided)
+        try:
+            return await intake.decide(read)
+        finally:
+            outbox.close()
+
+    before: list[AccessRequest] = []
+    after: list[AccessRequest] = []
+    assert asyncio.run(run_once(before)).granted
+    assert asyncio.run(run_once(after)).granted  # the gateway restarted in between
+    assert len(before) == 1 and after == []
