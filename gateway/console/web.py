@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import segno
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -39,11 +39,14 @@ from fastapi.responses import (
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from gateway.access.control import AccessControl
 from gateway.alarms import AlarmService
+from gateway.boundary import BoundaryError, json_object
 from gateway.commands import CommandRouter, token_digest
 from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
+from gateway.console.bodies import BodyLimits
 from gateway.console.feed import LiveFeed
 from gateway.console.i18n import LANGUAGES, catalogue, pick
 from gateway.console.operators import ConsoleOperators
@@ -61,6 +64,11 @@ LOGIN_COOKIE = "campus_login"
 KEEPALIVE = 15.0
 AUDIT_SHOWN = 500
 EVENTS_SHOWN = 500
+# the most a request may send, by route: a login is three short fields, a command a small
+# document (its args at most 16 KiB), anything else next to nothing
+LOGIN_BODY, LOGIN_FIELDS, LOGIN_FIELD = 4096, 4, 512
+COMMAND_BODY, COMMAND_ARGS = 64 * 1024, 16 * 1024
+SMALL_BODY = 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                "script-src 'self'; media-src 'self'; frame-ancestors 'none'",
@@ -105,6 +113,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                   openapi_url=None)
     app.state.sessions = sessions
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_middleware(BodyLimits, limit_of=_body_limit)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -127,7 +136,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                 "language": session.language, "timezone": site.site.timezone, "text": text,
                 "site": site.site.name or site.site.id}
         return templates.TemplateResponse(request, name, {
-            "t": text, "session": session, "boot": json.dumps(boot, ensure_ascii=False),
+            "t": text, "session": session, "boot": boot,
             "site": site, "local": local, "page": name.removesuffix(".html"),
             "is_supervisor": session.role == "supervisor", **context})
 
@@ -153,9 +162,10 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         return response
 
     @app.post("/login")
-    async def login(request: Request, name: Annotated[str, Form(max_length=64)],
-                    password: Annotated[str, Form(max_length=256)],
-                    csrf: Annotated[str, Form(max_length=128)]) -> Response:
+    async def login(request: Request) -> Response:
+        # no file parts, a few short fields: python-multipart never spools to disk here
+        name, password, csrf = _login_fields(await request.form(
+            max_files=0, max_fields=LOGIN_FIELDS, max_part_size=LOGIN_FIELD))
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(expected, csrf):
             await parts.router.record(name, "unknown", "console.login", "denied",
@@ -211,6 +221,12 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                                   "denied", str(exc))
         return JSONResponse({"status": "error", "error": {"code": "forbidden",
                                                           "message": str(exc)}}, 403)
+
+    @app.exception_handler(BoundaryError)
+    async def refused_body(request: Request, exc: BoundaryError) -> JSONResponse:
+        code = "too_large" if exc.status == 413 else "bad_request"
+        return JSONResponse({"status": "error", "error": {"code": code, "message": str(exc)}},
+                            exc.status)
 
     # -- pages ----------------------------------------------------------------------------------
 
@@ -373,12 +389,10 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         if session is None:
             raise HTTPException(401, "log in first")
         check_csrf(request, session)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        args = body.get("args", {}) if isinstance(body, dict) else None
-        if not isinstance(args, dict) or len(json.dumps(args)) > 16_384:
+        body = json_object(await request.body(), what=f"the body of command {name[:64]!r}",
+                           max_bytes=COMMAND_BODY)
+        args = body.get("args", {})
+        if not isinstance(args, dict) or len(json.dumps(args)) > COMMAND_ARGS:
             return JSONResponse({"status": "error", "error": {
                 "code": "bad_request", "message": "send {\"args\": {...}} (at most 16 KiB)"}},
                 400)
@@ -392,8 +406,9 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     async def language(request: Request) -> JSONResponse:
         session = signed_in(request)
         check_csrf(request, session)
-        body = await request.json()
-        chosen = body.get("language") if isinstance(body, dict) else None
+        body = json_object(await request.body(), what="the language request",
+                           max_bytes=SMALL_BODY)
+        chosen = body.get("language")
         if chosen not in LANGUAGES:
             raise HTTPException(400, f"language must be one of {LANGUAGES}")
         session.language = str(chosen)
@@ -403,6 +418,25 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         return JSONResponse({"language": chosen})
 
     return app
+
+
+def _body_limit(method: str, path: str) -> int:
+    if method == "POST" and path == "/login":
+        return LOGIN_BODY
+    if method == "POST" and path.startswith("/api/command/"):
+        return COMMAND_BODY
+    return SMALL_BODY
+
+
+def _login_fields(form: FormData) -> tuple[str, str, str]:
+    """The login form's name, password and CSRF token (each a short text field)."""
+    fields = []
+    for key in ("name", "password", "csrf"):
+        value = form.get(key)
+        if not isinstance(value, str) or not value:
+            raise BoundaryError(f"the login form needs a {key} field")
+        fields.append(value)
+    return fields[0], fields[1], fields[2]
 
 
 def _viewer(request: Request) -> Session:

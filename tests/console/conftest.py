@@ -62,10 +62,11 @@ class Console:
 
 
 def console_site(tmp_path: Path, broker: str, modules: int = 2, extra: dict[str, Any] | None = None,
-                 **alarms: Any) -> tuple[Path, str]:
+                 console: dict[str, Any] | None = None, **alarms: Any) -> tuple[Path, str]:
     port = free_port()
     site = site_file(tmp_path, broker, modules=modules, alarms=alarms or None, extra={
-        **(extra or {}), "console": {"listen": {"host": "127.0.0.1", "port": port}, "map": {
+        **(extra or {}), "console": {**(console or {}),
+                                     "listen": {"host": "127.0.0.1", "port": port}, "map": {
             "image": str(ROOT / "config" / "maps" / "demo-campus.svg"),
             "markers": [{"device": "io-0", "point": "btn-a", "x": 36, "y": 86,
                          "label": "Guard booth"},

@@ -1,0 +1,178 @@
+"""The console against outsiders, through real HTTP to the gateway as its own process: bodies
+over a route's limit refused before they are read, bad JSON answered 400, and start-up data
+that markup cannot break."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.conftest import Mosquitto, Subscriber
+from tests.console.conftest import PASSWORDS, Console, console_site
+from tests.rig import GatewayProcess, SimulatorThread
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
+            monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """A console whose gateway keeps its temporary files in a folder of the test's."""
+    temp = tmp_path / "gateway-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    site, url = console_site(tmp_path, mosquitto.url, console=getattr(request, "param", None))
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+    try:
+        subscriber.wait_event("device.online", count=2, timeout=20)
+        yield Console(url, site, sims, gateway, subscriber)
+    finally:
+        gateway.stop()
+        sims.stop()
+        print(gateway.output()[-3000:])
+
+
+def client(console: Console, address: str = "127.0.0.1") -> httpx.Client:
+    return httpx.Client(base_url=console.url, follow_redirects=False, timeout=10,
+                        transport=httpx.HTTPTransport(local_address=address))
+
+
+def login(web: httpx.Client, name: str, password: str,
+          headers: dict[str, str] | None = None) -> httpx.Response:
+    form = web.get("login")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    return web.post("login", data={"name": name, "password": password, "csrf": csrf},
+                    headers=headers)
+
+
+def boot_of(web: httpx.Client) -> dict[str, Any]:
+    page = web.get("")
+    assert page.status_code == 200, page.text
+    text = page.text.split('<script type="application/json" id="boot">')[1].split("</script>")[0]
+    return dict(json.loads(text))
+
+
+def signed_in(console: Console, name: str, address: str = "127.0.0.1") -> httpx.Client:
+    web = client(console, address)
+    answer = login(web, name, PASSWORDS[name])
+    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
+    return web
+
+
+def raw_exchange(port: int, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
+    """Send a request over a plain socket, as much of its body as the server takes; the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while the body was still coming
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+            answer += sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return answer
+
+
+def test_bodies_over_a_routes_limit_are_refused_before_anything_reads_them(
+        guarded: Console, tmp_path: Path) -> None:
+    port = int(guarded.url.rsplit(":", 1)[1].strip("/"))
+    # 2 GiB declared: refused by its Content-Length, before one byte of it is read
+    declared = raw_exchange(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/"
+                            b"form-data; boundary=b\r\nContent-Length: 2147483648\r\n\r\n",
+                            iter([]))
+    assert declared.startswith(b"HTTP/1.1 413"), declared[:200]
+    assert b"at most 4096 bytes" in declared and b"2147483648" in declared
+
+    # the same upload chunked, with no length: refused once 4 KiB have come
+    def upload() -> Iterator[bytes]:
+        part = (b"--b\r\nContent-Disposition: form-data; name=\"name\"; filename=\"x\"\r\n\r\n"
+                + b"A" * 60_000)
+        yield b"%x\r\n%s\r\n" % (len(part), part)
+        for _ in range(50):  # 3 MiB more, unless the server has stopped listening
+            yield b"%x\r\n%s\r\n" % (65536, b"A" * 65536)
+        yield b"0\r\n\r\n"
+
+    chunked = raw_exchange(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/"
+                           b"form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n",
+                           upload())
+    assert chunked.startswith(b"HTTP/1.1 413"), chunked[:200]
+    assert b"more was sent" in chunked
+    assert not list((tmp_path / "gateway-tmp").iterdir()), "a form reached the disk"
+
+    web = client(guarded)
+    form = web.get("login")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    small_file = web.post("login", data={"name": "guard1", "csrf": csrf},
+                          files={"password": ("p.txt", b"guard-password-1")})
+    assert small_file.status_code == 400 and "files" in small_file.text
+    many = web.post("login", data={f"f{n}": "x" for n in range(6)})
+    assert many.status_code == 400 and "fields" in many.text.lower()
+    long_field = web.post("login", data={"name": "guard1", "password": "p" * 1000, "csrf": csrf})
+    assert long_field.status_code == 400 and "maximum size" in long_field.text
+
+    # JSON: parsed by the boundary, bad input answered 400/413 with what was wrong
+    guard = signed_in(guarded, "guard1")
+    csrf = boot_of(guard)["csrf"]
+    sent = {"x-csrf-token": csrf, "content-type": "application/json"}
+    not_json = guard.post("api/language", content=b"language=en", headers=sent)
+    assert not_json.status_code == 400
+    assert "the language request is not JSON" in not_json.json()["error"]["message"]
+    deep = guard.post("api/language", content=b"[" * 50_000 + b"]" * 50_000, headers=sent)
+    assert deep.status_code == 413  # 100 kB: over the route's limit, never parsed
+    deep = guard.post("api/command/alarm.list", content=b"[" * 20_000 + b"]" * 20_000,
+                      headers=sent)
+    assert deep.status_code == 400 and "deeper than 32" in deep.json()["error"]["message"]
+    not_object = guard.post("api/command/alarm.list", content=b"[1]", headers=sent)
+    assert not_object.status_code == 400 and "must be a JSON object" in not_object.text
+    broken = guard.post("api/command/alarm.list", content=b'{"args": {', headers=sent)
+    assert broken.status_code == 400 and "is not JSON" in broken.json()["error"]["message"]
+    assert guard.post("api/language", json={"language": "en"}, headers=sent).status_code == 200
+    assert "Traceback" not in guarded.gateway.output()
+
+    # the daemon is none the worse: an alarm still goes through to the board
+    guarded.sims.press("io-0", "btn-a")
+    guarded.subscriber.wait_event("alarm.raised", timeout=10)
+    assert len(guard.get("api/state").json()["alarms"]) == 1
+
+
+def test_an_operator_named_like_markup_cannot_break_the_page(guarded: Console,
+                                                             browser: Browser) -> None:
+    name = '</script><script>alert("x")</script><!--&'
+    secret = guarded.site.parent / "odd.password"
+    secret.write_text("odd-password-123")
+    subprocess.run([sys.executable, "-m", "gateway.cli", "operator", "add", name, "--role",
+                    "guard", "-c", str(guarded.site), "--password-file", str(secret)],
+                   check=True, capture_output=True)
+    web = client(guarded)
+    assert login(web, name, "odd-password-123").headers["location"] == "/"
+    html = web.get("").text
+    assert "\\u003c/script\\u003e" in html and '</script><script>alert' not in html
+
+    page = browser.new_context(locale="en").new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(guarded.url + "login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", "odd-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(guarded.url)
+    assert page.evaluate("JSON.parse(document.getElementById('boot').textContent).operator") \
+        == name
+    expect(page.locator("#duty")).to_have_text("Start duty")  # the page script runs
+    assert not dialogs
