@@ -415,10 +415,11 @@ def cmd_operator(args: argparse.Namespace) -> int:
             print(f"operator {args.name} ({args.role}) can log in to the console")
         elif args.action == "passwd":
             store.set_password(args.name, _new_password(args))
-            print(f"password of {args.name} changed")
+            print(f"password of {args.name} changed; their console sessions have ended")
         elif args.action in ("disable", "enable"):
             store.set_disabled(args.name, args.action == "disable")
-            print(f"operator {args.name} {args.action}d")
+            print(f"operator {args.name} {args.action}d"
+                  + ("; their console sessions have ended" if args.action == "disable" else ""))
         else:
             for op in store.list():
                 print(f"{op.name:20} {op.role:10} {'disabled' if op.disabled else 'active'}")

@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from drivers import DRIVERS, DeviceConfig
 from gateway.access.config import Access
@@ -263,9 +270,15 @@ class Console(Strict):
         default=False, description="allow plain HTTP on an address other than loopback (a "
         "closed guard-room network only)")
     session_idle: Seconds = Field(default=30 * 60.0, gt=0, le=7 * 86400)
-    login_attempts: int = Field(default=5, ge=1, le=100,
-                                description="failed logins in a row before a lockout")
-    lockout: Seconds = Field(default=15 * 60.0, gt=0, le=86400)
+    login_attempts: int = Field(
+        default=5, ge=1, le=100, description="failed logins of one name from one client before "
+        "that client waits before each further try (1 s, doubling); never a lock of the name")
+    lockout: Seconds = Field(default=15 * 60.0, gt=0, le=86400,
+                             description="the longest such wait")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (addresses or networks); none by default, so a "
+        "client cannot choose the address its login attempts are counted under")
     language: Literal["zh-CN", "en"] = "zh-CN"
     map: CampusMap | None = None
 

@@ -232,7 +232,11 @@ class HttpGateReceiver:
             self.app, ssl_certfile=str(tls.cert_file) if tls else None,
             ssl_keyfile=str(tls.key_file) if tls else None, log_config=None,
             access_log=False, lifespan="off", server_header=False, date_header=False,
-            timeout_keep_alive=30, timeout_graceful_shutdown=2, limit_concurrency=256))
+            timeout_keep_alive=30, timeout_graceful_shutdown=2, limit_concurrency=256,
+            # uvicorn believes X-Forwarded-For from loopback by default; an ISAPI controller
+            # without push_auth is known by its address, so only named proxies may restate it
+            proxy_headers=bool(self.config.trusted_proxies),
+            forwarded_allow_ips=[str(n) for n in self.config.trusted_proxies]))
         host = self.config.listen.host
         shown = f"[{host}]" if ":" in host else host
         self.url = f"{self.config.scheme}://{shown}:{self.config.listen.port}"

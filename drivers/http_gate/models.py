@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, IPvAnyAddress, model_validator
+from pydantic import AfterValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
 from gateway.fields import Identifier, Seconds, Secret, Strict
 
@@ -220,6 +220,10 @@ class HttpGateReceiverConfig(Strict):
                                    description="webhook: how far a request's timestamp may be "
                                                "from ours; digest nonces live this long too")
     controllers: list[Controller] = Field(min_length=1)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="reverse proxies whose X-Forwarded-For is believed "
+        "(addresses or networks); none by default, so no sender can claim a controller's "
+        "address")
 
     @model_validator(mode="after")
     def _check(self) -> HttpGateReceiverConfig:

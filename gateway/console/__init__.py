@@ -47,7 +47,10 @@ class Console:
             ssl_certfile=str(tls.cert_file) if tls else None,
             ssl_keyfile=str(tls.key_file) if tls else None,
             log_config=None, access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=2, timeout_keep_alive=30))
+            timeout_graceful_shutdown=2, timeout_keep_alive=30,
+            # uvicorn believes X-Forwarded-For from loopback by default: only named proxies here
+            proxy_headers=bool(config.trusted_proxies),
+            forwarded_allow_ips=[str(n) for n in config.trusted_proxies]))
 
     async def run(self) -> None:
         serving = asyncio.create_task(self._serve(), name="console server")

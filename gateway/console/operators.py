@@ -2,8 +2,10 @@
 
 ``campus-gateway operator add/passwd/disable/list`` writes here while the daemon runs (SQLite
 WAL); the console reads a record at every login, so a new password or a disabled operator takes
-effect at once. Roles are those of commands (``gateway.config.ROLES``): viewer < guard <
-supervisor.
+effect at once. A new password or a disable also raises the operator's ``generation``, which the
+console compares with its session's at every request (one indexed read on a connection it
+keeps open), so the operator's sessions end at their next request. Roles are those of commands
+(``gateway.config.ROLES``): viewer < guard < supervisor.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ class ConsoleOperator:
     role: str
     disabled: bool
     language: str | None
+    generation: int = 0  # raised by every change that must end the operator's sessions
 
 
 class ConsoleOperators:
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS operators (
         name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0, language TEXT, changed REAL NOT NULL);
+        disabled INTEGER NOT NULL DEFAULT 0, language TEXT, changed REAL NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE IF NOT EXISTS sessions (
         sid_hash TEXT PRIMARY KEY, operator TEXT NOT NULL, role TEXT NOT NULL,
         language TEXT NOT NULL, csrf TEXT NOT NULL, last_seen REAL NOT NULL);
@@ -49,6 +53,8 @@ class ConsoleOperators:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._ready = False
+        self._reader: sqlite3.Connection | None = None
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -58,7 +64,13 @@ class ConsoleOperators:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(self.SCHEMA)
+            if not self._ready:
+                db.executescript(self.SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(operators)")}
+                if "generation" not in columns:  # a database from before generations
+                    db.execute("ALTER TABLE operators ADD COLUMN generation INTEGER NOT NULL"
+                               " DEFAULT 0")
+                self._ready = True
             yield db
         finally:
             db.close()
@@ -76,8 +88,20 @@ class ConsoleOperators:
 
     def set_password(self, name: str, password: str) -> None:
         self._check("viewer", password)
-        self._update(name, "hash = ?", _hasher.hash(password))
+        self._update(name, "hash = ?", _hasher.hash(password), end_sessions=True)
         self.end_sessions(name)
+
+    def generation(self, name: str) -> int | None:
+        """The operator's generation, None if they are gone or disabled: checked at every
+        console request, on a connection kept open (autocommit: it sees the CLI's writes)."""
+        if self._reader is None:
+            with self._db():  # the schema, once
+                pass
+            self._reader = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+        row = self._reader.execute("SELECT generation, disabled FROM operators WHERE name = ?",
+                                   (name,)).fetchone()
+        return None if row is None or row[1] else int(row[0])
 
     # -- sessions (so that a restarted gateway does not log the guard room out) -------------
 
@@ -109,7 +133,7 @@ class ConsoleOperators:
             db.execute("DELETE FROM sessions WHERE operator = ?", (operator,))
 
     def set_disabled(self, name: str, disabled: bool) -> None:
-        self._update(name, "disabled = ?", int(disabled))
+        self._update(name, "disabled = ?", int(disabled), end_sessions=disabled)
         if disabled:
             self.end_sessions(name)
 
@@ -125,12 +149,12 @@ class ConsoleOperators:
         """The operator, if the password is right and the operator not disabled (slow: argon2;
         call it off the event loop)."""
         with self._db() as db:
-            row = db.execute("SELECT role, hash, disabled, language FROM operators"
+            row = db.execute("SELECT role, hash, disabled, language, generation FROM operators"
                              " WHERE name = ?", (name,)).fetchone()
         if row is None:
             _hasher.hash(password)  # the same time as a wrong password: no name probing
             return None
-        role, stored, disabled, language = row
+        role, stored, disabled, language, generation = row
         try:
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -139,12 +163,14 @@ class ConsoleOperators:
             return None
         if _hasher.check_needs_rehash(stored):
             self._update(name, "hash = ?", _hasher.hash(password))
-        return ConsoleOperator(name, role, False, language)
+        return ConsoleOperator(name, role, False, language, generation)
 
-    def _update(self, name: str, assignment: str, value: object) -> None:
+    def _update(self, name: str, assignment: str, value: object,
+                end_sessions: bool = False) -> None:
+        bump = ", generation = generation + 1" if end_sessions else ""
         with self._db() as db:
-            changed = db.execute(f"UPDATE operators SET {assignment}, changed = ? WHERE name = ?",
-                                 (value, time.time(), name)).rowcount
+            changed = db.execute(f"UPDATE operators SET {assignment}{bump}, changed = ?"
+                                 " WHERE name = ?", (value, time.time(), name)).rowcount
         if not changed:
             raise OperatorError(f"no operator {name!r}")
 

@@ -5,11 +5,12 @@ TLS), with a CSRF token of its own that every state-changing request must send b
 header. It ends after ``session_idle`` without a request, at logout, or when the operator is
 disabled or their password changed. Sessions are kept (by the SHA-256 of their id) in the
 operators database, so a restarted gateway does not log the guard room out; their last use is
-written there at most once a minute, which is also when a session ended from the command line
-is noticed.
+written there at most once a minute. Every request also compares the session's operator
+generation with the database's (``ConsoleOperators.generation``): ``operator disable`` and
+``operator passwd`` from the command line end the operator's sessions at their next request.
 
-Logins are limited per client address (a token bucket) and per operator name: after
-``login_attempts`` failures in a row the name is locked for ``lockout``, whatever the password.
+Logins are limited per client address, and failed ones slow that client down (``LoginGuard``):
+no one can lock a guard out by failing with their name.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import logging
 import secrets
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from gateway.console.operators import ConsoleOperators
 from gateway.limits import KeyedBuckets
 
 SAVE_EVERY = 60.0
+K = TypeVar("K")
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     last_seen: float = field(default_factory=time.time)
     saved: float = field(default_factory=time.time)
+    generation: int = 0  # the operator's, when the session was opened
 
 
 class Sessions:
@@ -53,18 +58,23 @@ class Sessions:
         self._store = store
         self._clock = clock
         now = clock()
-        self._sessions: dict[str, Session] = {
-            digest: Session(operator, role, language, csrf, seen, seen)
-            for digest, operator, role, language, csrf, seen in store.sessions(now - idle)}
+        self._sessions: dict[str, Session] = {}
+        for digest, operator, role, language, csrf, seen in store.sessions(now - idle):
+            generation = store.generation(operator)  # kept rows were not ended: still valid
+            if generation is not None:
+                self._sessions[digest] = Session(operator, role, language, csrf, seen, seen,
+                                                 generation)
 
-    def open(self, operator: str, role: str, language: str) -> tuple[str, Session]:
+    def open(self, operator: str, role: str, language: str,
+             generation: int = 0) -> tuple[str, Session]:
         self._expire()
         if len(self._sessions) >= self.MAX:  # the least recently used goes
             oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
             self._end(oldest)
         sid = secrets.token_urlsafe(32)
         now = self._clock()
-        session = Session(operator, role, language, last_seen=now, saved=now)
+        session = Session(operator, role, language, last_seen=now, saved=now,
+                          generation=generation)
         self._sessions[_digest(sid)] = session
         try:
             self._store.new_session(_digest(sid), operator, role, language, session.csrf, now)
@@ -80,7 +90,7 @@ class Sessions:
         if session is None:
             return None
         now = self._clock()
-        if now - session.last_seen > self._idle:
+        if now - session.last_seen > self._idle or not self._current(session):
             self._end(digest)
             return None
         session.last_seen = now
@@ -93,6 +103,19 @@ class Sessions:
             except sqlite3.Error as exc:
                 log.debug("session not refreshed on disk: %s", exc)
         return session
+
+    def _current(self, session: Session) -> bool:
+        """Whether the operator is still enabled with the password the session began with."""
+        try:
+            generation = self._store.generation(session.operator)
+        except sqlite3.Error as exc:  # unreadable for a moment: the guard room stays logged in
+            log.debug("operator generation not read: %s", exc)
+            return True
+        if generation != session.generation:
+            log.info("session of %s ended: the operator was disabled or their password changed",
+                     session.operator)
+            return False
+        return True
 
     def close(self, sid: str | None) -> None:
         if sid:
@@ -111,41 +134,73 @@ class Sessions:
             self._end(digest)
 
 
-class LoginGuard:
-    PER_ADDRESS_BURST, PER_ADDRESS_PER_MINUTE = 10, 10
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    until: float = 0.0  # no further try before this
 
-    def __init__(self, attempts: int, lockout: float,
+
+class LoginGuard:
+    """Slows password guessing down without letting anyone lock a guard out.
+
+    Attempts are limited per client address (a token bucket). Failures are counted per client
+    and name, and per client: once one name has failed ``attempts`` times in a row from one
+    client, that client waits before each further try of it, 1 s, then 2, 4, ... up to
+    ``longest``; a client failing across many names (``CLIENT_FACTOR`` times as often) waits
+    likewise for every name. A name is never locked as such: the guard at another computer
+    still logs in. Counts are forgotten once a client has been quiet for ``longest`` after its
+    last wait.
+    """
+
+    PER_ADDRESS_BURST, PER_ADDRESS_PER_MINUTE = 10, 10
+    CLIENT_FACTOR = 4
+    MAX_KEYS = 10_000
+
+    def __init__(self, attempts: int, longest: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._attempts = attempts
-        self._lockout = lockout
+        self._longest = longest
         self._clock = clock
-        self._failures: dict[str, int] = {}
-        self._locked: dict[str, float] = {}
+        self._pairs: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        self._clients: OrderedDict[str, _Failures] = OrderedDict()
         self._addresses = KeyedBuckets(self.PER_ADDRESS_BURST, self.PER_ADDRESS_PER_MINUTE / 60,
-                                       max_keys=10_000, clock=clock)
+                                       max_keys=self.MAX_KEYS, clock=clock)
 
     def refusal(self, name: str, address: str) -> str:
         """Why a login attempt is refused before the password is even checked ("" if not)."""
         if not self._addresses.take(address):
-            return "too_many_attempts"
-        until = self._locked.get(name)
-        if until is not None:
-            if self._clock() < until:
-                return "locked"
-            del self._locked[name]
+            return (f"more than {self.PER_ADDRESS_PER_MINUTE} login attempts a minute from "
+                    f"{address}")
+        now = self._clock()
+        pair, client = self._pairs.get((address, name)), self._clients.get(address)
+        wait = max(pair.until - now if pair else 0.0, client.until - now if client else 0.0)
+        if wait > 0:
+            return (f"{address} waits {wait:.0f} s more after failed logins "
+                    f"({pair.count if pair else 0} of this name, "
+                    f"{client.count if client else 0} in all)")
         return ""
 
-    def failed(self, name: str) -> bool:
-        """Count a failure; True if the name is now locked."""
-        count = self._failures.get(name, 0) + 1
-        if count >= self._attempts:
-            self._failures.pop(name, None)
-            self._locked[name] = self._clock() + self._lockout
-            return True
-        if len(self._failures) > 10_000:
-            self._failures.clear()
-        self._failures[name] = count
-        return False
+    def failed(self, name: str, address: str) -> float:
+        """Count a failure; how long this client now waits before its next try of the name."""
+        now = self._clock()
+        pair = self._count(self._pairs, (address, name), self._attempts, now)
+        client = self._count(self._clients, address, self._attempts * self.CLIENT_FACTOR, now)
+        return max(pair.until, client.until, now) - now
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
+    def succeeded(self, name: str, address: str) -> None:
+        self._pairs.pop((address, name), None)
+
+    def _count(self, table: OrderedDict[K, _Failures], key: K, threshold: int,
+               now: float) -> _Failures:
+        failures = table.pop(key, None) or _Failures()
+        if now - max(failures.last, failures.until) > self._longest:
+            failures = _Failures()  # quiet for the longest wait after the last: forgotten
+        table[key] = failures  # the most recent last: the oldest are dropped first
+        failures.count += 1
+        failures.last = now
+        if failures.count >= threshold:
+            failures.until = now + min(self._longest, 2.0 ** (failures.count - threshold))
+        while len(table) > self.MAX_KEYS:
+            table.popitem(last=False)
+        return failures

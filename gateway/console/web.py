@@ -175,21 +175,20 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         refusal = guard.refusal(name, address)
         if refusal:
             await parts.router.record(name, "unknown", "console.login", "denied",
-                                      f"{refusal} (from {address})")
-            reason = "login_locked" if refusal == "locked" else "login_throttled"
-            return RedirectResponse(f"/login?error={reason}", 303)
+                                      f"throttled: {refusal}")
+            return RedirectResponse("/login?error=login_throttled", 303)
         operator = await asyncio.to_thread(parts.operators.verify, name, password)
         if operator is None:
-            locked = guard.failed(name)
+            wait = guard.failed(name, address)
             await parts.router.record(name, "unknown", "console.login", "denied",
                                       f"wrong name or password (from {address})"
-                                      + ("; locked" if locked else ""))
+                                      + (f"; its next try waits {wait:.0f} s" if wait else ""))
             return RedirectResponse(
-                f"/login?error={'login_locked' if locked else 'login_failed'}", 303)
-        guard.succeeded(name)
+                f"/login?error={'login_wait' if wait else 'login_failed'}", 303)
+        guard.succeeded(name, address)
         language = operator.language or pick(request.headers.get("accept-language", ""),
                                              config.language)
-        sid, _ = sessions.open(operator.name, operator.role, language)
+        sid, _ = sessions.open(operator.name, operator.role, language, operator.generation)
         await parts.router.record(operator.name, operator.role, "console.login", "ok",
                                   f"from {address}")
         response = RedirectResponse("/", 303)

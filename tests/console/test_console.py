@@ -1,6 +1,6 @@
 """The guard's path through the console, in Chromium: login, a press at the simulator, the
 banner and the sound, acknowledge, police, reports, key reset, reset with a note; roles, CSRF,
-lockout; drills; a gateway restart while the page is open; both languages."""
+failed logins; drills; a gateway restart while the page is open; both languages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.console.conftest import PASSWORDS, Console, playing, screenshot
+from tests.console.conftest import Console, playing, screenshot
 from tests.rig import CHIEF_TOKEN, cli
 
 
@@ -93,7 +93,7 @@ def test_a_guard_handles_a_panic_alarm_from_banner_to_reset(console: Console,
     expect(page.locator("nav a").first).to_have_text("Alarms")
 
 
-def test_roles_csrf_and_lockout(console: Console, browser: Browser) -> None:
+def test_roles_csrf_and_failed_logins(console: Console, browser: Browser) -> None:
     viewer = console.login(browser, "viewer1", "en")
     press(console, "io-1", "btn-b")
     expect(viewer.locator("article.alarm")).to_have_count(1, timeout=5000)
@@ -137,11 +137,9 @@ def test_roles_csrf_and_lockout(console: Console, browser: Browser) -> None:
         stranger.click("button[type=submit]")
         if attempt == 0:
             expect(stranger.locator("#login-error")).to_have_text("Wrong name or password.")
-    expect(stranger.locator("#login-error")).to_contain_text("locked")
-    stranger.fill("input[name=name]", "guard1")
-    stranger.fill("input[name=password]", PASSWORDS["guard1"])
-    stranger.click("button[type=submit]")
-    expect(stranger.locator("#login-error")).to_contain_text("locked")  # even the right one
+    # that client now waits before each try; the name itself is never locked (the guard at
+    # another computer logs in: tests/console/test_outsiders.py)
+    expect(stranger.locator("#login-error")).to_contain_text("wait a little")
     assert stranger.url.startswith(console.url + "login")
 
 

@@ -1,10 +1,13 @@
 """The console against outsiders, through real HTTP to the gateway as its own process: bodies
-over a route's limit refused before they are read, bad JSON answered 400, and start-up data
-that markup cannot break."""
+over a route's limit refused before they are read, bad JSON answered 400, failed logins that
+slow the client down but never lock the guard out, proxy headers believed only from a named
+proxy, sessions that end at the next request after ``operator disable``/``passwd``, and
+start-up data that markup cannot break."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,6 +22,8 @@ from playwright.sync_api import Browser, expect
 from tests.conftest import Mosquitto, Subscriber
 from tests.console.conftest import PASSWORDS, Console, console_site
 from tests.rig import GatewayProcess, SimulatorThread
+
+ATTACKER = "127.0.0.2"  # another client address on the loopback network
 
 
 @pytest.fixture
@@ -149,6 +154,77 @@ def test_bodies_over_a_routes_limit_are_refused_before_anything_reads_them(
     guarded.sims.press("io-0", "btn-a")
     guarded.subscriber.wait_event("alarm.raised", timeout=10)
     assert len(guard.get("api/state").json()["alarms"]) == 1
+
+
+def test_failed_logins_slow_the_client_down_and_never_lock_the_guard_out(
+        guarded: Console) -> None:
+    attacker = client(guarded, ATTACKER)
+    answers = [login(attacker, "guard1", f"guess-{n}") for n in range(5)]
+    assert [a.headers["location"] for a in answers] == ["/login?error=login_failed"] * 4 + [
+        "/login?error=login_wait"]
+    # the next try from that client is refused before the password is checked, even the right
+    # one, and naming another address in X-Forwarded-For changes nothing (no trusted proxy)
+    refused = login(attacker, "guard1", PASSWORDS["guard1"], {"X-Forwarded-For": "10.1.2.3"})
+    assert refused.headers["location"] == "/login?error=login_throttled"
+
+    # the guard, at the guard-room computer, logs in at once
+    guard = client(guarded)
+    assert login(guard, "guard1", PASSWORDS["guard1"]).headers["location"] == "/"
+
+    audits = guarded.subscriber.wait_event("audit.command", count=7, command="console.login")
+    errors = [a["data"]["error"] for a in audits]
+    assert all(f"from {ATTACKER}" in e for e in errors[:5]), errors
+    assert "its next try waits 1 s" in errors[4]
+    assert errors[5].startswith(f"throttled: {ATTACKER} waits") and "10.1.2.3" not in errors[5]
+    assert audits[6]["data"]["outcome"] == "ok" and audits[6]["data"]["error"] == \
+        "from 127.0.0.1"
+
+
+@pytest.mark.parametrize("guarded", [{"trusted_proxies": ["127.0.0.1"]}], indirect=True)
+def test_a_trusted_proxy_names_the_client_and_no_one_else_can(guarded: Console) -> None:
+    proxy = client(guarded)  # the reverse proxy, on loopback, says who its clients are
+    for n in range(5):
+        login(proxy, "chief", f"guess-{n}", {"X-Forwarded-For": "10.0.0.66"})
+    throttled = login(proxy, "chief", PASSWORDS["chief"], {"X-Forwarded-For": "10.0.0.66"})
+    assert throttled.headers["location"] == "/login?error=login_throttled"
+    ok = login(proxy, "chief", PASSWORDS["chief"], {"X-Forwarded-For": "10.0.0.5"})
+    assert ok.headers["location"] == "/"
+    # a client that is not the proxy cannot say where it is
+    outsider = client(guarded, ATTACKER)
+    login(outsider, "chief", "guess", {"X-Forwarded-For": "10.0.0.7"})
+    audits = guarded.subscriber.wait_event("audit.command", count=8, command="console.login")
+    errors = [a["data"]["error"] for a in audits]
+    assert all("10.0.0.66" in e for e in errors[:6]), errors
+    assert errors[6] == "from 10.0.0.5"
+    assert f"from {ATTACKER}" in errors[7] and "10.0.0.7" not in errors[7]
+
+
+def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
+        guarded: Console, tmp_path: Path) -> None:
+    guard = signed_in(guarded, "guard1")
+    chief = signed_in(guarded, "chief")
+    assert guard.get("api/state").status_code == 200
+
+    def operator(*args: str) -> None:
+        subprocess.run([sys.executable, "-m", "gateway.cli", "operator", *args, "-c",
+                        str(guarded.site)], check=True, capture_output=True, env=os.environ)
+
+    operator("disable", "guard1")
+    assert guard.get("api/state").status_code == 303  # sent to the login page
+    assert login(client(guarded), "guard1", PASSWORDS["guard1"]).headers["location"] \
+        == "/login?error=login_failed"
+    assert chief.get("api/state").status_code == 200  # the others work on
+
+    operator("enable", "guard1")
+    guard = signed_in(guarded, "guard1")
+    assert guard.get("api/state").status_code == 200
+    secret = tmp_path / "new.password"
+    secret.write_text("a-new-guard-password")
+    operator("passwd", "guard1", "--password-file", str(secret))
+    assert guard.get("api/state").status_code == 303
+    assert guard.get("api/stream").status_code == 401
+    assert login(client(guarded), "guard1", "a-new-guard-password").headers["location"] == "/"
+    assert chief.get("api/state").status_code == 200
 
 
 def test_an_operator_named_like_markup_cannot_break_the_page(guarded: Console,

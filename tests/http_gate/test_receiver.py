@@ -298,3 +298,21 @@ def test_the_state_a_tester_sees() -> None:
                                             "lock": "locked", "remote_opens": 0}]
             assert json.dumps(state)  # JSON-ready for GET /devices/<id>
     run(scenario())
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
+    """A controller without push_auth is known by its address: a sender on the gateway's own
+    host must not become it by naming that address in X-Forwarded-For (uvicorn's default)."""
+    anonymous = isapi_controller("decides", push_auth=None,
+                                 identity={"mac": "c0:6d:ed:02:d3:da", "peer": "10.20.30.40"})
+    claimed = {"X-Forwarded-For": "10.20.30.40", "Content-Type": "application/json"}
+
+    async def scenario(trusted: list[str]) -> int:
+        async with rig(section(anonymous, trusted_proxies=trusted)) as r:
+            async with httpx.AsyncClient(base_url=r.url) as client:
+                answer = await client.post("/isapi/events", content=b'{"hello": 1}',
+                                           headers=claimed)
+            return answer.status_code
+
+    assert run(scenario([])) == 401  # not believed: an unknown sender, asked to authenticate
+    assert run(scenario(["127.0.0.1"])) == 400  # the proxy's word: the controller, bad body

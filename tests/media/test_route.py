@@ -27,9 +27,10 @@ def served(tmp_path: Path) -> tuple[TestClient, MediaStore, str]:
                        "token_sha256": token_digest(TOKEN)}]})
     media = MediaStore(tmp_path / "media", Media(), "http://127.0.0.1:8443")
     unused: Any = None  # the media route reads none of these
+    operators = ConsoleOperators(tmp_path / "operators.sqlite3")
+    operators.add("viewer1", "viewer", "viewer-password-1")  # a session needs its operator
     parts = ConsoleParts(site, unused, unused, unused, unused, {}, unused, unused, unused,
-                         ConsoleOperators(tmp_path / "operators.sqlite3"), tmp_path / "audit",
-                         unused, media)
+                         operators, tmp_path / "audit", unused, media)
     app = build_app(parts, secure=False)
     sid, _ = app.state.sessions.open("viewer1", "viewer", "en")
     return TestClient(app), media, sid
