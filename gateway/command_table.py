@@ -1,10 +1,15 @@
 """Every command the gateway accepts: its name, the role it needs, whether it is audited, and
 the model of its arguments where it has one. The router binds a handler to each name (and
-refuses to start with one missing); the contract lists them and their argument schemas."""
+refuses to start with one missing); the contract lists them and their argument schemas.
+
+``device.action`` is a guard's command, but what it does is the device's: each action needs the
+role ``DEVICE_ACTION_ROLES`` gives it, checked with the command's own role before it runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -18,6 +23,27 @@ class CommandSpec:
     audited: bool
     summary: str
     args: type[BaseModel] | None = None
+    # the role one call needs when that depends on its arguments (never less than ``role``)
+    role_of: Callable[[dict[str, Any]], str] | None = None
+
+
+# What a guard's duty needs at the moment is a guard's: outputs (sirens, door relays), opening a
+# gate once, a camera's snapshot, clip and preset, a status read, a reader's reconnect, a duty
+# check. What changes how a device works until someone changes it back is a supervisor's: a
+# gate's mode (a guard must not undo a lockdown), reader keys, the clock, a fire panel's reset
+# (it clears the panel's alarms for the whole building). An action not named here: supervisor.
+DEVICE_ACTION_ROLES: dict[str, str] = {
+    "output": "guard", "open": "guard", "snapshot": "guard", "clip": "guard",
+    "ptz_preset": "guard", "status": "guard", "reconnect": "guard", "duty-check": "guard",
+    "gate_mode": "supervisor", "install_key": "supervisor", "clock-sync": "supervisor",
+    "reset": "supervisor",
+}
+
+
+def device_action_role(args: dict[str, Any]) -> str:
+    action = args.get("action")
+    return DEVICE_ACTION_ROLES.get(action, "supervisor") if isinstance(action, str) \
+        else "supervisor"
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -29,7 +55,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "drill.start": CommandSpec("supervisor", True, "Start a drill {note}."),
     "drill.stop": CommandSpec("supervisor", True, "Stop the drill; its summary."),
     "device.list": CommandSpec("viewer", False, "The device inventory."),
-    "device.action": CommandSpec("guard", True, "A device's action {device, action, args}."),
+    "device.action": CommandSpec("guard", True, "A device's action {device, action, args}; "
+                                 "each action needs its own role (DEVICE_ACTION_ROLES).",
+                                 role_of=device_action_role),
     "access.status": CommandSpec("viewer", False, "Credential version and counts, lockdown, "
                                  "fire release, people on campus."),
     "access.on_campus": CommandSpec("viewer", False, "Who is on campus now (roll call) "

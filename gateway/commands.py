@@ -94,6 +94,7 @@ class Command:
     role: str
     audited: bool
     handler: Handler
+    role_of: Callable[[dict[str, Any]], str] | None = None
 
 
 def token_digest(token: str) -> str:
@@ -203,7 +204,8 @@ class CommandRouter:
             raise RuntimeError(f"commands without a handler: {sorted(missing)}; "
                                f"handlers without a command: {sorted(extra)}")
         self.commands: dict[str, Command] = {
-            name: Command(spec.role, spec.audited, bound[name]) for name, spec in COMMANDS.items()}
+            name: Command(spec.role, spec.audited, bound[name], spec.role_of)
+            for name, spec in COMMANDS.items()}
 
     async def handle(self, request: Request) -> Response:
         """Check and run one request; the response document ``{status, data, error}``."""
@@ -237,7 +239,7 @@ class CommandRouter:
                                    f"{request.refused_response_topic!r} is not one of this "
                                    "gateway's; answers go to its own response topics only")
             role = self._authenticate(body)
-            self._permit(operator, role, command)
+            self._permit(operator, role, command, args)
             expires = self._check_window(body)
             if body.id in self._seen:
                 raise CommandError("replayed", f"request {body.id} was carried out already; "
@@ -257,7 +259,7 @@ class CommandRouter:
         try:
             if command is None:
                 raise CommandError("unknown_command", f"unknown command {name!r}")
-            self._permit(operator, role, command)
+            self._permit(operator, role, command, args)
             return await self._run("", operator, role, name, command, args, source)
         except (CommandError, AlarmError) as exc:
             return await self._refused(exc, "", operator, role, name, args, source)
@@ -305,11 +307,16 @@ class CommandRouter:
             raise CommandError("unauthorised", "unknown operator or wrong token")
         return op.role
 
-    def _permit(self, operator: str, role: str, command: Command) -> None:
-        if ROLES.get(role, -1) < ROLES[command.role]:
+    def _permit(self, operator: str, role: str, command: Command,
+                args: dict[str, Any]) -> None:
+        needed = command.role
+        if command.role_of is not None:  # the role this call needs (a device's action)
+            needed = max(needed, command.role_of(args), key=ROLES.__getitem__)
+        if ROLES.get(role, -1) < ROLES[needed]:
             raise CommandError("forbidden",
                                f"operator {operator!r} ({role}) may not do this; needs "
-                               f"{command.role}")
+                               f"{needed}" + ("" if needed == command.role else
+                                              f" for action {str(args.get('action'))[:64]!r}"))
         if not self._rates.take(operator):
             raise CommandError("rate_limited", f"operator {operator!r} sends more than "
                                f"{self._limits.per_operator.per_second:g} requests per second")

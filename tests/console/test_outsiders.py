@@ -1,8 +1,8 @@
 """The console against outsiders, through real HTTP to the gateway as its own process: bodies
 over a route's limit refused before they are read, bad JSON answered 400, failed logins that
 slow the client down but never lock the guard out, proxy headers believed only from a named
-proxy, sessions that end at the next request after ``operator disable``/``passwd``, and
-start-up data that markup cannot break."""
+proxy, sessions that end at the next request after ``operator disable``/``passwd``, device
+actions checked against the role that owns them, and start-up data that markup cannot break."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import Mosquitto, Subscriber
 from tests.console.conftest import PASSWORDS, Console, console_site
-from tests.rig import GatewayProcess, SimulatorThread
+from tests.rig import CHIEF_TOKEN, GatewayProcess, SimulatorThread, cli
 
 ATTACKER = "127.0.0.2"  # another client address on the loopback network
 
@@ -225,6 +225,43 @@ def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
     assert guard.get("api/stream").status_code == 401
     assert login(client(guarded), "guard1", "a-new-guard-password").headers["location"] == "/"
     assert chief.get("api/state").status_code == 200
+
+
+def test_a_guard_drives_outputs_but_only_a_supervisor_sets_gate_modes_and_keys(
+        guarded: Console) -> None:
+    guard = signed_in(guarded, "guard1")
+    headers = {"x-csrf-token": boot_of(guard)["csrf"]}
+
+    def act(web: httpx.Client, action: str, headers: dict[str, str],
+            **args: Any) -> httpx.Response:
+        return web.post("api/command/device.action", headers=headers, json={
+            "args": {"device": "io-1", "action": action, "args": args}})
+
+    assert act(guard, "output", headers, name="door", on=True).status_code == 200
+    assert guarded.sims.coil("io-1", "door") is True
+    for action in ("gate_mode", "install_key", "clock-sync", "a-new-action"):
+        refused = act(guard, action, headers, gate="main", mode="free")
+        assert refused.status_code == 403, refused.text
+        message = refused.json()["error"]["message"]
+        assert "needs supervisor" in message and action in message
+    denied = guarded.subscriber.wait_event("audit.command", count=4, outcome="denied",
+                                           command="device.action")
+    assert {d["data"]["args"]["action"] for d in denied} == {
+        "gate_mode", "install_key", "clock-sync", "a-new-action"}
+
+    chief = signed_in(guarded, "chief")
+    chief_headers = {"x-csrf-token": boot_of(chief)["csrf"]}
+    by_chief = act(chief, "gate_mode", chief_headers, gate="main", mode="free")
+    assert by_chief.status_code == 409  # allowed; the I/O module has no such action
+    assert "unknown action 'gate_mode'" in by_chief.json()["error"]["message"]
+
+    # the same table holds for requests over MQTT
+    over_mqtt = cli(guarded.site, "device", "act", "io-1", "gate_mode", "gate=main")
+    assert over_mqtt.returncode != 0 and "needs supervisor" in over_mqtt.stdout + \
+        over_mqtt.stderr
+    by_chief_mqtt = cli(guarded.site, "device", "act", "io-1", "output", "name=siren",
+                        "on=true", operator="chief", token=CHIEF_TOKEN)
+    assert by_chief_mqtt.returncode == 0, by_chief_mqtt.stderr
 
 
 def test_an_operator_named_like_markup_cannot_break_the_page(guarded: Console,
