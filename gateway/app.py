@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers import build_driver
 from gateway.access.control import AccessControl
@@ -25,7 +25,6 @@ from gateway.audit import AuditLog
 from gateway.bus import AlarmChanged, Bus, Polled
 from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
-from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 from gateway.drills import Drills
 from gateway.events import (
     CAMERA_SNAPSHOT,
@@ -45,7 +44,6 @@ from gateway.events import (
 from gateway.intake import Intake
 from gateway.linkage import Linkage
 from gateway.media import MediaStore, base_url_of
-from gateway.metrics import Metrics, Readings
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
@@ -53,6 +51,10 @@ from gateway.readings import RecentReadings
 from gateway.sirens import SirenLinkage
 from gateway.supervisor import Supervisor
 from gateway.topics import CONTRACT_VERSION, Topics
+
+if TYPE_CHECKING:  # loaded only for a site that has them: FastAPI, uvicorn, Prometheus
+    from gateway.console import Console
+    from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,8 @@ class Gateway:
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
         self.metrics: Metrics | None = None
         if site.metrics.enabled:
+            from gateway.metrics import Metrics, Readings
+
             metrics = self.metrics = Metrics(site.metrics, Readings(
                 self.outbox.stats, self.intake.online, self.alarms.open_alarms,
                 lambda: self.link.connected, lambda: self.intake.flood.flooding))
@@ -145,6 +149,8 @@ class Gateway:
             self.bus.subscribe(Polled, metrics.on_poll)
         self.console: Console | None = None
         if site.console.enabled:
+            from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
+
             feed = LiveFeed(lambda: self.drills.active)
             self.console = Console(ConsoleParts(
                 site, self.alarms, self.commands, self.drills, feed, self.intake.online,

@@ -1,6 +1,7 @@
-"""A site loads the libraries of the drivers it uses and no others: a Modbus-only gateway runs
-without OpenCV, numpy, libosdp, zeep or aiohttp in its process, and a camera's driver still
-brings OpenCV when a site has a camera."""
+"""A site loads the libraries of the drivers and parts it uses and no others: a Modbus-only
+gateway runs without OpenCV, numpy, libosdp, zeep or aiohttp in its process, a camera's driver
+still brings OpenCV when a site has a camera, and the console (FastAPI, uvicorn) and metrics
+(Prometheus) load only when the site turns them on."""
 
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ def test_site_file_models_and_the_gateway_modules_import_no_driver_library() -> 
     assert loaded_libraries(modules) == []
     assert not [m for m in modules if m.startswith("drivers.") and m.endswith(".driver")
                 and m != "drivers.driver"]  # drivers.driver: the contract, not a driver
+
+
+def test_the_console_and_metrics_load_only_for_a_site_that_turns_them_on() -> None:
+    modules = imported_by("import gateway.cli, gateway.app")
+    assert not {"fastapi", "uvicorn", "starlette", "prometheus_client"} & {
+        name.split(".")[0] for name in modules}
 
 
 def test_a_driver_brings_its_libraries_when_it_is_first_looked_up() -> None:
