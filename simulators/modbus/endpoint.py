@@ -22,15 +22,20 @@ the field, to check that a client never takes them for input states:
   registers, and back).
 * ``garbage``: a function code no Modbus function has (0x7F), which a client's framer cannot
   decode at all.
+
+And a unit can be slow (``reply-delay``): it answers every request from the wire that many
+seconds late, like a module behind a congested serial gateway; the tester's own reads and writes
+of its data store are not delayed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pymodbus import FramerType
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import ModbusPDU
@@ -52,6 +57,13 @@ class ReplyFaultArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: ReplyFault
 
+
+class ReplyDelayArgs(BaseModel):
+    """``reply-delay``: answer requests from the wire this many seconds late (0: at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(ge=0, le=60)
+
 COILS = 1
 DISCRETE_INPUTS = 2
 
@@ -68,7 +80,9 @@ class ModbusEndpoint(ABC, Generic[_Server]):
         self._devices = devices
         self._modes: dict[int, UnitMode] = {device.id: "online" for device in devices}
         self._faults: dict[int, ReplyFault] = {}
+        self._delays: dict[int, float] = {}
         self._server: _Server | None = None
+        self._store: Any = None  # the data store itself, behind the delaying one the wire sees
         self.link_up = False
 
     @property
@@ -77,6 +91,8 @@ class ModbusEndpoint(ABC, Generic[_Server]):
 
     async def start(self) -> None:
         self._server = await self._create_server()
+        self._store = self._server.context
+        self._server.context = _DelayedStore(self._store, self._delays)  # type: ignore[assignment]
         await self._reconcile()
 
     async def stop(self) -> None:
@@ -101,12 +117,36 @@ class ModbusEndpoint(ABC, Generic[_Server]):
     def fault(self, unit: int) -> ReplyFault:
         return self._faults.get(unit, "none")
 
+    def set_delay(self, unit: int, seconds: float) -> None:
+        if seconds > 0:
+            self._delays[unit] = seconds
+        else:
+            self._delays.pop(unit, None)
+
+    def delay(self, unit: int) -> float:
+        return self._delays.get(unit, 0.0)
+
+    async def read_values(self, unit: int, function_code: int, address: int,
+                          count: int) -> list[int] | list[bool]:
+        """Values of the unit's data store, read at once (a ``reply-delay`` is for the wire)."""
+        self._running()
+        values = await self._store.async_getValues(unit, function_code, address, count)
+        if not isinstance(values, list):
+            raise RuntimeError(f"modbus {self.label}: unit {unit} has no such addresses")
+        return values
+
+    async def write_values(self, unit: int, function_code: int, address: int,
+                           values: list[int] | list[bool]) -> None:
+        self._running()
+        if await self._store.async_setValues(unit, function_code, address, values):
+            raise RuntimeError(f"modbus {self.label}: unit {unit} has no such addresses")
+
     async def read(self, unit: int, function_code: int, address: int, count: int) -> list[bool]:
-        values = await self._running().async_getValues(unit, function_code, address, count)
+        values = await self.read_values(unit, function_code, address, count)
         return [bool(v) for v in values]
 
     async def write(self, unit: int, function_code: int, address: int, values: list[bool]) -> None:
-        await self._running().async_setValues(unit, function_code, address, values)
+        await self.write_values(unit, function_code, address, values)
 
     def _running(self) -> _Server:
         if self._server is None:
@@ -167,6 +207,31 @@ class ModbusEndpoint(ABC, Generic[_Server]):
 
     async def _shutdown(self, server: _Server) -> None:
         await server.shutdown()
+
+
+class _DelayedStore:
+    """The data store as requests from the wire reach it: a slow unit's answers wait.
+
+    pymodbus answers each request in a task of its own, so a slow unit delays only its own
+    answers, as a slow module behind a shared line would.
+    """
+
+    def __init__(self, store: Any, delays: dict[int, float]) -> None:
+        self._store = store
+        self._delays = delays
+
+    async def async_getValues(self, unit: int, *args: Any) -> Any:
+        if delay := self._delays.get(unit):
+            await asyncio.sleep(delay)
+        return await self._store.async_getValues(unit, *args)
+
+    async def async_setValues(self, unit: int, *args: Any) -> Any:
+        if delay := self._delays.get(unit):
+            await asyncio.sleep(delay)
+        return await self._store.async_setValues(unit, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 class TcpEndpoint(ModbusEndpoint[ModbusTcpServer]):

@@ -5,6 +5,10 @@ is the housing open) and writes the resulting input levels into the Modbus data 
 gateway reads exactly what a real module would put on the wire: an ``active_low`` button idles
 at 1 and reads 0 when pressed. Panic buttons latch mechanically; only the key reset (``release``)
 brings them back. Coils are written by the gateway and only read here, to show output states.
+
+Misbehaviour on demand, for the abuse tests: ``chatter`` flips every button as fast as asked (a
+loose contact: a flood of presses), ``reply-delay`` makes the module answer late and
+``reply-fault`` answer with malformed replies (``simulators.modbus.endpoint``).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from pydantic import BaseModel, ConfigDict
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
+from simulators.modbus.chatter import Chatter, ChatterArgs
 from simulators.modbus.endpoint import (
     COILS,
     DISCRETE_INPUTS,
     ModbusEndpoint,
+    ReplyDelayArgs,
     ReplyFaultArgs,
     UnitMode,
 )
@@ -34,7 +40,7 @@ from simulators.simulator import (
 )
 
 ACTIONS = ("press", "release", "key-reset", "line-fault", "tamper", "offline", "online",
-           "reply-fault", "state")
+           "reply-fault", "reply-delay", "chatter", "state")
 
 _Args = TypeVar("_Args", bound=BaseModel)
 
@@ -61,6 +67,8 @@ _ARGS: dict[str, type[BaseModel]] = {
     "offline": OfflineArgs,
     "online": NoArgs,
     "reply-fault": ReplyFaultArgs,
+    "reply-delay": ReplyDelayArgs,
+    "chatter": ChatterArgs,
     "state": NoArgs,
 }
 
@@ -95,6 +103,7 @@ class ModbusIoSimulator:
         self.points = {p.id: PointState(p) for p in config.points}
         self.offline_mode: OfflineMode | None = None
         self._endpoint: ModbusEndpoint[Any] | None = None
+        self._chatter = Chatter(config.id)
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -180,8 +189,15 @@ class ModbusIoSimulator:
         self.offline_mode = None
         await self._set_mode("online")
 
+    async def chatter(self, on: bool) -> None:
+        """Every button pressed (``on``) or back up at once: one flip of a chattering module."""
+        for state in self.points.values():
+            state.pressed = on
+            await self._write(state)
+
     async def stop(self) -> None:
-        """Nothing of the module's own runs; its endpoint is stopped by its group."""
+        """Stop what the module runs of its own; its endpoint is stopped by its group."""
+        await self._chatter.stop()
 
     async def coil(self, name: str) -> bool:
         """Whether the output (coil) called ``name`` is on, as last written by the gateway."""
@@ -214,6 +230,10 @@ class ModbusIoSimulator:
             await self.go_offline(parsed.mode)
         elif isinstance(parsed, ReplyFaultArgs):
             self._wire().set_fault(self.unit, parsed.kind)
+        elif isinstance(parsed, ReplyDelayArgs):
+            self._wire().set_delay(self.unit, parsed.seconds)
+        elif isinstance(parsed, ChatterArgs):
+            await self._chatter.set(parsed, self.chatter)
         elif action == "online":
             await self.go_online()
 
@@ -229,6 +249,8 @@ class ModbusIoSimulator:
             "offline_mode": self.offline_mode,
             "link_up": endpoint.link_up,
             "reply_fault": endpoint.fault(self.unit),
+            "reply_delay": endpoint.delay(self.unit),
+            "chatter": {"running": self._chatter.running, "flips": self._chatter.flips},
             "actions": list(self.actions),
             "points": [self._point_view(p, wire) for p in self.points.values()],
             "outputs": [

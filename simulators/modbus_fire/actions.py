@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from drivers.modbus_fire.register_map import loop_point_id
 from gateway.events import FireCondition
-from simulators.modbus.endpoint import ReplyFaultArgs
+from simulators.modbus.chatter import ChatterArgs
+from simulators.modbus.endpoint import ReplyDelayArgs, ReplyFaultArgs
 from simulators.simulator import NoArgs, OfflineArgs
 
 # action name -> the condition it raises at a loop point
@@ -37,6 +38,8 @@ ACTIONS = (
     "offline",
     "online",
     "reply-fault",
+    "reply-delay",
+    "chatter",
     "state",
 )
 
@@ -89,5 +92,7 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "offline": OfflineArgs,
     "online": NoArgs,
     "reply-fault": ReplyFaultArgs,
+    "reply-delay": ReplyDelayArgs,
+    "chatter": ChatterArgs,
     "state": NoArgs,
 }

@@ -20,14 +20,14 @@ class WordEndpoint(ModbusEndpoint[Any]):
     """Table access by name: bits come back as 0/1, registers as their 16-bit values."""
 
     async def read_table(self, unit: int, table: str, address: int, count: int) -> list[int]:
-        values = await self._running().async_getValues(unit, READ_CODES[table], address, count)
+        values = await self.read_values(unit, READ_CODES[table], address, count)
         return [int(v) for v in values]
 
     async def write_table(self, unit: int, table: str, address: int, values: list[int]) -> None:
         data: list[int] | list[bool] = (
             [bool(v) for v in values] if table in ("coils", "discrete_inputs") else values
         )
-        await self._running().async_setValues(unit, READ_CODES[table], address, data)
+        await self.write_values(unit, READ_CODES[table], address, data)
 
 
 class FireTcpEndpoint(WordEndpoint, TcpEndpoint):

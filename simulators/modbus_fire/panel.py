@@ -7,6 +7,9 @@ A reset clears every point condition and raises the panel's reset flag for at le
 ``reset_hold`` seconds and until a client has read it (at most ``RESET_HOLD_MAX``), so a poller
 sees the pulse however slowly it polls. A client writing the profile's reset coil ON resets the
 panel the same way; the coil reads ON until the reset pulse ends.
+
+For the abuse tests, ``chatter`` flips a fault on every loop point that has one (a loop card gone
+mad: a flood of conditions) and ``reply-delay`` makes the panel answer late.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.profile import BIT_TABLES, STANDARD_PANEL_POINTS
 from drivers.modbus_fire.register_map import ActiveCondition, Block, EncodeError, Probe
 from gateway.events import FireCondition
-from simulators.modbus.endpoint import ReplyFaultArgs, UnitMode
+from simulators.modbus.chatter import Chatter, ChatterArgs
+from simulators.modbus.endpoint import ReplyDelayArgs, ReplyFaultArgs, UnitMode
 from simulators.modbus_fire.actions import (
     ACTIONS,
     ARGUMENTS,
@@ -73,6 +77,7 @@ class FirePanelSimulator:
         self._pulse: asyncio.Task[None] | None = None
         self._flag_read = False
         self._own_access = False
+        self._chatter = Chatter(config.id)
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -172,7 +177,14 @@ class FirePanelSimulator:
         self.offline_mode = None
         await self._set_mode("online")
 
+    async def chatter(self, on: bool) -> None:
+        """A fault at every loop point that can have one (``on``), or none: one flip."""
+        faults = {(s.point, s.condition) for s in self.map.signals
+                  if s.condition == "fault" and self.map.points[s.point].loop is not None}
+        await self._change(self.active | faults if on else self.active - faults)
+
     async def stop(self) -> None:
+        await self._chatter.stop()
         if self._pulse is not None:
             self._pulse.cancel()
             self._pulse = None
@@ -198,6 +210,10 @@ class FirePanelSimulator:
             await self.go_offline(parsed.mode)
         elif isinstance(parsed, ReplyFaultArgs):
             self._wire().set_fault(self.unit, parsed.kind)
+        elif isinstance(parsed, ReplyDelayArgs):
+            self._wire().set_delay(self.unit, parsed.seconds)
+        elif isinstance(parsed, ChatterArgs):
+            await self._chatter.set(parsed, self.chatter)
         elif action == "reset":
             await self.reset()
         elif action == "silence":
@@ -222,6 +238,8 @@ class FirePanelSimulator:
             "offline_mode": self.offline_mode,
             "link_up": self._wire().link_up,
             "reply_fault": self._wire().fault(self.unit),
+            "reply_delay": self._wire().delay(self.unit),
+            "chatter": {"running": self._chatter.running, "flips": self._chatter.flips},
             "actions": list(self.actions),
             "point_count": len(self.map.loop_points),
             "points": {

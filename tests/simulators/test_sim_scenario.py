@@ -172,7 +172,7 @@ steps:
                 " (devices: hall-io)",
                 f"{path}: steps[2].action: hall-io has no action 'explode'"
                 " (actions: press, release, key-reset, line-fault, tamper, offline, online,"
-                " reply-fault, state)",
+                " reply-fault, reply-delay, chatter, state)",
             ]
             state = await campus.state("hall-io")
             assert state["points"][0]["pressed"] is False, "nothing was played"
