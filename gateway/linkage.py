@@ -31,6 +31,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
+from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Linkage:
         self._execute = execute
         self._emit = emit
         self._gateway_id = gateway_id
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.reactions = Reactions("linkage")
 
     def alarm_changed(self, change: AlarmChanged) -> None:
         if change.kind is not ALARM_RAISED:
@@ -67,9 +68,7 @@ class Linkage:
                     self._start(self._run(rule, alarm))
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.reactions.start(work)
 
     async def _evidence(self, alarm: AlarmSnapshot) -> None:
         try:
@@ -148,5 +147,4 @@ class Linkage:
                                 f"{ACTION_TIMEOUT} s")
 
     async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.reactions.wait_idle()

@@ -24,6 +24,7 @@ from gateway.events import (
     OutputChange,
     Severity,
 )
+from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class SirenLinkage:
         self._emit = emit
         self._written: dict[tuple[str, str], bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.reactions = Reactions("sirens")
 
     def alarm_changed(self, change: AlarmChanged) -> None:
         alarm = change.alarm
@@ -63,9 +64,7 @@ class SirenLinkage:
             self._schedule(event.device_id, "module back online", force=True)
 
     def _schedule(self, device_id: str, reason: str, force: bool) -> None:
-        task = asyncio.get_running_loop().create_task(self._drive(device_id, reason, force))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.reactions.start(self._drive(device_id, reason, force))
 
     def _wanted(self, device_id: str, zones: list[str]) -> bool:
         return any(
@@ -100,5 +99,4 @@ class SirenLinkage:
                                  Severity.MAJOR if change.error else Severity.INFO, siren.name))
 
     async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.reactions.wait_idle()

@@ -39,6 +39,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
+from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class GateModes:
         self._fires: dict[str, str] = {}  # open fire alarm id -> zone
         self._applied: dict[str, tuple[str, str]] = {}  # gate -> (mode, cause) last carried out
         self._unconfirmed: dict[str, float] = {}  # gate -> when to try again
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.reactions = Reactions("access")
         self.retry_after = RETRY
         self._started = False
 
@@ -174,10 +175,8 @@ class GateModes:
                 first = self._applied.get(gate.id) != wanted
                 self._applied[gate.id] = wanted
                 self._unconfirmed[gate.id] = clock + self.retry_after
-                task = asyncio.get_running_loop().create_task(
-                    self._carry_out(gate, *wanted, by, announce=first or force))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.reactions.start(self._carry_out(gate, *wanted, by,
+                                                     announce=first or force))
 
     async def _carry_out(self, gate: Gate, mode: str, cause: str, by: str,
                          announce: bool) -> None:
@@ -208,5 +207,4 @@ class GateModes:
                 str(result.get("error") or ""))
 
     async def wait_idle(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.reactions.wait_idle()
