@@ -1,7 +1,8 @@
 """The composition root: builds every part of the gateway from the site file and runs them.
 
 Reading order: state and topics, outbox, publisher, alarms and drills, access control, drivers,
-linkage, commands, MQTT, then the loops that run until stop.
+linkage, commands, MQTT; then ``_add_parts``, the one list of what runs (each part supervised:
+``gateway.supervisor``), and the loops that run until stop.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +52,7 @@ from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
 from gateway.readings import RecentReadings
 from gateway.sirens import SirenLinkage
-from gateway.supervisor import Supervisor
+from gateway.supervisor import Fatal, Part, Pulse, Supervisor, resident
 from gateway.topics import CONTRACT_VERSION, Topics
 
 if TYPE_CHECKING:  # loaded only for a site that has them: FastAPI, uvicorn, Prometheus
@@ -60,6 +63,11 @@ log = logging.getLogger(__name__)
 
 DRAIN_ON_STOP = 5.0
 MEDIA_PRUNE_EVERY = 3600.0
+OUTBOX_WATCH_EVERY = 0.25
+# how long a part may be busy without a sign of life before it is cancelled and started again
+OUTBOX_STALL = 30.0  # its thread comes round five times a second while well
+COMMAND_STALL = 120.0  # a credential import of a few thousand people takes seconds
+MEDIA_STALL = 600.0
 
 
 def inventory(site: SiteConfig) -> list[dict[str, Any]]:
@@ -104,27 +112,29 @@ class Gateway:
                              schedules.allows, limits=site.intake,
                              readings=RecentReadings(database, self.outbox,
                                                      site.intake.repeat_window))
-        for device in site.devices:
-            self.supervisor.add(build_driver(device, self.intake))
         self.sirens = SirenLinkage(site.devices, site.alarms.siren_off_on,
                                    self.alarms.open_for_device, self.supervisor.execute,
                                    self.intake.emit)
         self.linkage = Linkage(site.linkage, self.supervisor.execute, self.intake.emit,
                                site.gateway.id, self.modes.start_lockdown, frozenset(
                                    d.id for d in site.devices if d.driver == "onvif"))
-        # Who hears what, in this order: the stream first, then what reacts to it.
+        # Who hears what, in this order: the stream first, then what reacts to it (the
+        # reacting parts' listeners and tasks report their failures to the supervisor).
+        watch = self.supervisor.watched
+        for reactions in (self.sirens.reactions, self.linkage.reactions, self.modes.reactions):
+            reactions.on_failure = self.supervisor.report
         self.bus.subscribe(Event, self.publisher.publish)
         self.bus.subscribe(Event, self.alarms.on_event)
-        self.bus.subscribe(Event, self.sirens.on_event)
-        self.bus.subscribe(Event, self.doors.on_event)
+        self.bus.subscribe(Event, watch("sirens", self.sirens.on_event))
+        self.bus.subscribe(Event, watch("access", self.doors.on_event))
         self.bus.subscribe(Event, self._status_event)
         if site.media.publish_bytes:
             self.bus.subscribe(Event, self._snapshot_bytes)
         self.bus.subscribe(AlarmChanged, self.publisher.alarm_changed)
         self.bus.subscribe(AlarmChanged, self.drills.observe)
-        self.bus.subscribe(AlarmChanged, self.sirens.alarm_changed)
-        self.bus.subscribe(AlarmChanged, self.linkage.alarm_changed)
-        self.bus.subscribe(AlarmChanged, self.modes.alarm_changed)
+        self.bus.subscribe(AlarmChanged, watch("sirens", self.sirens.alarm_changed))
+        self.bus.subscribe(AlarmChanged, watch("linkage", self.linkage.alarm_changed))
+        self.bus.subscribe(AlarmChanged, watch("access", self.modes.alarm_changed))
         self.audit = AuditLog(state / "audit.jsonl")
         self.commands = CommandRouter(site.operators, site.commands, self.alarms, self.drills,
                                       self.audit, SeenRequests(database, self.outbox),
@@ -135,7 +145,8 @@ class Gateway:
                              on_connection=lambda _up: self.outbox.connection_changed(),
                              on_ack=self.outbox.acked, announce=self._announce,
                              response_prefixes=tuple(site.commands.response_topics),
-                             status_extra=lambda: {"access": self.access.status()})
+                             status_extra=lambda: {"access": self.access.status(),
+                                                   "parts": self.supervisor.status()})
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
         self.metrics: Metrics | None = None
         if site.metrics.enabled:
@@ -143,10 +154,12 @@ class Gateway:
 
             metrics = self.metrics = Metrics(site.metrics, Readings(
                 self.outbox.stats, self.intake.online, self.alarms.open_alarms,
-                lambda: self.link.connected, lambda: self.intake.flood.flooding))
-            self.bus.subscribe(Event, metrics.on_event)
-            self.bus.subscribe(AlarmChanged, metrics.on_alarm)
-            self.bus.subscribe(Polled, metrics.on_poll)
+                lambda: self.link.connected, lambda: self.intake.flood.flooding,
+                self.supervisor.parts))
+            self.supervisor.on_failure = metrics.part_failed
+            self.bus.subscribe(Event, watch("metrics", metrics.on_event))
+            self.bus.subscribe(AlarmChanged, watch("metrics", metrics.on_alarm))
+            self.bus.subscribe(Polled, watch("metrics", metrics.on_poll))
         self.console: Console | None = None
         if site.console.enabled:
             from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
@@ -157,65 +170,109 @@ class Gateway:
                 self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
                 ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access,
                 self.media))
-            self.bus.subscribe(Event, feed.on_event)
-            self.bus.subscribe(AlarmChanged, feed.on_alarm)
-            self.bus.subscribe(Polled, feed.on_poll)
+            self.bus.subscribe(Event, watch("console", feed.on_event))
+            self.bus.subscribe(AlarmChanged, watch("console", feed.on_alarm))
+            self.bus.subscribe(Polled, watch("console", feed.on_poll))
         self._sending: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.supervisor.on_change = self.link.refresh_status
+        self._add_parts()
+
+    def _add_parts(self) -> None:
+        """Everything that runs, in the order it starts (it stops in the reverse order)."""
+        add = self.supervisor.add
+        add(Part("audit", resident(self.audit.start), "thread",
+                 stop=self._off_loop(self.audit.close)))
+        # the retained status reads the credential store until the link is down
+        add(Part("credentials", resident(lambda: None), stop=self._off_loop(
+            self.credentials.close)))
+        add(Part("mqtt", resident(self.link.start), "thread", stop=self._off_loop(self.link.stop)))
+        add(Part("outbox", self._outbox, "thread", stop=self._off_loop(self.outbox.close,
+                                                                        DRAIN_ON_STOP),
+                 stall_after=OUTBOX_STALL))
+        add(Part("access", resident(lambda: self.modes.start(self.alarms.open_alarms())),
+                 stop=self.access.wait_idle))
+        add(Part("sirens", resident(lambda: None), stop=self.sirens.wait_idle))
+        add(Part("linkage", resident(lambda: None), stop=self.linkage.wait_idle))
+        add(Part("media", self._prune_media, "loop", stop=self._off_loop(self.media.close),
+                 stall_after=MEDIA_STALL))
+        if self.metrics is not None:
+            add(Part("metrics", resident(self.metrics.start), "thread"))
+        for device in self.site.devices:
+            self.supervisor.add_driver(build_driver(device, self.intake))
+        for n in range(self.requests.workers):
+            add(Part(f"command worker {n}", self.requests.work, "worker",
+                     stall_after=COMMAND_STALL))
+        if self.console is not None:
+            console = self.console
+            add(Part("console", lambda _pulse: console.run(), "server"))
+        add(Part("alarm clock", self._tick, "loop"))  # no await to hang in: no stall_after
+        add(Part("stats", self._stats, "loop"))
+
+    def parts(self) -> list[dict[str, Any]]:
+        """Every part's health (name, kind, state, failures, last error and when), for the
+        console's health page."""
+        return self.supervisor.parts()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Every part until ``stop``; raises ``Fatal`` if the state database failed."""
         self._loop = asyncio.get_running_loop()
-        self.outbox.start()
-        self.audit.start()
-        if self.metrics is not None:
-            self.metrics.start()
-        self.outbox.attach(self.link)
-        self.link.start()
-        self.modes.start(self.alarms.open_alarms())
         log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
-                 self.topics.site, len(self.supervisor), self.site.mqtt.url)
+                 self.topics.site, self.supervisor.drivers, self.site.mqtt.url)
         try:
-            async with asyncio.TaskGroup() as group:
-                runners = [
-                    group.create_task(self.supervisor.run(), name="drivers"),
-                    group.create_task(self.requests.run(), name="commands"),
-                    *([group.create_task(self.console.run(), name="console")]
-                      if self.console else []),
-                    group.create_task(self._tick(), name="alarm clock"),
-                    group.create_task(self._stats(), name="stats"),
-                ]
-                await stop.wait()
-                for task in runners:
-                    task.cancel()
+            await self.supervisor.run(stop)
         finally:
-            await self.sirens.wait_idle()
-            await self.linkage.wait_idle()
-            await self.access.wait_idle()
-            await asyncio.to_thread(self.outbox.close, DRAIN_ON_STOP)
-            self.link.stop()
-            self.audit.close()
-            self.credentials.close()
-            self.media.close()
             log.info("gateway stopped")
 
-    async def _tick(self) -> None:
-        pruned = time.monotonic()
+    @staticmethod
+    def _off_loop(close: Callable[..., object], *args: Any) -> Callable[[], Awaitable[None]]:
+        """A blocking ``close`` (a thread's join, an fsync) as a part's stop, off the loop."""
+        async def stop() -> None:
+            await asyncio.to_thread(close, *args)
+        return stop
+
+    async def _outbox(self, pulse: Pulse) -> None:
+        """The outbox thread, watched: one that ended is started again from the database,
+        unless the database itself failed (``Fatal``); one that hangs stops beating."""
+        try:
+            self.outbox.start()  # nothing to do while its thread runs
+        except sqlite3.Error as exc:
+            raise Fatal(f"the state database {self.outbox.path} cannot be opened: {exc}") from exc
+        self.outbox.attach(self.link)
+        seen = self.outbox.heartbeat
+        while True:
+            await asyncio.sleep(OUTBOX_WATCH_EVERY)
+            ended = self.outbox.ended()
+            if isinstance(ended, sqlite3.Error):
+                raise Fatal(f"the state database {self.outbox.path} failed: {ended}") from ended
+            if ended is not None:
+                raise RuntimeError(f"the outbox thread ended: {type(ended).__name__}: {ended}")
+            if self.outbox.heartbeat != seen:
+                seen = self.outbox.heartbeat
+                pulse.beat()
+
+    async def _tick(self, _pulse: Pulse) -> None:
         while True:
             now = datetime.now(UTC)
             self.alarms.tick(now)
             self.access.tick(now)
             self.doors.tick()
             self.intake.flood.tick()
-            if time.monotonic() - pruned > MEDIA_PRUNE_EVERY:  # media ages out even when quiet
-                pruned = time.monotonic()
-                await asyncio.to_thread(self.media.prune, self._open_alarm_ids())
             await asyncio.sleep(1.0)
+
+    async def _prune_media(self, pulse: Pulse) -> None:
+        """Media ages out even when no alarm comes."""
+        while True:
+            pulse.rest()
+            await asyncio.sleep(MEDIA_PRUNE_EVERY)
+            pulse.beat()
+            await asyncio.to_thread(self.media.prune, self._open_alarm_ids())
 
     def _open_alarm_ids(self) -> list[str]:
         return [a.alarm_id for a in self.alarms.open_alarms()]
 
-    async def _stats(self) -> None:
+    async def _stats(self, _pulse: Pulse) -> None:
         while True:
             await asyncio.sleep(self.site.gateway.stats_interval)
             self.link.publish(self.topics.stats, json.dumps(self.stats()).encode(), qos=0,
@@ -228,7 +285,7 @@ class Gateway:
         return {
             "time": datetime.now(UTC).isoformat(),
             "uptime_s": round(time.monotonic() - self.started, 1),
-            "devices": {"total": len(self.supervisor),
+            "devices": {"total": self.supervisor.drivers,
                         "online": sum(online.values()),
                         "offline": sum(1 for v in online.values() if not v)},
             "alarms_open": self.alarms.open_count(),

@@ -23,6 +23,7 @@ from gateway.topics import Topics, site_filter
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
+EXIT_STATE_FAILED = 4  # the state database failed: the service manager starts the gateway again
 RETRIES_WHEN_BUSY = 120
 
 
@@ -66,6 +67,7 @@ async def serve_until_signalled(main: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import Gateway
+    from gateway.supervisor import Fatal
 
     site = _load(args.config)
     _setup_logging(args.verbose, site.gateway.log_format == "json")
@@ -75,7 +77,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # e.g. a secret's environment variable is not set
         print(f"{args.config}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    asyncio.run(serve_until_signalled(gateway.run))
+    try:
+        asyncio.run(serve_until_signalled(gateway.run))
+    except Fatal as exc:  # logged where it happened; every other part was stopped first
+        print(f"campus-gateway: {exc}; exiting with {EXIT_STATE_FAILED}", file=sys.stderr)
+        return EXIT_STATE_FAILED
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import sqlite3
 import time
@@ -31,13 +30,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from drivers import ActionError
 from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService, StateWriter
 from gateway.audit import AuditLog, bounded_args
+from gateway.boundary import BoundaryError, json_object
 from gateway.command_table import COMMANDS
 from gateway.config import ROLES, Operator
 from gateway.config import Commands as CommandLimits
@@ -54,6 +54,9 @@ from gateway.events import (
 from gateway.limits import KeyedBuckets, TokenBucket
 from gateway.mqtt_link import Request
 from gateway.outbox import StateWrite
+
+if TYPE_CHECKING:
+    from gateway.supervisor import Pulse
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +112,18 @@ def text_arg(args: dict[str, Any], name: str) -> str:
     return value
 
 
-def _correlation_of(raw: bytes) -> str:
-    """The correlation id of a request that failed validation, if one can be read at all."""
+def _document(raw: bytes) -> tuple[dict[str, Any] | None, BoundaryError | None]:
+    """A request's body parsed once, bounded (``MAX_REQUEST_BYTES``, 32 levels deep), or why
+    it could not be: everything after it (the correlation id of a refusal too) reads this."""
     try:
-        body = json.loads(raw)
-    except ValueError:
-        return ""
-    value = body.get("correlation_id") if isinstance(body, dict) else None
+        return json_object(raw, what="request", max_bytes=MAX_REQUEST_BYTES), None
+    except BoundaryError as exc:
+        return None, exc
+
+
+def _correlation_of(document: dict[str, Any] | None) -> str:
+    """The correlation id of a request that is refused, if it has a readable one."""
+    value = document.get("correlation_id") if document is not None else None
     return value if isinstance(value, str) and len(value) <= 128 else ""
 
 
@@ -215,17 +223,18 @@ class CommandRouter:
         role = "unknown"
         args: dict[str, Any] = {}
         try:
-            if len(request.payload) > MAX_REQUEST_BYTES:
-                raise CommandError("too_large", f"request is {len(request.payload)} bytes; the "
-                                   f"limit is {MAX_REQUEST_BYTES}")
+            document, problem = _document(request.payload)
+            correlation = _correlation_of(document)
             if request.retained:
-                correlation = _correlation_of(request.payload)
                 raise CommandError("retained", "retained requests are ignored (they would run "
                                    "again at every reconnect); publish commands with retain=false")
+            if document is None:
+                assert problem is not None
+                raise CommandError("too_large" if problem.status == 413 else "bad_request",
+                                   str(problem))
             try:
-                body = RequestBody.model_validate_json(request.payload)
-            except ValidationError as exc:  # parsed a second time only for its correlation id
-                correlation = _correlation_of(request.payload)
+                body = RequestBody.model_validate(document)
+            except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "(body)"
                 raise CommandError("bad_request", f"request {where}: {first['msg']}") from None
@@ -250,6 +259,9 @@ class CommandRouter:
             return await self._run(correlation, operator, role, name, command, args, "mqtt")
         except (CommandError, AlarmError) as exc:
             return await self._refused(exc, correlation, operator, role, name, args, "mqtt")
+        except Exception as exc:  # a defect still gets an answer, with the correlation id read
+            log.exception("command %s failed", name)
+            return self.refusal(correlation, "internal", f"{type(exc).__name__}: {exc}")
 
     async def act(self, operator: str, role: str, name: str, args: dict[str, Any],
                   source: str = "console") -> Response:
@@ -292,7 +304,7 @@ class CommandRouter:
     def busy(self, request: Request) -> Response:
         """The answer when the queue is full; counted like any other refusal."""
         self._count_refusal()
-        return self.refusal(_correlation_of(request.payload[:MAX_REQUEST_BYTES]), "busy",
+        return self.refusal(_correlation_of(_document(request.payload)[0]), "busy",
                             "too many requests are waiting; try again in a moment")
 
     @staticmethod
@@ -449,20 +461,28 @@ class CommandQueue:
         except asyncio.QueueFull:
             self._respond(request, self._router.busy(request))
 
-    async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        async with asyncio.TaskGroup() as group:
-            for n in range(self._limits.workers):
-                group.create_task(self._work(), name=f"command worker {n}")
+    @property
+    def workers(self) -> int:
+        return self._limits.workers
 
-    async def _work(self) -> None:
+    async def work(self, pulse: Pulse) -> None:
+        """One worker, a supervised part of its own: requests one at a time until cancelled.
+        Resting while it waits, so only a request that hangs makes it stall; a request it was
+        carrying out when it was cancelled is still answered, so no sender waits for nothing."""
+        self._loop = asyncio.get_running_loop()
         while True:
+            pulse.rest()
             request = await self._queue.get()
+            pulse.beat()
             try:
                 response = await self._router.handle(request)
-            except Exception as exc:  # a defect must still get an answer, and not stop us
+            except asyncio.CancelledError:
+                self._respond(request, self._router.refusal(
+                    "", "internal", f"command {request.name} was stopped before it finished "
+                    "(the gateway stopped, or the command hung)"))
+                raise
+            except Exception as exc:  # handle() answers its own defects; this is the last net
                 log.exception("command %s failed", request.name)
-                response = self._router.refusal(_correlation_of(request.payload), "internal",
-                                                f"{type(exc).__name__}: {exc}")
+                response = self._router.refusal("", "internal", f"{type(exc).__name__}: {exc}")
             self._respond(request, response)
             await asyncio.sleep(0)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -37,6 +38,7 @@ class Readings:
     open_alarms: Callable[[], list[AlarmSnapshot]]
     broker_connected: Callable[[], bool]
     flooding: Callable[[], dict[str, int]]
+    parts: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])  # the supervisor's
 
 
 class _Gauges(Collector):
@@ -75,6 +77,12 @@ class _Gauges(Collector):
         for device, held in sorted(r.flooding().items()):
             flooding.add_metric([device], held)
         yield flooding
+        running = GaugeMetricFamily("campus_part_running",
+                                    "1 while a supervised part of the gateway runs",
+                                    labels=["part", "kind"])
+        for part in r.parts():
+            running.add_metric([part["name"], part["kind"]], 1 if part["state"] == "running" else 0)
+        yield running
 
 
 class Metrics:
@@ -92,6 +100,10 @@ class Metrics:
                                buckets=POLL_BUCKETS, registry=self.registry)
         self.poll_errors = Counter("campus_poll_errors", "failed polls", ["device"],
                                    registry=self.registry)
+        self.part_failures = Counter(
+            "campus_part_failures", "failures of a supervised part (it is started again), by "
+            "why: raised, stopped, stalled, unavailable", ["part", "reason"],
+            registry=self.registry)
         self.registry.register(_Gauges(readings))
 
     def start(self) -> None:
@@ -118,6 +130,9 @@ class Metrics:
         self.polls.labels(polled.device_id).observe(polled.seconds)
         if polled.error is not None:
             self.poll_errors.labels(polled.device_id).inc()
+
+    def part_failed(self, part: str, reason: str) -> None:
+        self.part_failures.labels(part, reason).inc()
 
     def delivered(self, seconds: float) -> None:
         """From the outbox thread (prometheus-client is thread-safe)."""

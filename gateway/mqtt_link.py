@@ -159,7 +159,12 @@ class MqttLink:
     def _publish_status(self, online: bool, reason: str = "",
                         storage: str = "") -> mqtt.MQTTMessageInfo:
         """The retained gateway status (QoS 1; content type JSON on MQTT 5)."""
-        extra = self._status_extra() if online and self._status_extra else None
+        extra = None
+        if online and self._status_extra:
+            try:
+                extra = self._status_extra()
+            except Exception:  # raised in paho's thread it would end it, and every reconnect
+                log.exception("the status's extra fields could not be read; sent without them")
         return self.client.publish(
             self.topics.status,
             status_document(online, self.topics.gateway, self.topics.site, reason, storage,

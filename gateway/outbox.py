@@ -244,17 +244,35 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.heartbeat = time.monotonic()  # when the thread last came round its loop
 
     # -- called from other threads -------------------------------------------------------
 
     def start(self) -> None:
+        """Start the outbox thread; again after it ended by failing (``ended``), when it goes
+        on from the database: what is in flight stays in flight, the rest is handed afresh.
+        A database that cannot be opened raises here."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         with contextlib.suppress(RuntimeError):  # started outside an event loop: no durable()
             self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        again = self._thread is not None
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(again,), name="outbox",
+                                        daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
             raise self._error
+
+    def ended(self) -> BaseException | None:
+        """Why the outbox thread ended by itself (None while it runs, or once it was stopped);
+        its own exception, or a RuntimeError if it ended without one (it was killed)."""
+        thread = self._thread
+        if thread is None or thread.is_alive() or self._stop.is_set():
+            return None
+        return self._error or RuntimeError("the outbox thread ended without an exception")
 
     def put(self, message: Outgoing) -> None:
         """Queue a message; it is accepted (durable) at the next commit, within milliseconds."""
@@ -351,9 +369,11 @@ class Outbox:
 
     # -- the outbox thread ---------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, again: bool = False) -> None:
         try:
             db = self._open()
+            if again:
+                self._resume(db)
         except BaseException as exc:  # reported to start()
             self._error = exc
             self._ready.set()
@@ -363,9 +383,11 @@ class Outbox:
         next_housekeeping = 0.0
         try:
             while True:
+                self.heartbeat = time.monotonic()  # watched: a thread that hangs shows
                 self._wake.wait(timeout=0.2)
                 self._wake.clear()
                 while True:  # a life-safety row is handed over right after its own commit
+                    self.heartbeat = time.monotonic()
                     self._commit_batch(self._db_now)
                     if time.monotonic() >= next_housekeeping:
                         next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY
@@ -377,13 +399,32 @@ class Outbox:
                         break
                 if self._stop.is_set() and not self._incoming:
                     break
-        except Exception:
+        except Exception as exc:  # kept for ended(): the gateway restarts the thread, or stops
             log.exception("outbox thread failed; messages stay in %s", self.path)
-            raise
+            self._error = exc
         finally:
             self._db_now.close()
             if self._file_db is not None:
                 self._file_db.close()
+
+    def _resume(self, db: sqlite3.Connection) -> None:
+        """The thread starts again after a failure: the lanes are rebuilt from the database,
+        leaving out the rows in flight (their PUBACKs still delete them). Rows kept in memory
+        while the disk was full went with the thread that held them."""
+        if self._spilled is not None:
+            log.error("the outbox thread held events in memory while the disk was full; "
+                      "they are lost with it")
+            self._spilled, self._file_db = None, None
+            self._waiting_writes, self._waiting_deletes = [], []
+            self._storage = ""
+            self._on_storage(True, "")  # the next commit says so again if the disk is still full
+        self._cursor, self._handed_ahead = 0, set(self._in_flight.values())
+        self._urgent, self._ring = {}, deque()
+        for row_id, device in db.execute(
+                "SELECT id, device FROM outbox WHERE priority = 1 ORDER BY id"):
+            if row_id not in self._handed_ahead:
+                self._queue_urgent(row_id, device)
+        self._replaying = True
 
     def _tidy(self, db: sqlite3.Connection) -> None:
         try:
