@@ -67,6 +67,7 @@ CLOCK_CHECK = 30.0  # seconds between clock reads of a camera whose events are n
 SKEW_REPORTED = 2.0  # a measured skew this far from the reported one is reported again
 RETRY_REFUSED = 1.0
 STEADY = 30.0  # a connection that worked this long is followed by a new one at once
+FLOOD_PAUSE = 1.0  # seconds between pulls of a camera that sends past MessageLimit
 CLIP_TYPES = {"avi": "video/x-msvideo", "mp4": "video/mp4"}
 
 
@@ -254,6 +255,10 @@ class OnvifCameraDriver:
                                        answer.excess, settings.message_limit)
             if answer.messages or answer.excess:
                 self._take(answer.messages, facts, answer.excess)
+            if answer.excess:
+                # its next answer would be as large: parsing them back to back costs the
+                # gateway CPU that every other device's polls need
+                await asyncio.sleep(FLOOD_PAUSE)
             if self._resync:
                 self._resync = False
                 await point.synchronise()

@@ -9,7 +9,9 @@
 * ``declare_length``: whether those padded answers say their Content-Length (else chunked).
 
 Read from the stanza's ``simulator:`` block at start; a test may change them on
-``SimulatedCamera.abuse`` while the camera runs.
+``SimulatedCamera.abuse`` while the camera runs. The flood is rendered once per size and spliced
+into each answer as bytes, so the simulator (which may also be serving Modbus modules in the
+same process) spends no time building it again.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from datetime import datetime
 from aiohttp import web
 
 from simulators.onvif.events import EventMessage
+from simulators.onvif.soap import NS, q
 from simulators.onvif.topics import SCENE_CHANGE
 from simulators.onvif.xmltree import etree
 
 MARKER = "@@campus-sim-padding@@"  # where the padding goes in the serialised answer
+FLOOD_MARKER = "@@campus-sim-flood@@"  # a comment where the flood goes
 CHUNK = 64 * 1024
 FLOOD_SOURCES = 50
 
@@ -36,18 +40,34 @@ class Abuse:
     snapshot_bytes: int = 0
     declare_length: bool = True
     flooded: int = 0  # notifications sent past MessageLimit so far
+    _rendered: tuple[int, bytes] = (0, b"")
 
-    def add_to_pull(self, out: etree._Element, now: datetime, video_source: str) -> None:
-        """The extra notifications of one PullMessages answer."""
+    def add_to_pull(self, out: etree._Element, now: datetime) -> None:
+        """Where the extra notifications of one PullMessages answer go."""
         if self.pull_padding:
             EventMessage(SCENE_CHANGE, now, (("Source", MARKER),), (("State", "false"),),
                          "Changed").to_xml(out, None)
-        for i in range(self.pull_flood):
-            source = f"{video_source}-flood-{i % FLOOD_SOURCES}"
-            state = "true" if (i // FLOOD_SOURCES) % 2 == 0 else "false"
-            EventMessage(SCENE_CHANGE, now, (("Source", source),), (("State", state),),
-                         "Changed").to_xml(out, None)
-        self.flooded += self.pull_flood
+        if self.pull_flood:
+            out.append(etree.Comment(FLOOD_MARKER))
+
+    def flood(self, body: bytes, now: datetime, video_source: str) -> bytes:
+        """``body`` with the flood where its marker is."""
+        marker = f"<!--{FLOOD_MARKER}-->".encode()
+        if marker not in body:
+            return body
+        count = self.pull_flood
+        if self._rendered[0] != count:
+            holder = etree.Element(q("tev:PullMessagesResponse"), nsmap=NS)
+            for i in range(count):
+                source = f"{video_source}-flood-{i % FLOOD_SOURCES}"
+                state = "true" if (i // FLOOD_SOURCES) % 2 == 0 else "false"
+                EventMessage(SCENE_CHANGE, now, (("Source", source),), (("State", state),),
+                             "Changed").to_xml(holder, None)
+            whole = etree.tostring(holder)  # namespaces declared once, on the holder
+            inner = whole[whole.index(b">") + 1:whole.rindex(b"</")]
+            self._rendered = (count, inner)
+        self.flooded += count
+        return body.replace(marker, self._rendered[1])
 
 
 async def padded(request: web.Request, body: bytes, size: int, content_type: str,

@@ -372,11 +372,12 @@ class SimulatedCamera:
             handler = self.services.handler(parsed)
             answer = Answer(parsed)
             await handler(parsed, answer)
+            body = self.abuse.flood(answer.to_bytes(), self.clock.now(), self.video_source)
             padding = parsed.context.get("padding", 0)
             if padding:
-                return await padded(request, answer.to_bytes(), padding, CONTENT_TYPE,
+                return await padded(request, body, padding, CONTENT_TYPE,
                                     self.abuse.declare_length)
-            return web.Response(body=answer.to_bytes(), headers={"Content-Type": CONTENT_TYPE})
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
         except SoapFault as fault:
             self.counters["faults"] += 1
             return web.Response(body=fault_bytes(fault), status=fault.status,

@@ -469,7 +469,7 @@ class OnvifServices:
         for message in messages:
             message.to_xml(out, None)
         abuse = self.camera.abuse
-        abuse.add_to_pull(out, self.camera.clock.now(), self.camera.video_source)
+        abuse.add_to_pull(out, self.camera.clock.now())
         if abuse.pull_padding:
             request.context["padding"] = abuse.pull_padding
 
