@@ -21,7 +21,7 @@ from simulators.simulator import UnknownAction, UnknownPoint, parse_arguments
 
 ACTIONS = ("present-card", "open-door", "close-door", "force-door", "hold-door",
            "exit-request", "tamper", "tamper-restore", "heartbeat", "offline", "online",
-           "bad-signature", "enrol", "revoke", "push-format")
+           "bad-signature", "enrol", "revoke", "push-format", "misbehave")
 DOOR_STATES = {"open-door": "opened", "close-door": "closed", "force-door": "forced",
                "hold-door": "held_open", "exit-request": "exit_request"}
 
@@ -55,6 +55,14 @@ class EnrolArgs(_Args):
     card: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")
 
 
+class MisbehaveArgs(_Args):
+    repeats: int = Field(default=0, ge=0, le=100, description="each accepted push sent this "
+                         "many times more (as if the gateway's answers were lost)")
+    device_time: str | None = Field(default=None, max_length=40, description="the dateTime "
+                                    "of every event (e.g. 9999-12-31T23:59:59+08:00); none: "
+                                    "its real clock")
+
+
 class FormatArgs(_Args):
     format: Literal["json", "xml"] = "json"
     pictures: bool = Field(default=False, description="attach a Picture part (96 KiB) to events")
@@ -72,6 +80,7 @@ _ARGS: dict[str, type[_Args]] = {
     "enrol": EnrolArgs,
     "revoke": EnrolArgs,
     "push-format": FormatArgs,
+    "misbehave": MisbehaveArgs,
 }
 
 
@@ -145,6 +154,9 @@ class ControllerFleet:
         elif isinstance(parsed, FormatArgs):
             device.push_format = parsed.format
             device.picture = parsed.pictures
+        elif isinstance(parsed, MisbehaveArgs):
+            device.repeats = parsed.repeats
+            device.device_time = parsed.device_time
         elif action == "heartbeat":
             device.heartbeat()
         elif action == "offline":

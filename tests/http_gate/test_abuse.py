@@ -62,7 +62,7 @@ def test_a_device_clock_in_the_year_9999_gives_way_to_the_receipt_time() -> None
     async def scenario() -> None:
         async with rig(section(isapi_controller("decides"))) as r:
             controller = r.controller()
-            controller.device_time = "9999-12-31T23:59:59+08:00"
+            await r.act("misbehave", device_time="9999-12-31T23:59:59+08:00")
             controller.cards.add("42")
             controller.present_card("42", 1, 1)
             controller.door_event("forced", 1)
