@@ -5,11 +5,13 @@ goes on; a flood goes through the real flood budget (``FloodGuard``)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from zeep.wsdl.bindings.soap import SoapBinding
 
 from drivers.driver import ActionError
 from gateway.config import Flood
@@ -125,4 +127,24 @@ def test_an_oversized_snapshot_is_refused_while_it_streams(declared: bool,
             r.camera.abuse.snapshot_bytes = 0
             reference = await r.driver.execute("snapshot", {"reason": "test"})
             assert reference["size"] > 0
+    run(scenario())
+
+
+def test_camera_answers_are_parsed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a spy on zeep's parse of an answer (the library's own code still runs): which thread
+    parsed_on: list[int] = []
+    original = SoapBinding.process_reply
+
+    def spy(self: Any, client: Any, operation: Any, response: Any) -> Any:
+        parsed_on.append(threading.get_ident())
+        return original(self, client, operation, response)
+
+    monkeypatch.setattr(SoapBinding, "process_reply", spy)
+
+    async def scenario() -> None:
+        loop_thread = threading.get_ident()
+        async with rig(stanza(simulator={"pull_flood": 200, "rtsp": False})) as r:
+            await wait_for(lambda: r.driver.pulls >= 2)
+        assert len(parsed_on) >= 8  # connect, device information, profiles ... and pulls
+        assert loop_thread not in parsed_on
     run(scenario())
