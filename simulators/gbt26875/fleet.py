@@ -11,6 +11,7 @@ with a ``transmitter`` argument (optional when the section lists only one):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +32,8 @@ CONDITION_ACTIONS: dict[str, str] = {
     "power-fault": "power_fault",
 }
 ACTIONS = (*CONDITION_ACTIONS, "restore", "system-reset", "silence", "heartbeat", "disconnect",
-           "connect", "send-malformed", "send-variant", "flood", "stop-flood")
+           "connect", "send-malformed", "send-variant", "flood", "stop-flood", "clock", "repeat",
+           "hang", "dribble")
 
 _Args = TypeVar("_Args", bound=BaseModel)
 
@@ -78,6 +80,30 @@ class FloodArgs(_ArgsModel):
     seed: int | None = None
 
 
+class ClockArgs(_ArgsModel):
+    offset: float = Field(default=0.0, ge=-100 * 366 * 86400, le=100 * 366 * 86400,
+                          description="seconds the transmitter's clock is ahead (negative: behind)")
+    stuck: datetime | None = Field(default=None, description="a clock stopped at this local "
+                                   "time (a time label holds 2000-2099)")
+    unset: bool = Field(default=False, description="a clock never set: six zero bytes")
+
+
+class RepeatArgs(_ArgsModel):
+    component_address: int = Field(ge=0, le=0xFFFFFFFF)
+    system_address: int = Field(default=1, ge=0, le=255)
+    condition: Condition = "fault"
+    times: int = Field(default=5, ge=1, le=1000)
+
+
+class SwitchArgs(_ArgsModel):
+    on: bool = True
+
+
+class DribbleArgs(_ArgsModel):
+    byte_delay: float = Field(default=0.02, ge=0, le=10, description="seconds between bytes; 0: "
+                              "whole frames again")
+
+
 class VariantArgs(_ArgsModel):
     time: Literal["binary", "bcd"] = "binary"
     checksum: Literal["sum", "xor"] = "sum"
@@ -95,6 +121,10 @@ _ARGS: dict[str, type[BaseModel]] = {
     "send-variant": VariantArgs,
     "flood": FloodArgs,
     "stop-flood": NoArgs,
+    "clock": ClockArgs,
+    "repeat": RepeatArgs,
+    "hang": SwitchArgs,
+    "dribble": DribbleArgs,
 }
 
 
@@ -170,6 +200,15 @@ class TransmitterFleet:
             device.send_variant(Variant(parsed.time, parsed.checksum))
         elif isinstance(parsed, FloodArgs):
             device.start_flood(parsed.frames, parsed.objects, parsed.rate, parsed.seed)
+        elif isinstance(parsed, ClockArgs):
+            device.set_clock(parsed.offset, parsed.stuck, parsed.unset)
+        elif isinstance(parsed, RepeatArgs):
+            component = device.component(parsed.component_address, 1, parsed.system_address)
+            await device.repeat(component, parsed.condition, parsed.times)
+        elif isinstance(parsed, SwitchArgs):
+            device.hang(parsed.on)
+        elif isinstance(parsed, DribbleArgs):
+            device.byte_delay = parsed.byte_delay
         elif action == "stop-flood":
             await device.stop_flood()
         elif action == "heartbeat":

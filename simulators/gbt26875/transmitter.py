@@ -6,6 +6,11 @@ a time and each waits for the centre's ACK with the same serial number; with no 
 same bytes again (the standard's retransmission), and after ``tries`` unanswered attempts it
 drops the connection and reconnects, the frame still first in line, so nothing reported is lost.
 When idle it sends its own status (type 21) as a heartbeat.
+
+It misbehaves on demand, for the abuse tests: ``flood`` (frames without waiting for answers),
+``send_malformed`` (bad frames), ``set_clock`` (a clock years off, stuck, or never set),
+``repeat`` (one reading sent again and again, as if every ACK were lost), ``hang`` (connected
+but silent) and ``dribble`` (every frame a byte at a time).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import contextlib
 import logging
 import random
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,7 +80,7 @@ class SimComponent:
     description: str = ""
     status: int = ComponentBit.NORMAL
 
-    def unit(self, time: datetime) -> ComponentStatus:
+    def unit(self, time: datetime | None) -> ComponentStatus:
         return ComponentStatus(self.system_type, self.system_address, self.component_type,
                                self.component_address, self.status, self.description, time)
 
@@ -135,6 +141,11 @@ class TransmissionDeviceSimulator:
         self.status = int(TransmitterBit.NORMAL)
         self.counters = Counters()
         self.clock_offset = timedelta(0)
+        self.stuck_clock: datetime | None = None  # a clock that stopped at this time
+        self.clock_unset = False  # writes six zero bytes for every time label
+        self.byte_delay = 0.0  # dribble: seconds between the bytes of a frame
+        self._talking = asyncio.Event()  # cleared while hung: connected, saying nothing
+        self._talking.set()
         self.components: dict[tuple[int, int, int], SimComponent] = {}
         for site in config.components:
             system_type = site.system_type if site.system_type is not None else 1
@@ -199,6 +210,10 @@ class TransmissionDeviceSimulator:
                 return "disconnect requested"
             if receiving.done():
                 return "the centre closed the connection"
+            if not self._talking.is_set():
+                await _first(receiving, self._talking.wait(), self._wake.wait())
+                self._wake.clear()
+                continue
             if not self._queue:
                 self._wake.clear()
                 try:
@@ -222,8 +237,7 @@ class TransmissionDeviceSimulator:
             answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             self._in_flight = (item.serial, answer)
             try:
-                writer.write(item.raw)
-                await writer.drain()
+                await self._write(writer, item.raw)
                 command = await asyncio.wait_for(answer, self.ack_timeout)
             except TimeoutError:
                 continue
@@ -283,14 +297,38 @@ class TransmissionDeviceSimulator:
         self._reply(frame, Command.CONFIRM)
 
     def _reply(self, frame: Frame, command: Command) -> None:
-        if self._writer is not None:
-            self._writer.write(encode_frame(reply_to(frame, command, self.now()), self.variant))
+        if self._writer is not None and self._talking.is_set():
+            self._writer.write(encode_frame(reply_to(frame, command, self.stamp()),
+                                            self.variant))
+
+    async def _write(self, writer: asyncio.StreamWriter, raw: bytes) -> None:
+        if not self.byte_delay:
+            writer.write(raw)
+            await writer.drain()
+            return
+        for i in range(len(raw)):
+            writer.write(raw[i:i + 1])
+            await writer.drain()
+            await asyncio.sleep(self.byte_delay)
 
     # --- the panel ----------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The device's clock: local time plus whatever a clock sync corrected."""
+        """The device's clock: local time plus whatever a clock sync corrected (or stuck)."""
+        if self.stuck_clock is not None:
+            return self.stuck_clock
         return datetime.now(self.timezone).replace(tzinfo=None, microsecond=0) + self.clock_offset
+
+    def stamp(self) -> datetime | None:
+        """The time label the device writes: its clock, or none when the clock is unset."""
+        return None if self.clock_unset else self.now()
+
+    def set_clock(self, offset: float = 0.0, stuck: datetime | None = None,
+                  unset: bool = False) -> None:
+        """A clock ``offset`` seconds off, stopped at ``stuck``, or never set (``unset``)."""
+        self.clock_offset = timedelta(seconds=offset)
+        self.stuck_clock = stuck
+        self.clock_unset = unset
 
     def component(self, component_address: int, system_type: int = 1, system_address: int = 1,
                   component_type: int | None = None, description: str | None = None,
@@ -307,12 +345,12 @@ class TransmissionDeviceSimulator:
         """Set or clear one condition bit and report the component; returns the frame serial."""
         bit = CONDITION_BITS[condition]
         component.status = (component.status | bit) if on else (component.status & ~bit)
-        return self.report([component.unit(self.now())])
+        return self.report([component.unit(self.stamp())])
 
     def restore(self, component: SimComponent, condition: str | None = None) -> int:
         if condition is None:
             component.status &= ~ABNORMAL
-            return self.report([component.unit(self.now())])
+            return self.report([component.unit(self.stamp())])
         return self.set_condition(component, condition, on=False)
 
     def system_reset(self, system_type: int = 1, system_address: int = 1) -> int:
@@ -321,25 +359,25 @@ class TransmissionDeviceSimulator:
             if (component.system_type, component.system_address) == (system_type, system_address):
                 component.status &= ~ABNORMAL
         status = SystemBit.NORMAL | SystemBit.RESET
-        return self.report([SystemStatus(system_type, system_address, status, self.now())])
+        return self.report([SystemStatus(system_type, system_address, status, self.stamp())])
 
     def silence(self, system_type: int = 1, system_address: int = 1, operator: int = 1) -> int:
         record = OperationRecord(system_type, system_address, OperationFlag.SILENCE, operator,
-                                 self.now())
+                                 self.stamp())
         return self.report([record])
 
     def answer_duty_check(self, operator: int = 1) -> int:
         flags = TransmitterOperationFlag.DUTY_ANSWERED
-        return self.report([TransmitterOperation(flags, operator, self.now())])
+        return self.report([TransmitterOperation(flags, operator, self.stamp())])
 
     def heartbeat(self) -> int:
-        return self.report([TransmitterStatus(self.status, self.now())])
+        return self.report([TransmitterStatus(self.status, self.stamp())])
 
     def report(self, units: list[Unit]) -> int:
         """Queue one data frame in the current variant; returns its serial number."""
         serial = self._next_serial()
         frame = Frame(serial, Command.SEND_DATA, self.config.wire_address, self.centre,
-                      encode_units(units, self.variant), self.now())
+                      encode_units(units, self.variant), self.stamp())
         self._queue.append(Outgoing(serial, encode_frame(frame, self.variant)))
         self._wake.set()
         return serial
@@ -409,6 +447,33 @@ class TransmissionDeviceSimulator:
             self.counters.flooded += 1
             await asyncio.sleep(1 / rate if rate > 0 else 0)
 
+    async def repeat(self, component: SimComponent, condition: str, times: int) -> int:
+        """Set ``condition`` at ``component`` and send its frame ``times`` times, the same
+        bytes and serial each time, whatever the centre answers: a transmitter that never hears
+        the ACKs. Returns the serial."""
+        if self._writer is None:
+            raise SimulatorError(f"{self.device_id}: not connected, cannot send a frame now")
+        component.status |= CONDITION_BITS[condition]
+        serial = self._next_serial()
+        frame = Frame(serial, Command.SEND_DATA, self.config.wire_address, self.centre,
+                      encode_units([component.unit(self.stamp())], self.variant), self.stamp())
+        raw = encode_frame(frame, self.variant)
+        for _ in range(times):
+            if self._writer is None:
+                break
+            self._writer.write(raw)
+            self.counters.retransmitted += 1
+            await asyncio.sleep(0.05)
+        return serial
+
+    def hang(self, on: bool = True) -> None:
+        """Keep the connection but say nothing (no frame, heartbeat or answer) while ``on``."""
+        if on:
+            self._talking.clear()
+        else:
+            self._talking.set()
+        self._wake.set()
+
     def send_variant(self, variant: Variant) -> None:
         """Write later frames in another vendor variant (the centre should refuse them)."""
         self.variant = variant
@@ -429,8 +494,21 @@ class TransmissionDeviceSimulator:
             "queued": len(self._queue),
             "flooding": self._flood is not None and not self._flood.done(),
             "clock_offset_s": round(self.clock_offset.total_seconds(), 3),
+            "clock": "unset" if self.clock_unset else self.now().isoformat(),
+            "hung": not self._talking.is_set(),
+            "byte_delay": self.byte_delay,
             "components": [c.view() for c in self.components.values()],
         }
+
+
+async def _first(task: asyncio.Task[None], *waits: Coroutine[Any, Any, Any]) -> None:
+    """Until ``task`` is done or one of ``waits`` returns (the others are cancelled)."""
+    others = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait([task, *others], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for other in others:
+            other.cancel()
 
 
 def _connect_host(listen_host: str) -> str:
