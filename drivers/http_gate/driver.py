@@ -489,7 +489,8 @@ class HttpGateReceiver:
             # a question is decided now (device clocks tick in whole seconds, and drift); a
             # report of what the device decided keeps the device's time, if it is sane
             time=datetime.now(UTC) if observation.asks
-            else self._device_time(session, observation)))
+            else self._device_time(session, observation),
+            reading=reading_of(observation) or None))
         session.accepted["credential"] += 1
         if not observation.asks:
             return 200, (ok if config.dialect == "isapi"

@@ -39,6 +39,8 @@ def test_a_retried_push_is_one_event_carrying_the_devices_reading() -> None:
                         and turnstile.counters.retried >= 2, "the retries")
             await until(lambda: len(r.sink.events) == 2, "two door events")
             assert len(r.sink.requests) == 1  # one decision for three pushes of one read
+            (read,) = r.sink.requests
+            assert read.reading is not None and read.reading.startswith("credential|")
             forced, exit_request = r.sink.events
             assert forced.reading is not None and forced.reading.startswith("door|")
             assert exit_request.reading is not None and "|" in exit_request.reading
