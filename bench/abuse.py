@@ -13,12 +13,18 @@
    heartbeats of a listed transmitter) and runs of ``@``, sent as fast as the receiver reads them,
    reconnecting whenever it hangs up; beside valid heartbeats sent the same way. Prints frames/s,
    the gateway's CPU, the bytes its log grew by and its RSS before and after.
+4. **Memory**: the gateway's RSS (and its peak) once every device is online and polled for a
+   while, for a Modbus-only site of 800 panic inputs (50 modules x 16, polled every 100 ms),
+   without and with the guard-room console, and for the demo campus (its simulators, 2,061
+   people imported); and which of the camera and reader libraries (OpenCV, numpy, libosdp,
+   lxml) the gateway's process has mapped. Target for the Modbus-only site: <= 60 MiB.
 
 Everything runs on this machine: a private mosquitto, the simulators in a child process, the
 gateway as its own process. Prints figures only; exit code 1 only if the run itself broke.
 
-    .venv/bin/python bench/abuse.py                 # all three, about two minutes
+    .venv/bin/python bench/abuse.py                 # all four, about three minutes
     .venv/bin/python bench/abuse.py --only garbage --frames 1000000
+    .venv/bin/python bench/abuse.py --only memory
 """
 
 from __future__ import annotations
@@ -379,16 +385,150 @@ def run_garbage(args: argparse.Namespace, workdir: Path) -> None:
         broker.stop()
 
 
+# -- 4: memory ----------------------------------------------------------------------------------
+
+MODBUS_INPUTS_TARGET_MIB = 60.0
+# native libraries of the camera and reader drivers, as they appear in /proc/PID/maps
+DRIVER_LIBRARIES = {"OpenCV": "/cv2/", "numpy": "/numpy", "libosdp": "/osdp_sys", "lxml": "/lxml/"}
+DEMO_CAMPUS = Path(__file__).resolve().parent.parent / "config" / "demo-campus.yaml"
+
+
+def peak_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def mapped_libraries(pid: int) -> list[str]:
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return [name for name, part in DRIVER_LIBRARIES.items() if part in maps]
+
+
+async def stay_idle(_campus: Any) -> None:
+    """The memory part only needs the devices to answer their polls."""
+
+
+def modbus_only_site(workdir: Path, broker: str, inputs: int, console: bool) -> Path:
+    modules = [f"io-{i:03d}" for i in range(inputs // 16)]
+    site = base_site(workdir, broker, [
+        {"id": d, "driver": "modbus", "tcp": {"host": "127.0.0.1", "port": port},
+         "poll_interval": "100ms", "debounce": "50ms",
+         "points": [{"id": f"btn-{j:02d}", "input": j, "zone": f"z-{d}"} for j in range(16)]}
+        for d, port in zip(modules, free_ports(len(modules)), strict=True)])
+    doc = yaml.safe_load(site.read_text())
+    doc["console"] = ({"listen": {"host": "127.0.0.1", "port": free_port()}} if console
+                      else {"enabled": False})
+    site.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return site
+
+
+def demo_campus_site(workdir: Path, broker: str) -> Path:
+    """config/demo-campus.yaml with this run's broker, state, secrets and free ports (the
+    simulators read the same copy), its people imported as the demo does."""
+    from gateway.access.credentials import CredentialStore, read_import_file, snapshot_parts
+    from gateway.config import load_site
+    from gateway.demo import DEMO_PEOPLE, make_secrets
+
+    doc = yaml.safe_load(DEMO_CAMPUS.read_text())
+    doc["gateway"]["state_dir"] = str(workdir / "state")
+    doc["mqtt"]["url"] = broker
+    doc["console"]["map"]["image"] = str(DEMO_CAMPUS.parent / doc["console"]["map"]["image"])
+    ports: dict[int, int] = {}
+
+    def localise(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"file"}:
+                return {"file": str(workdir / "secrets" / Path(node["file"]).name)}
+            return {k: (ports.setdefault(v, free_port()) if k == "port" and isinstance(v, int)
+                        else localise(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [localise(item) for item in node]
+        if isinstance(node, str) and node.startswith("http://127.0.0.1:"):
+            port = int(node.rsplit(":", 1)[1].split("/")[0])
+            return node.replace(f":{port}", f":{ports.setdefault(port, free_port())}")
+        return node
+
+    doc = localise(doc)
+    path = workdir / "demo-campus.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    site = load_site(path)
+    make_secrets(site)
+    site.gateway.state_dir.mkdir(parents=True, exist_ok=True)
+    store = CredentialStore(site.gateway.state_dir)
+    try:
+        persons, credentials = read_import_file(DEMO_PEOPLE)
+        for part in snapshot_parts(1, persons, credentials, per_part=10_000):
+            asyncio.run(store.snapshot(part))
+    finally:
+        store.close()
+    return path
+
+
+def measure_memory(label: str, site: Path, broker: Mosquitto, settle: float) -> float:
+    """RSS of a gateway on ``site`` once every device is online and ``settle`` s have passed;
+    ``broker`` is fresh, so no retained availability of an earlier run counts."""
+    from gateway.config import load_site
+
+    devices = {entry["id"] for d in load_site(site).devices for entry in d.inventory()}
+    recorder = Recorder(broker.port, f"campus/{SITE_ID}/event/panic/#")
+    sim = SimProcess(site, stay_idle)
+    gateway = Gateway(site)
+    try:
+        started = time.monotonic()
+        if not recorder.wait_online(devices, 60, gateway.alive):
+            missing = sorted(devices - recorder.online)
+            raise RuntimeError(f"{label}: not online after 60 s: {missing}\n{gateway.tail()}")
+        online = time.monotonic() - started
+        time.sleep(settle)  # polls, subscriptions and analytics running
+        pid = gateway.proc.pid
+        rss, peak, libraries = rss_mib(pid), peak_mib(pid), mapped_libraries(pid)
+        print(f"  {label:<38} RSS {rss:6.1f} MiB   peak {peak:6.1f} MiB   "
+              f"{len(devices)} devices online after {online:.1f} s, then {settle:g} s   "
+              f"driver libraries mapped: {', '.join(libraries) or 'none'}")
+        return rss
+    finally:
+        gateway.stop()
+        sim.stop()
+        recorder.close()
+
+
+def run_memory(args: argparse.Namespace, workdir: Path) -> None:
+    print(f"\n4. gateway memory: a Modbus-only site of {args.inputs} inputs, and the demo campus")
+    for case in ("console off", "console on", "demo"):
+        folder = workdir / case.replace(" ", "-")
+        folder.mkdir()
+        broker = Mosquitto(folder).start()
+        try:
+            if case == "demo":
+                measure_memory("demo campus (simulated)", demo_campus_site(folder, broker.url),
+                               broker, args.settle)
+                continue
+            site = modbus_only_site(folder, broker.url, args.inputs, case == "console on")
+            rss = measure_memory(f"Modbus-only, {args.inputs} inputs, {case}", site, broker,
+                                 args.settle)
+            print(f"  {'':38} target <= {MODBUS_INPUTS_TARGET_MIB:g} MiB: "
+                  f"{'met' if rss <= MODBUS_INPUTS_TARGET_MIB else 'MISSED'}")
+        finally:
+            broker.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["fires", "commands", "garbage"])
+    parser.add_argument("--only", choices=["fires", "commands", "garbage", "memory"])
     parser.add_argument("--fires", type=int, default=100, help="fires per run (part 1)")
     parser.add_argument("--presses", type=int, default=100, help="presses per run (part 2)")
     parser.add_argument("--modules", type=int, default=20, help="I/O modules (part 2)")
     parser.add_argument("--frames", type=int, default=200_000, help="frames per run (part 3)")
+    parser.add_argument("--inputs", type=int, default=800,
+                        help="panic inputs of the Modbus-only site, 16 a module (part 4)")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds the devices run before RSS is read (part 4)")
     args = parser.parse_args(argv)
     print(f"life-safety under abuse; {machine()}")
-    parts = {"fires": run_fires, "commands": run_commands, "garbage": run_garbage}
+    parts = {"fires": run_fires, "commands": run_commands, "garbage": run_garbage,
+             "memory": run_memory}
     try:
         for name, part in parts.items():
             if args.only in (None, name):
