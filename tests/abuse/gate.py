@@ -1,0 +1,226 @@
+"""HTTP-push gate controllers, in both dialects: Hikvision ISAPI and the signed JSON webhook.
+
+The simulated controller of the site file is taken offline once it has been seen, and the test
+speaks for it (``gate_client.GateClient``): the abuses are requests no well-behaved controller
+sends.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.abuse.abuses import Abuse, AbuseRig, Family
+from tests.abuse.gate_client import GateClient
+from tests.conftest import free_port
+from tests.http_gate.support import (
+    ACCESS,
+    ENV,
+    MAC,
+    PUSH_PASSWORD,
+    TURNSTILE,
+    VEHICLE,
+    WEBHOOK_SECRET,
+    isapi_controller,
+    section,
+    webhook_controller,
+)
+
+RECEIVER = "gate-controllers"
+TAMPER = "access.reader_tamper"
+MAX_BODY = 4096
+LONG = 2_000  # characters of a free-text field: past its bound, within max_body
+
+
+OVERSIZED_DEFECT = {
+    "isapi": "drivers/http_gate/isapi.py cuts a 2,000-digit cardNo to 64 characters itself "
+             "(device_text), so the access.granted event reaches the intake already cut and "
+             "carries no `truncated` extension: the platform cannot tell the credential was cut",
+    "webhook": "drivers/http_gate/webhook.py refuses the whole event when a free-text field is "
+               "over its bound: 400 'not a gate webhook event: detail: String should have at "
+               "most 200 characters', so the tamper alarm is lost instead of cut and flagged "
+               "`truncated`",
+}
+TIME_DEFECT = ("drivers/http_gate/driver.py (_device_time) replaces a device time outside "
+               "DEVICE_TIME_BEHIND/AHEAD by the receipt time itself, so the event reaches the "
+               "intake without Event.device_time: no `devicetime` extension for "
+               "0001-01-01T00:00:00+08:00, the device's own time is lost")
+
+
+def stanza_of(controller: dict[str, Any]) -> Any:
+    def stanza(_tmp: Path) -> list[dict[str, Any]]:
+        receiver = section({**controller, "heartbeat_timeout": "3s"}, max_body=MAX_BODY)
+        receiver["listen"] = {"host": "127.0.0.1", "port": free_port()}
+        return [receiver]
+    return stanza
+
+
+def client(rig: AbuseRig) -> GateClient:
+    found: GateClient = rig.state["client"]
+    return found
+
+
+def prepare(device: str) -> Any:
+    def run(rig: AbuseRig) -> None:
+        rig.act(RECEIVER, "offline", controller=device)  # from now on the test speaks for it
+        stanza = next(d for d in yaml.safe_load(rig.site.read_text())["devices"]
+                      if d["id"] == RECEIVER)
+        base = f"http://127.0.0.1:{stanza['listen']['port']}"
+        rig.state["client"] = GateClient(
+            base, rig.family.name.rsplit("-", 1)[1], user=VEHICLE, password=PUSH_PASSWORD,
+            mac=MAC, device_key="ET-2231-0042", secret=WEBHOOK_SECRET)
+    return run
+
+
+def finish(rig: AbuseRig) -> None:
+    if "client" in rig.state:
+        client(rig).close()
+
+
+def tamper_through(rig: AbuseRig, device: str, **kwargs: Any) -> dict[str, Any]:
+    """A tamper alarm pushed now reaches us (and is restored after)."""
+    mark = rig.mark()
+    answer = client(rig).tamper(True, **kwargs)
+    assert answer.status_code == 200, (answer.status_code, answer.text)
+    try:
+        (event,) = rig.wait(mark, TAMPER, device, timeout=10)
+    finally:
+        client(rig).tamper(False)
+    return event
+
+
+def only_real(rig: AbuseRig, mark: int, device: str) -> None:
+    types = [e["type"] for e in rig.since(mark, "", device) if ".alarm." not in e["type"]]
+    assert all(t.startswith("campus.access.reader_tamper") for t in types), types
+
+
+def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
+    # --- flood: as many tampers as HTTP carries -------------------------------------------------
+    def flood_start(rig: AbuseRig) -> None:
+        stop = threading.Event()
+        statuses: list[int] = []
+
+        def run() -> None:
+            active = True
+            while not stop.is_set():
+                statuses.append(client(rig).tamper(active).status_code)
+                active = not active
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        rig.state["flood"] = (stop, thread, statuses)
+
+    def flood_observe(rig: AbuseRig, mark: int) -> None:
+        (flooding,) = rig.wait(mark, "device.flooding", device, timeout=15)
+        assert flooding["severity"] == "critical"
+        statuses = rig.state["flood"][2]
+        assert 503 in statuses, "a controller over its budget is told to send again"
+
+    def flood_stop(rig: AbuseRig) -> None:
+        stop, thread, _ = rig.state.pop("flood")
+        mark = rig.mark()
+        stop.set()
+        thread.join(10)
+        rig.wait(mark, "device.flood_ended", device, timeout=20)
+        for _ in range(50):  # leave the tamper restored, however long the budget takes
+            if client(rig).tamper(False).status_code == 200:
+                break
+            rig.quiet(0.2)
+
+    # --- oversized: a body over max_body, and a free-text field longer than its bound ------------
+    def oversized_observe(rig: AbuseRig, mark: int) -> None:
+        answer = client(rig).send(b'{"type": "heartbeat", "pad": "' + b"x" * MAX_BODY + b'"}')
+        assert answer.status_code == 413, (answer.status_code, answer.text)
+        if dialect == "webhook":  # its free text: a tamper's detail
+            event = tamper_through(rig, device, detail="d" * LONG)
+            assert "detail" in event.get("truncated", ""), event
+            return
+        # an ISAPI tamper's text is the gateway's own; its card number is the device's
+        answer = client(rig).card("7" * LONG)
+        assert answer.status_code == 200, (answer.status_code, answer.text)
+        (event,) = rig.wait(mark, "access.granted", device, timeout=10)
+        assert "credential" in event.get("truncated", ""), event
+
+    # --- malformed: bodies that do not parse; answered 400 with the reason, nothing published -----
+    def malformed_observe(rig: AbuseRig, mark: int) -> None:
+        for body in (b'{"type": "tamper", "active": tr', b"<EventNotificationAlert><",
+                     b"\xff\xfe\x00garbage", b"[]", b'{"a":' * 40 + b"1" + b"}" * 40):
+            answer = client(rig).send(body)
+            assert answer.status_code == 400 and answer.text.strip(), (body, answer.text)
+        only_real(rig, mark, device)
+        tamper_through(rig, device)  # and the controller's next real event is taken
+
+    # --- time extremes --------------------------------------------------------------------------
+    def times_observe(rig: AbuseRig, mark: int) -> None:
+        now = datetime.now(UTC)
+        for when in ("0001-01-01T00:00:00+08:00", "1970-01-01T00:00:00Z",
+                     "9999-12-31T23:59:59-08:00",
+                     (now - timedelta(days=3)).isoformat(timespec="seconds")):
+            event = tamper_through(rig, device, when=when)
+            assert abs(datetime.fromisoformat(event["time"]) - datetime.now(UTC)) < timedelta(
+                minutes=2), (when, event["time"])
+            assert "devicetime" in event, f"{when}: the device's own time is not kept"
+
+    # --- slow and hung peers --------------------------------------------------------------------
+    def slow_observe(rig: AbuseRig, mark: int) -> None:
+        dribbling = client(rig).slow_tamper(True, chunk_delay=0.05)
+        tamper_through(rig, device)  # the receiver is not held up by the slow request
+        dribbling.join(30)
+        answer = client(rig).slow_answer
+        if dialect == "webhook":
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        else:  # an ISAPI request cannot carry its digest unasked: challenged like any other
+            assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+        assert not rig.since(mark, "device.offline", device)
+        client(rig).tamper(False)
+
+    def hung_start(rig: AbuseRig) -> None:
+        client(rig).hung.set()
+        rig.state["hung"] = client(rig).hang_open()
+
+    def hung_observe(rig: AbuseRig, mark: int) -> None:
+        (offline,) = rig.wait(mark, "device.offline", device, timeout=15)
+        assert "no request" in offline["data"]["reason"], offline["data"]["reason"]
+
+    def hung_stop(rig: AbuseRig) -> None:
+        rig.state.pop("hung").close()
+        mark = rig.mark()
+        client(rig).hung.clear()
+        rig.wait(mark, "device.online", device, timeout=15)
+
+    # --- retries of one event -------------------------------------------------------------------
+    def retry_observe(rig: AbuseRig, mark: int) -> None:
+        serial = client(rig).next_serial()
+        when = datetime.now().astimezone().isoformat(timespec="seconds")
+        for _ in range(5):
+            answer = client(rig).tamper(True, serial=serial, when=when)
+            assert answer.status_code == 200, answer.text
+        rig.wait(mark, TAMPER, device, timeout=10)
+        tamper_through(rig, device)  # a later event is through: the retries were all taken
+        tampers = rig.since(mark, TAMPER, device)
+        assert len(tampers) == 2, f"{len(tampers)} events for 5 sends of one and 1 of another"
+        client(rig).tamper(False)
+
+    return Family(
+        name=f"http_gate-{dialect}", driver="http_gate", devices=stanza_of(controller),
+        device=device, ready=(device,), site={"access": ACCESS}, env=ENV,
+        prepare=prepare(device), finish=finish,
+        abuses={
+            "flood": Abuse(flood_start, flood_observe, flood_stop),
+            "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
+                               known_defect=OVERSIZED_DEFECT[dialect]),
+            "malformed": Abuse(observe=malformed_observe, start=lambda rig: None),
+            "time": Abuse(observe=times_observe, start=lambda rig: None,
+                          known_defect=TIME_DEFECT),
+            "slow": Abuse(observe=slow_observe, start=lambda rig: None),
+            "hung": Abuse(hung_start, hung_observe, hung_stop),
+            "retry": Abuse(observe=retry_observe, start=lambda rig: None),
+        })
+
+
+ISAPI = family("isapi", VEHICLE, isapi_controller(mode="decides"))
+WEBHOOK = family("webhook", TURNSTILE, webhook_controller(mode="decides"))
