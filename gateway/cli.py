@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +171,11 @@ def _operator_token(args: argparse.Namespace) -> tuple[str, str]:
     return operator, token
 
 
-def _remote_requests(args: argparse.Namespace,
-                     requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]] | int:
+def _remote_requests(args: argparse.Namespace, requests: Iterable[tuple[str, dict[str, Any]]],
+                     on_answer: Callable[[], None] | None = None,
+                     ) -> list[dict[str, Any]] | int:
     """Send requests one after the other on one connection; their answers, or an exit code.
-    Stops at the first refusal (printed)."""
+    Stops at the first refusal (printed). ``on_answer``: called after each answer (progress)."""
     from gateway import remote
 
     url, _prefix, topics, mqtt_site = _broker_args(args)
@@ -202,6 +204,8 @@ def _remote_requests(args: argparse.Namespace,
                       file=sys.stderr)
                 return 1
             answers.append(answer)
+            if on_answer is not None:
+                on_answer()
     except TimeoutError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -345,29 +349,38 @@ def cmd_visitor(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials(args: argparse.Namespace) -> int:
-    from gateway.access.credentials import SyncError, read_import_file, snapshot_parts
+    from gateway.access.credentials import SyncError
+    from gateway.access.imports import CredentialFile
+    from gateway.progress import Progress
 
     if args.action == "status":
         return _remote_command(args, "access.status", {})
+    path = Path(args.file)
+    reading = Progress(f"{args.file}: checking", 0, "bytes")
     try:
-        persons, credentials = read_import_file(Path(args.file))
+        file = CredentialFile(path, progress=reading.update)
     except SyncError as exc:
+        reading.close()
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    version = args.version
-    if version is None:
-        status = _remote_requests(args, [("access.status", {})])
-        if isinstance(status, int):
-            return status
-        version = int(status[0]["data"]["credentials_version"]) + 1
-    parts = snapshot_parts(version, persons, credentials)
-    answers = _remote_requests(args, [("credentials.snapshot", json.loads(p.model_dump_json()))
-                                      for p in parts])
-    if isinstance(answers, int):
-        return answers
-    last = answers[-1]["data"]
-    print(f"{args.file}: version {last['version']}: {last['persons']} persons, "
-          f"{last['credentials']} credentials ({len(parts)} parts)")
+    reading.close()
+    with file:
+        version = args.version
+        if version is None:
+            status = _remote_requests(args, [("access.status", {})])
+            if isinstance(status, int):
+                return status
+            version = int(status[0]["data"]["credentials_version"]) + 1
+        sending = Progress(f"{args.file}: sending", file.parts, "parts")
+        answers = _remote_requests(
+            args, (("credentials.snapshot", part) for part in file.snapshot_parts(version)),
+            on_answer=sending.step)
+        sending.close()
+        if isinstance(answers, int):
+            return answers
+        last = answers[-1]["data"]
+        print(f"{args.file}: version {last['version']}: {last['persons']} persons, "
+              f"{last['credentials']} credentials ({file.parts} parts, {file.rows} rows)")
     return 0
 
 

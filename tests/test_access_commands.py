@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gateway.access.credentials import CredentialStore
 from tests.conftest import Mosquitto, Subscriber
 from tests.rig import CHIEF_TOKEN, GatewayProcess, cli, site_file
 
@@ -75,3 +76,44 @@ def test_a_file_import_a_visit_and_a_lockdown_from_the_command_line(
                 ("lockdown.start", "denied"), ("lockdown.stop", "ok")} <= audited
     finally:
         gateway.stop()
+
+
+def test_an_excel_export_in_gb18030_is_imported_and_a_latin1_file_refused(
+        tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
+    site = site_file(tmp_path, mosquitto.url, modules=0, extra=ACCESS)
+    cards = tmp_path / "学生名单.csv"
+    rows = ["person_id,category,code,name"]
+    rows += [f"S{n:05d},student,{20260000 + n},学生{n}号" for n in range(3000)]
+    cards.write_bytes(("\r\n".join(rows) + "\r\n").encode("gb18030"))
+    latin = tmp_path / "staff.csv"
+    latin.write_bytes("person_id,category,code,name\nT001,staff,9001,José\n".encode("latin-1"))
+    # the file is read before the gateway is asked anything: no gateway needed to refuse it
+    refused = cli(site, "credentials", "import", str(latin), operator="chief",
+                  token=CHIEF_TOKEN)
+    assert refused.returncode == 2, refused.stderr
+    assert "staff.csv: line 2, byte offset 48 (0xE9): neither UTF-8 nor GB18030" \
+        in refused.stderr
+    assert "Traceback" not in refused.stderr
+    gateway = GatewayProcess(site).start()
+    try:
+        subscriber.wait_for(lambda msgs: any(m.topic.endswith("/status") and m.json()["online"]
+                                             for m in msgs), what="gateway online")
+        imported = cli(site, "credentials", "import", str(cards), operator="chief",
+                       token=CHIEF_TOKEN)
+        assert imported.returncode == 0, imported.stderr
+        assert "version 1: 3000 persons, 3000 credentials" in imported.stdout
+        # not a terminal: progress as plain lines, the last one complete
+        sending = [line for line in imported.stderr.splitlines() if ": sending: " in line]
+        assert len(sending) > 1 and "\r" not in imported.stderr, imported.stderr
+        done = sending[-1].split(": sending: ")[1]
+        parts = done.split(" of ")[1].split()[0]
+        assert done == f"100% ({parts} of {parts} parts)", sending
+        subscriber.wait_event("access.credentials_synced")
+    finally:
+        gateway.stop()
+    # the names as the office wrote them, where the roll call reads them
+    store = CredentialStore(tmp_path / "state")
+    try:
+        assert store.person("S02999") == ("student", "学生2999号")
+    finally:
+        store.close()

@@ -6,7 +6,10 @@ credentials are held); changes are written on a thread, each set in one transact
 decision sees the list before a change or after it, never half of it.
 
 The list is versioned. A **snapshot** replaces everything; it may come in parts (a request is at
-most 64 KiB), which are kept aside until the last has arrived and then swapped in at once.
+most 64 KiB; up to ``MAX_PARTS`` of them, some millions of cards). Each part's rows are written
+to staging tables as it arrives (a part sent again replaces its rows), and once the last has
+arrived they are checked and swapped in at once, in SQL: the gateway never holds the whole list
+in memory.
 **Changes** apply on top of the version they were made against, and only there. Both are
 idempotent: the version already held is answered ``ok`` without writing. What is kept of a
 person is what a decision needs: id, category, validity, gates, schedule; a name only if the
@@ -17,10 +20,8 @@ a 4-digit PIN cannot be protected by hashing alone, so the file's 0600 mode is w
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import hmac
-import io
 import json
 import os
 import secrets
@@ -31,13 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.access.config import Category
 
 STORE_FILE = "credentials.sqlite3"
 PIN_ROUNDS = 2000
-MAX_PARTS = 1000
+MAX_PARTS = 20_000  # 20,000 requests of 64 KiB: over 1 GB of list, 10 million short rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -51,7 +52,16 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS staged (
     version INTEGER NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (version, part));
+CREATE TABLE IF NOT EXISTS staged_persons (
+    part INTEGER NOT NULL, id TEXT NOT NULL, category TEXT NOT NULL, name TEXT, schedule TEXT,
+    gates TEXT, valid_from REAL, valid_until REAL);
+CREATE INDEX IF NOT EXISTS staged_persons_part ON staged_persons (part);
+CREATE TABLE IF NOT EXISTS staged_credentials (
+    part INTEGER NOT NULL, code TEXT NOT NULL, person_id TEXT NOT NULL, status TEXT NOT NULL,
+    valid_from REAL, valid_until REAL, pin TEXT);
+CREATE INDEX IF NOT EXISTS staged_credentials_part ON staged_credentials (part);
 """
+# the rows staged belong to the one snapshot named in ``staged`` (its version and part count)
 
 
 class SyncError(Exception):
@@ -188,6 +198,8 @@ class CredentialStore:
         self.path = state_dir / STORE_FILE
         self._write = _connect(self.path)
         self._write.executescript(SCHEMA)
+        # parts kept whole by an earlier release (their body in ``staged``): sent again, then
+        self._write.execute("DELETE FROM staged WHERE body <> ''")
         self._read = _connect(self.path)
         self._lock = asyncio.Lock()
         self.version = self._version()
@@ -258,36 +270,61 @@ class CredentialStore:
         db = self._write
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM staged WHERE version <> ? OR parts <> ?",
-                       (snapshot.version, snapshot.parts))
+            if db.execute("SELECT 1 FROM staged WHERE version <> ? OR parts <> ? LIMIT 1",
+                          (snapshot.version, snapshot.parts)).fetchone():
+                self._unstage()  # another snapshot was under way: this one replaces it
+            db.execute("DELETE FROM staged_persons WHERE part = ?", (snapshot.part,))
+            db.execute("DELETE FROM staged_credentials WHERE part = ?", (snapshot.part,))
+            db.executemany("INSERT INTO staged_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           ((snapshot.part, *_person_row(p)) for p in snapshot.persons))
+            db.executemany("INSERT INTO staged_credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           ((snapshot.part, *_credential_row(c))
+                            for c in snapshot.credentials))
             db.execute("INSERT OR REPLACE INTO staged (version, part, parts, body) VALUES"
-                       " (?, ?, ?, ?)", (snapshot.version, snapshot.part, snapshot.parts,
-                                         snapshot.model_dump_json()))
-            have = db.execute("SELECT count(*) FROM staged WHERE version = ?",
-                              (snapshot.version,)).fetchone()[0]
+                       " (?, ?, ?, '')", (snapshot.version, snapshot.part, snapshot.parts))
+            have = db.execute("SELECT count(*) FROM staged").fetchone()[0]
             if have < snapshot.parts:
                 db.execute("COMMIT")
                 return self._applied(current, "snapshot", 0, complete=False)
-            parts = [Snapshot.model_validate_json(body) for (body,) in db.execute(
-                "SELECT body FROM staged WHERE version = ? ORDER BY part", (snapshot.version,))]
-            persons = [p for part in parts for p in part.persons]
-            credentials = [c for part in parts for c in part.credentials]
-            self._check(persons, credentials, {p.id for p in persons})
+            self._check_staged()
             db.execute("DELETE FROM persons")
             db.execute("DELETE FROM credentials")
-            db.executemany("INSERT OR REPLACE INTO persons VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           map(_person_row, persons))
-            db.executemany("INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
-                           map(_credential_row, credentials))
-            db.execute("DELETE FROM staged")
+            # in the order sent: a person given twice is the last one given, as with changes
+            db.execute("INSERT OR REPLACE INTO persons SELECT id, category, name, schedule,"
+                       " gates, valid_from, valid_until FROM staged_persons ORDER BY part, rowid")
+            db.execute("INSERT INTO credentials SELECT code, person_id, status, valid_from,"
+                       " valid_until, pin FROM staged_credentials ORDER BY part, rowid")
+            changed = db.execute("SELECT count(*) FROM credentials").fetchone()[0]
+            self._unstage()
             db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
                        (str(snapshot.version),))
-            applied = self._applied(snapshot.version, "snapshot", len(credentials))
+            applied = self._applied(snapshot.version, "snapshot", changed)
             db.execute("COMMIT")
             return applied
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _unstage(self) -> None:
+        for table in ("staged", "staged_persons", "staged_credentials"):
+            self._write.execute(f"DELETE FROM {table}")
+
+    def _check_staged(self) -> None:
+        """The checks of ``_check`` on the staged rows, in SQL."""
+        db = self._write
+        orphans = [row[0] for row in db.execute(
+            "SELECT DISTINCT person_id FROM staged_credentials WHERE person_id NOT IN"
+            " (SELECT id FROM staged_persons) ORDER BY person_id LIMIT 6")]
+        if orphans:
+            count = db.execute(
+                "SELECT count(DISTINCT person_id) FROM staged_credentials WHERE person_id NOT IN"
+                " (SELECT id FROM staged_persons)").fetchone()[0]
+            raise SyncError(f"{count} credential(s) name no person: "
+                            f"{', '.join(orphans[:5])}{' ...' if count > 5 else ''}")
+        twice = db.execute("SELECT code FROM staged_credentials GROUP BY code"
+                           " HAVING count(*) > 1 LIMIT 1").fetchone()
+        if twice:
+            raise SyncError(f"a credential code appears twice: {twice[0]}")
 
     def _changes(self, changes: Changes) -> Applied:
         current = self._version()
@@ -342,64 +379,18 @@ class CredentialStore:
 
 
 def read_import_file(path: Path) -> tuple[list[PersonRecord], list[CredentialRecord]]:
-    """Persons and credentials from a JSON file (``{persons: [...], credentials: [...]}``) or a
-    CSV file with one card per row: ``person_id,category,code`` and optional ``name``,
-    ``status``, ``valid_from``, ``valid_until``, ``gates`` (separated by ``;``), ``schedule``,
-    ``pin``; lines starting with ``#`` are comments. Errors name the file, the line and the
-    field."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SyncError(f"{path}: {exc.strerror}") from None
-    try:
-        if path.suffix.lower() == ".json":
-            doc = json.loads(text)
-            if not isinstance(doc, dict):
-                raise SyncError(f"{path}: expected an object with persons and credentials")
-            persons = [PersonRecord.model_validate(p) for p in doc.get("persons", [])]
-            credentials = [CredentialRecord.model_validate(c) for c in doc.get("credentials", [])]
-            return persons, credentials
-        return _read_csv(path, text)
-    except json.JSONDecodeError as exc:
-        raise SyncError(f"{path}: line {exc.lineno}: {exc.msg}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SyncError(f"{path}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-                        ) from None
+    """Persons and credentials of a CSV or JSON file (``gateway.access.imports``: encodings,
+    the format, errors naming the file, the line and the field), all in memory: for files of
+    a few thousand rows (the demo's); the command line streams a file instead."""
+    from gateway.access.imports import CredentialFile  # it builds on this module's records
 
-
-def _read_csv(path: Path, text: str) -> tuple[list[PersonRecord], list[CredentialRecord]]:
-    persons: dict[str, PersonRecord] = {}
+    persons: list[PersonRecord] = []
     credentials: list[CredentialRecord] = []
-    # lines starting with # are comments; errors still name the line of the file
-    kept = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-            if not line.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in kept)))
-    need = {"person_id", "category", "code"}
-    if not need <= set(reader.fieldnames or ()):
-        raise SyncError(f"{path}: the header must name {', '.join(sorted(need))} "
-                        f"(has {reader.fieldnames})")
-    for row in reader:
-        line = kept[reader.line_num - 1][0]
-
-        def get(key: str, row: dict[str, str | None] = row) -> str | None:
-            value = (row.get(key) or "").strip()
-            return value or None
-        try:
-            person = PersonRecord(
-                id=get("person_id") or "", category=get("category"),
-                name=get("name"), schedule=get("schedule"),
-                gates=[g for g in (get("gates") or "").split(";") if g],
-                valid_from=get("valid_from"), valid_until=get("valid_until"))
-            credentials.append(CredentialRecord(
-                code=get("code") or "", person_id=person.id,
-                status=get("status") or "active", pin=get("pin")))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise SyncError(f"{path}: line {line}: {'.'.join(str(p) for p in first['loc'])}: "
-                            f"{first['msg']}") from None
-        persons.setdefault(person.id, person)
-    return list(persons.values()), credentials
+    with CredentialFile(path) as file:
+        for part in file.snapshot_parts(1):
+            persons += [PersonRecord.model_validate(p) for p in part["persons"]]
+            credentials += [CredentialRecord.model_validate(c) for c in part["credentials"]]
+    return persons, credentials
 
 
 def snapshot_parts(version: int, persons: Iterable[PersonRecord],
