@@ -230,18 +230,23 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
         print("\n".join(exc.problems), file=sys.stderr)
         return EXIT_CONFIG
     url = broker_url or f"mqtt://127.0.0.1:{port}"
+    console = site.console
+    if console_port is not None:
+        console = console.model_copy(update={
+            "listen": console.listen.model_copy(update={"port": console_port})})
+    site = site.model_copy(update={"console": console})
+    try:  # before anything is written: a demo already running keeps its token and secrets
+        refuse_taken_ports(demo_listeners(site, port if broker_url is None else None, control))
+    except DemoError as exc:
+        print(f"campus-gateway demo: {exc}", file=sys.stderr)
+        return 1
     token = secrets.token_urlsafe(24)
     state = site.gateway.state_dir
     state.mkdir(parents=True, exist_ok=True)
     token_file = state / "operator-token"
     token_file.touch(mode=0o600)
     token_file.write_text(token + "\n")
-    console = site.console
-    if console_port is not None:
-        console = console.model_copy(update={
-            "listen": console.listen.model_copy(update={"port": console_port})})
     site = site.model_copy(update={
-        "console": console,
         "mqtt": site.mqtt.model_copy(update={"url": url, "protocol": "3.1.1"}),
         "operators": [*site.operators,
                       Operator(name=OPERATOR, role="supervisor", token_sha256=token_digest(token))],
@@ -252,7 +257,6 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
     async def main(stop: asyncio.Event) -> None:
         from gateway.app import Gateway
 
-        refuse_taken_ports(demo_listeners(site, port if broker_url is None else None, control))
         people = await _load_people(site)
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(

@@ -150,6 +150,8 @@ def test_a_second_demo_refuses_to_start_naming_the_port_in_use(tmp_path: Path) -
     assert "another demo" in second.stderr
     assert "Traceback" not in second.stderr
     assert "Campus gateway demo is running" not in second.stdout
+    # and it wrote nothing: the first demo's operator token is still the one it printed
+    assert not (tmp_path / "var").exists()
 
 
 def test_the_demo_checks_every_port_of_its_campus_before_it_starts() -> None:
