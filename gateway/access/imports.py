@@ -1,8 +1,9 @@
 """Credential files as a school office exports them, read a row at a time and cut into parts.
 
-A file is a CSV with one card per row (``person_id,category,code`` and optional ``name``,
-``status``, ``valid_from``, ``valid_until``, ``gates`` separated by ``;``, ``schedule``, ``pin``;
-lines starting with ``#`` are comments), or JSON ``{persons: [...], credentials: [...]}``.
+A file is a CSV (or Excel's tab-separated "Unicode text") with one card per row
+(``person_id,category,code`` and optional ``name``, ``status``, ``valid_from``, ``valid_until``,
+``gates`` separated by ``;``, ``schedule``, ``pin``; lines starting with ``#`` are comments), or
+JSON ``{persons: [...], credentials: [...]}``.
 
 Its encoding: a byte order mark says UTF-8 or UTF-16; without one the file must decode as UTF-8,
 or else as GB18030 (what Excel writes as "CSV" on a Chinese Windows: GBK and GB2312 are part of
@@ -20,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -172,7 +174,11 @@ class CredentialFile:
                     if where[0] % 10_000 == 0:
                         self._progress(raw.tell(), self._size)
 
-            reader = csv.reader(lines())
+            rows = lines()
+            first = next(rows, "")
+            # Excel's "Unicode text" (UTF-16) separates with tabs
+            tabs = "\t" in first and "," not in first
+            reader = csv.reader(itertools.chain([first], rows), delimiter="\t" if tabs else ",")
             header = [h.strip() for h in next(reader, [])]
             if not set(NEED) <= set(header):
                 raise SyncError(f"{self.path}: the header must name {', '.join(NEED)} "

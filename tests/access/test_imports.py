@@ -29,6 +29,10 @@ def test_the_encodings_excel_writes_are_read_and_others_refused(tmp_path: Path) 
         path = tmp_path / f"cards-{encoding}-{len(bom)}.csv"
         path.write_bytes(bom + (HEADER + ROWS).encode(encoding))
         assert names(path) == expected, (encoding, bom)
+    # Excel's "Unicode text": UTF-16 with its BOM, tab-separated
+    tabbed = tmp_path / "cards.txt"
+    tabbed.write_bytes(b"\xff\xfe" + (HEADER + ROWS).replace(",", "\t").encode("utf-16-le"))
+    assert names(tabbed) == expected
     # Excel on a Chinese Windows: "CSV (comma delimited)" is GB18030/GBK, no BOM
     gbk = tmp_path / "cards-gbk.csv"
     gbk.write_bytes((HEADER + "S001,student,1001,王小明,main-gate\nS002,student,1002,李华,\n"
