@@ -18,13 +18,20 @@
    without and with the guard-room console, and for the demo campus (its simulators, 2,061
    people imported); and which of the camera and reader libraries (OpenCV, numpy, libosdp,
    lxml) the gateway's process has mapped. Target for the Modbus-only site: <= 60 MiB.
+5. **Panic latency beside a camera that ignores MessageLimit**: Modbus I/O modules polled every
+   100 ms and one ONVIF camera (simulated) whose every PullMessages answer carries thousands of
+   tamper notifications it was not asked for: 1,500 (an answer under the 1 MiB cap: parsed on a
+   worker thread, 100 used, the rest charged to its flood budget), 20,000 and 60,000 (over the
+   cap: refused before it is read). Prints press latency beside the figure without the camera
+   flooding, the camera events and flooding alarms published, and the gateway's RSS.
 
 Everything runs on this machine: a private mosquitto, the simulators in a child process, the
 gateway as its own process. Prints figures only; exit code 1 only if the run itself broke.
 
-    .venv/bin/python bench/abuse.py                 # all four, about three minutes
+    .venv/bin/python bench/abuse.py                 # all five, about five minutes
     .venv/bin/python bench/abuse.py --only garbage --frames 1000000
     .venv/bin/python bench/abuse.py --only memory
+    .venv/bin/python bench/abuse.py --only camera
 """
 
 from __future__ import annotations
@@ -514,9 +521,79 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> None:
             broker.stop()
 
 
+# -- 5: presses beside a camera that floods its answers ------------------------------------------
+
+CAMERA = "flood-cam"
+CAMERA_PASSWORD_ENV = "BENCH_ABUSE_CAMERA_PASSWORD"
+
+
+async def play_camera_flood(campus: Any, devices: list[str], count: int, interval: float,
+                            flood: int) -> list[tuple[str, str, float]]:
+    camera = campus.device(CAMERA)
+    camera.abuse.pull_flood = flood
+    if flood:
+        # the simulator renders its flood once; done here, before the presses are timed, it
+        # holds up no Modbus module of this process while they are
+        camera.abuse.flood(b"", camera.clock.now(), camera.video_source, render=True)
+        await asyncio.sleep(3.0)  # well into the flood
+    try:
+        return await play_presses(campus, devices, count, interval)
+    finally:
+        camera.abuse.pull_flood = 0
+
+
+def run_camera(args: argparse.Namespace, workdir: Path) -> None:
+    import os
+
+    print("\n5. panic latency beside a camera that ignores MessageLimit")
+    os.environ[CAMERA_PASSWORD_ENV] = "bench-camera-secret"
+    broker = Mosquitto(workdir).start()
+    devices = [f"io-{i:02d}" for i in range(args.modules)]
+    camera = {"id": CAMERA, "driver": "onvif", "host": "127.0.0.1", "port": free_port(),
+              "username": "gateway", "password": {"env": CAMERA_PASSWORD_ENV},
+              "zone": "gate-house", "scene": "gate", "simulator": {"rtsp": False},
+              "subscription": {"pull_timeout": 2}}
+    site = base_site(workdir, broker.url, [camera, *(
+        {"id": d, "driver": "modbus", "tcp": {"host": "127.0.0.1", "port": port},
+         "poll_interval": "100ms", "debounce": "50ms",
+         "points": [{"id": f"btn-{j}", "input": j, "zone": f"z-{d}"} for j in range(4)]}
+        for d, port in zip(devices, free_ports(len(devices)), strict=True))])
+    recorder = Recorder(broker.port, f"campus/{SITE_ID}/event/#")
+    sim = SimProcess(site, play_camera_flood)
+    gateway = Gateway(site)
+    try:
+        if not recorder.wait_online({*devices, CAMERA}, 60, gateway.alive):
+            raise RuntimeError("the devices did not come online:\n" + gateway.tail())
+        check_quiet({gateway.proc.pid, sim.pid})
+        for flood in (0, 1500, 20000, 60000):
+            recorder.events.clear()
+            duration = args.presses * 0.3 + 6
+            cpu = CpuWindow(gateway.proc.pid).start()
+            records = sim.play(devices, args.presses, 0.3, flood, timeout=duration + 60)
+            cpu.stop()
+            time.sleep(1.0)
+            events = list(recorder.events)
+            values, missing = press_latencies(records, events)
+            bodies = [json.loads(p) for _, p in events]
+            tamper = sum(1 for b in bodies if b["type"] == "campus.camera.event"
+                         and b["device"] == CAMERA)
+            flooding = sum(1 for b in bodies if b["type"] == "campus.device.flooding")
+            label = f"camera sending {flood:,} extra" if flood else "camera quiet"
+            pid = gateway.proc.pid
+            print(latency_row(label, values) + f"   missing {missing} of {len(records)}"
+                  f"   gateway CPU {cpu.percent:.0f} %")
+            print(f"  {'':28} camera events published {tamper}, device.flooding {flooding}, "
+                  f"gateway RSS {rss_mib(pid):.0f} MiB (peak {peak_mib(pid):.0f})")
+    finally:
+        gateway.stop()
+        sim.stop()
+        recorder.close()
+        broker.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["fires", "commands", "garbage", "memory"])
+    parser.add_argument("--only", choices=["fires", "commands", "garbage", "memory", "camera"])
     parser.add_argument("--fires", type=int, default=100, help="fires per run (part 1)")
     parser.add_argument("--presses", type=int, default=100, help="presses per run (part 2)")
     parser.add_argument("--modules", type=int, default=20, help="I/O modules (part 2)")
@@ -528,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"life-safety under abuse; {machine()}")
     parts = {"fires": run_fires, "commands": run_commands, "garbage": run_garbage,
-             "memory": run_memory}
+             "memory": run_memory, "camera": run_camera}
     try:
         for name, part in parts.items():
             if args.only in (None, name):

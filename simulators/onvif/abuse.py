@@ -50,10 +50,11 @@ class Abuse:
         if self.pull_flood:
             out.append(etree.Comment(FLOOD_MARKER))
 
-    def flood(self, body: bytes, now: datetime, video_source: str) -> bytes:
-        """``body`` with the flood where its marker is."""
+    def flood(self, body: bytes, now: datetime, video_source: str,
+              render: bool = False) -> bytes:
+        """``body`` with the flood where its marker is (``render``: render it now anyway)."""
         marker = f"<!--{FLOOD_MARKER}-->".encode()
-        if marker not in body:
+        if marker not in body and not render:
             return body
         count = self.pull_flood
         if self._rendered[0] != count:
@@ -66,6 +67,8 @@ class Abuse:
             whole = etree.tostring(holder)  # namespaces declared once, on the holder
             inner = whole[whole.index(b">") + 1:whole.rindex(b"</")]
             self._rendered = (count, inner)
+        if marker not in body:
+            return body
         self.flooded += count
         return body.replace(marker, self._rendered[1])
 
