@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.models import ModbusIoConfig, Output, PanicPoint
-from simulators.modbus.chatter import Chatter, ChatterArgs
+from simulators.chatter import Chatter, ChatterArgs
 from simulators.modbus.endpoint import (
     COILS,
     DISCRETE_INPUTS,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from drivers.modbus_fire.register_map import loop_point_id
 from gateway.events import FireCondition
-from simulators.modbus.chatter import ChatterArgs
+from simulators.chatter import ChatterArgs
 from simulators.modbus.endpoint import ReplyDelayArgs, ReplyFaultArgs
 from simulators.simulator import NoArgs, OfflineArgs
 

@@ -19,6 +19,8 @@ import os
 import queue
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +54,8 @@ class Port(Channel):
         self._line = line
         self._inbox = bytearray()
         self.powered = True
+        self.delay = 0.0  # a slow reader: its replies go on the line this many seconds late
+        self._late: deque[tuple[float, bytes]] = deque()
 
     def hear(self, data: bytes) -> None:
         if self.powered:
@@ -65,15 +69,24 @@ class Port(Channel):
         return data
 
     def write(self, buf: bytes) -> int:
-        if self.powered:
+        if self.powered and self.delay:
+            self._late.append((time.monotonic() + self.delay, bytes(buf)))
+        elif self.powered:
             self._line.send(bytes(buf))
         return len(buf)
+
+    def send_due(self) -> None:
+        """What a slow reader said long enough ago goes on the line now."""
+        now = time.monotonic()
+        while self._late and self._late[0][0] <= now:
+            self._line.send(self._late.popleft()[1])
 
     def flush(self) -> None:
         return None
 
     def clear(self) -> None:
         self._inbox.clear()
+        self._late.clear()
 
 
 class Line:

@@ -8,6 +8,9 @@ their timers), reports card reads as raw bits, key presses as ASCII, and status 
 tamper, power) unsolicited in reply to the next poll, and reports its current status once each
 time a secure channel is set up, so a Control Panel that reconnects learns the present state.
 
+For the abuse tests it misbehaves on demand: ``chatter`` flips its tamper switch until stopped
+(a flood of status reports) and ``slow`` makes it answer each poll late.
+
 Its key comes from the same secret as the gateway's. ``wrong-key`` gives it another key,
 ``install-mode`` makes it a factory-fresh reader that knows only the default key (SCBK-D) until
 a Control Panel sends it a key (osdp_KEYSET), and ``restore-key`` gives it back the site key.
@@ -37,12 +40,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.osdp.models import OsdpBusConfig, Reader, parse_key
 from gateway.fields import ConfigError
+from simulators.chatter import Chatter, ChatterArgs
 from simulators.osdp.cards import encode
 from simulators.osdp.line import Line, Port
 from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_arguments
 
 ACTIONS = ("present-card", "keypad", "tamper", "tamper-restore", "power-fault", "power-restore",
-           "offline", "online", "wrong-key", "install-mode", "restore-key")
+           "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow")
 COLOR_NAMES = {0: "black", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
                7: "white"}
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
@@ -66,7 +70,12 @@ class KeypadArgs(_Args):
     keys: str = Field(pattern=r"^[0-9*#]{1,64}$")
 
 
-_ARGS: dict[str, type[BaseModel]] = {"present-card": CardArgs, "keypad": KeypadArgs}
+class SlowArgs(_Args):
+    seconds: float = Field(ge=0, le=10, description="how late it answers each poll (0: at once)")
+
+
+_ARGS: dict[str, type[BaseModel]] = {"present-card": CardArgs, "keypad": KeypadArgs,
+                                     "chatter": ChatterArgs, "slow": SlowArgs}
 
 
 @dataclass
@@ -108,6 +117,7 @@ class SimulatedReader:
         self._pd: Any = None
         self._sc_was_active = False
         self._key = self._site_key()
+        self._chatter = Chatter(config.id)
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -171,6 +181,7 @@ class SimulatedReader:
     def tick(self) -> None:
         if self._pd is None or not self.port.powered:
             return
+        self.port.send_due()
         self._pd.refresh()
         active = bool(self._pd.is_sc_active())
         if active and not self._sc_was_active:
@@ -182,6 +193,9 @@ class SimulatedReader:
 
     def close(self) -> None:
         self._pd = None
+
+    async def stop(self) -> None:
+        await self._chatter.stop()
 
     def _submit(self, event: dict[str, Any]) -> None:
         if self._pd is not None:
@@ -269,6 +283,10 @@ class SimulatedReader:
             await self.present_card(int(parsed.card), parsed.facility, parsed.bad_parity)
         elif isinstance(parsed, KeypadArgs):
             await self.press_keys(parsed.keys)
+        elif isinstance(parsed, ChatterArgs):
+            await self._chatter.set(parsed, self._flip_tamper)
+        elif isinstance(parsed, SlowArgs):
+            await self.line.call(lambda: setattr(self.port, "delay", parsed.seconds))
         elif action in ("tamper", "tamper-restore"):
             await self.set_local(tamper=action == "tamper")
         elif action in ("power-fault", "power-restore"):
@@ -299,6 +317,9 @@ class SimulatedReader:
                  "length": length, "data": data}
         self.cards_presented += 1
         await self.line.call(lambda: self._submit(event))
+
+    async def _flip_tamper(self, on: bool) -> None:
+        await self.set_local(tamper=on)
 
     async def press_keys(self, keys: str) -> None:
         event = {"event": Event.KeyPress, "reader_no": 0, "data": keys.encode("ascii")}
@@ -380,6 +401,8 @@ class SimulatedReader:
                                                  "pulses": self.pulses(relay.output)},
             "inputs": list(self.inputs), "tamper": self.tamper, "power_fault": self.power_fault,
             "cards_presented": self.cards_presented, "recent_commands": self.recent(),
+            "slow": self.port.delay,
+            "chatter": {"running": self._chatter.running, "flips": self._chatter.flips},
             "actions": list(self.actions),
         }
 

@@ -11,6 +11,7 @@ from tests.abuse.abuses import Family
 from tests.abuse.fire_link import GBT26875
 from tests.abuse.gate import ISAPI, WEBHOOK
 from tests.abuse.modbus import MODBUS, MODBUS_FIRE
+from tests.abuse.osdp import OSDP
 
-FAMILIES: tuple[Family, ...] = (MODBUS, MODBUS_FIRE, GBT26875, ISAPI, WEBHOOK)
+FAMILIES: tuple[Family, ...] = (MODBUS, MODBUS_FIRE, GBT26875, ISAPI, WEBHOOK, OSDP)
 
