@@ -21,6 +21,7 @@ import yaml
 from drivers.onvif.link import CameraLink, CameraProblem
 from drivers.onvif.models import OnvifCameraConfig
 from drivers.video import redact
+from gateway.boundary import device_text
 from gateway.fields import Secret
 
 NVT = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
@@ -36,9 +37,11 @@ class Found:
     endpoint: str
 
     def scope(self, kind: str) -> str | None:
+        """A scope's value, capped and escaped: it is the camera's word, printed and kept."""
         prefix = f"{SCOPE}{kind}/"
-        return next((unquote(s[len(prefix):]) for s in self.scopes if s.startswith(prefix)),
-                    None)
+        value = next((unquote(s[len(prefix):]) for s in self.scopes if s.startswith(prefix)),
+                     None)
+        return device_text(value, 64) if value is not None else None
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -91,7 +94,7 @@ async def describe(found: Found, username: str | None, password: str | None,
     location = found.scope("location")
     if location:
         stanza["zone"] = _identifier(location, "zone")
-    notes = [f"found at {', '.join(found.xaddrs)}"]
+    notes = [f"found at {device_text(', '.join(found.xaddrs))}"]
     hardware = found.scope("hardware")
     if hardware:
         notes.append(f"hardware: {hardware}")
@@ -115,8 +118,10 @@ async def describe(found: Found, username: str | None, password: str | None,
     for profile in facts.profiles:
         size = f"{profile.width}x{profile.height}" if profile.width else "?"
         uri = uris.get(profile.token)
-        notes.append(f"profile {profile.token} ({profile.name}): {profile.encoding} {size}"
-                     f"{', PTZ' if profile.ptz else ''}; stream {redact(uri) if uri else '-'}")
+        stream = device_text(redact(uri)) if uri else "-"
+        notes.append(f"profile {device_text(profile.token, 64)} ({profile.name}): "
+                     f"{profile.encoding} {size}{', PTZ' if profile.ptz else ''}; "
+                     f"stream {stream}")
     if facts.presets:
         stanza["presets"] = sorted(facts.presets)
     stanza["stream"] = {"profile": facts.stream_profile}
