@@ -376,8 +376,8 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                     if session_of(request) is None:
                         return  # logged out or expired: the stream ends with the session
                     continue
-                if update is None:
-                    return
+                if update is None or session_of(request) is None:
+                    return  # the session ended (its operator disabled, say): so does the stream
                 yield ServerSentEvent(raw_data=update.json(), event=update.kind, id=update.id)
         finally:
             parts.feed.unsubscribe(queue)
@@ -430,10 +430,13 @@ def _body_limit(method: str, path: str) -> int:
 def _login_fields(form: FormData) -> tuple[str, str, str]:
     """The login form's name, password and CSRF token (each a short text field)."""
     fields = []
-    for key in ("name", "password", "csrf"):
+    for key, longest in (("name", 64), ("password", 256), ("csrf", 128)):
         value = form.get(key)
         if not isinstance(value, str) or not value:
             raise BoundaryError(f"the login form needs a {key} field")
+        if len(value) > longest:
+            raise BoundaryError(f"the login form's {key} is {len(value)} characters; the "
+                                f"limit is {longest}")
         fields.append(value)
     return fields[0], fields[1], fields[2]
 

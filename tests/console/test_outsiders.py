@@ -130,6 +130,9 @@ def test_bodies_over_a_routes_limit_are_refused_before_anything_reads_them(
     assert many.status_code == 400 and "fields" in many.text.lower()
     long_field = web.post("login", data={"name": "guard1", "password": "p" * 1000, "csrf": csrf})
     assert long_field.status_code == 400 and "maximum size" in long_field.text
+    long_name = web.post("login", data={"name": "n" * 100, "password": "p", "csrf": csrf})
+    assert long_name.status_code == 400
+    assert "name is 100 characters; the limit is 64" in long_name.json()["error"]["message"]
 
     # JSON: parsed by the boundary, bad input answered 400/413 with what was wrong
     guard = signed_in(guarded, "guard1")
@@ -209,7 +212,15 @@ def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
         subprocess.run([sys.executable, "-m", "gateway.cli", "operator", *args, "-c",
                         str(guarded.site)], check=True, capture_output=True, env=os.environ)
 
-    operator("disable", "guard1")
+    with guard.stream("GET", "api/stream") as stream:  # the board's live stream, open
+        lines = stream.iter_lines()
+        while not next(lines).startswith("retry:"):
+            pass
+        operator("disable", "guard1")
+        guarded.sims.press("io-0", "btn-a")
+        guarded.subscriber.wait_event("alarm.raised", timeout=10)
+        after = list(lines)  # the stream ends at its next update, which it does not carry
+    assert not any(line.startswith("event:") for line in after), after
     assert guard.get("api/state").status_code == 303  # sent to the login page
     assert login(client(guarded), "guard1", PASSWORDS["guard1"]).headers["location"] \
         == "/login?error=login_failed"
