@@ -149,6 +149,7 @@ class SimulatedController:
         self.sign_wrong_next = False
         self.repeats = 0
         self.device_time: str | None = None
+        self.answer_bytes = 0  # door commands answered with this much padding (an XML comment)
         self.counters = Counters()
         self.last_access: dict[str, Any] | None = None
         self.last_refusal = ""
@@ -573,7 +574,10 @@ class SimulatedController:
             self._unlock(door)
         else:
             door.mode = mode
-        return Response(_status_xml(1, "OK", "ok"), media_type="application/xml")
+        answer = _status_xml(1, "OK", "ok")
+        if self.answer_bytes:
+            answer += b"<!--" + b"A" * self.answer_bytes + b"-->"
+        return Response(answer, media_type="application/xml")
 
     async def _isapi_status(self, request: Request) -> Response:
         refused = self._isapi_auth(request)

@@ -104,6 +104,18 @@ def test_numbers_out_of_range_and_deep_bodies_are_a_400_naming_what() -> None:
     run(scenario())
 
 
+def test_a_command_answer_over_its_cap_is_refused_while_it_streams() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"))) as r:
+            r.controller().answer_bytes = 8 * 1024 * 1024
+            opened = await r.receiver.execute("open", {"gate": "north-vehicle"})
+            assert not opened["confirmed"]
+            assert "answered more than 65536 bytes" in opened["error"]
+            r.controller().answer_bytes = 0
+            assert (await r.receiver.execute("open", {"gate": "north-vehicle"}))["confirmed"]
+    run(scenario())
+
+
 def test_a_card_number_with_a_bidi_override_is_escaped() -> None:
     async def scenario() -> None:
         async with rig(section(isapi_controller("decides"), webhook_controller())) as r:
