@@ -4,11 +4,14 @@ Every console route has a body limit (``limit_of(method, path)``). A request tha
 in ``Content-Length`` is answered 413 at once, its body unread; one sent in chunks is counted
 as it arrives and answered 413 as soon as it passes the limit. A body within its limit is held
 in memory (a few KiB at most) and handed to the route, so python-multipart, the form parser and
-the JSON parser only ever see a body that fits, and nothing from a client reaches the disk.
+the JSON parser only ever see a body that fits, and nothing from a client reaches the disk. A
+body that has not all come within ``deadline`` (a client trickling it to hold a connection) is
+answered 408.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,12 +19,14 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LimitOf = Callable[[str, str], int]
+DEADLINE = 10.0  # seconds for a whole body: a few KiB, even from a slow guard-room network
 
 
 class BodyLimits:
-    def __init__(self, app: ASGIApp, limit_of: LimitOf) -> None:
+    def __init__(self, app: ASGIApp, limit_of: LimitOf, deadline: float = DEADLINE) -> None:
         self.app = app
         self.limit_of = limit_of
+        self.deadline = deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,19 +44,25 @@ class BodyLimits:
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client went away before its body was complete
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _refuse(send, 413, "too_large", f"the body of {method} {path} may be at "
-                              f"most {limit} bytes; more was sent")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.deadline):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # the client went away before its body was complete
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        await _refuse(send, 413, "too_large", f"the body of {method} {path} "
+                                      f"may be at most {limit} bytes; more was sent")
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(send, 408, "timeout", f"the body of {method} {path} did not arrive "
+                          f"within {self.deadline:g} s ({size} bytes came)")
+            return
         body = b"".join(chunks)
         handed = False
 

@@ -74,7 +74,7 @@ def signed_in(console: Console, name: str, address: str = "127.0.0.1") -> httpx.
 
 def raw_exchange(port: int, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
     """Send a request over a plain socket, as much of its body as the server takes; the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head)
         try:
             for chunk in body_chunks:
@@ -119,6 +119,12 @@ def test_bodies_over_a_routes_limit_are_refused_before_anything_reads_them(
     assert chunked.startswith(b"HTTP/1.1 413"), chunked[:200]
     assert b"more was sent" in chunked
     assert not list((tmp_path / "gateway-tmp").iterdir()), "a form reached the disk"
+    # a body trickled to hold the connection: cut off once its time is up
+    trickled = raw_exchange(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/"
+                            b"x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+                            iter([b"name=guard"]))
+    assert trickled.startswith(b"HTTP/1.1 408"), trickled[:200]
+    assert b"did not arrive within 10 s (10 bytes came)" in trickled
 
     web = client(guarded)
     form = web.get("login")
