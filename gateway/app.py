@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 
 DRAIN_ON_STOP = 5.0
 MEDIA_PRUNE_EVERY = 3600.0
-OUTBOX_WATCH_EVERY = 0.25
+OUTBOX_WATCH_EVERY = 0.1
+OUTBOX_BACKOFF = (0.1, 5.0)  # alarms wait while it is down: it is started again at once
 # how long a part may be busy without a sign of life before it is cancelled and started again
 OUTBOX_STALL = 30.0  # its thread comes round five times a second while well
 COMMAND_STALL = 120.0  # a credential import of a few thousand people takes seconds
@@ -190,7 +191,7 @@ class Gateway:
         add(Part("mqtt", resident(self.link.start), "thread", stop=self._off_loop(self.link.stop)))
         add(Part("outbox", self._outbox, "thread", stop=self._off_loop(self.outbox.close,
                                                                         DRAIN_ON_STOP),
-                 stall_after=OUTBOX_STALL))
+                 stall_after=OUTBOX_STALL, backoff=OUTBOX_BACKOFF))
         add(Part("access", resident(lambda: self.modes.start(self.alarms.open_alarms())),
                  stop=self.access.wait_idle))
         add(Part("sirens", resident(lambda: None), stop=self.sirens.wait_idle))

@@ -9,7 +9,8 @@ while busy (``stall_after``), beating its ``Pulse`` as it works.
 A part that raises, stops by itself or stalls is logged once with its name and why, counted
 (``on_failure``: the metric), shown in ``parts()`` (the retained status, the console) and
 started again after 1 s, doubling to 60 s (afresh once it has run a minute). The other parts
-never notice. Only ``Fatal`` (the state database failed) ends the gateway: every part is
+never notice; the outbox, on the alarm path, is started again sooner (``Part.backoff``).
+Only ``Fatal`` (the state database failed) ends the gateway: every part is
 stopped and ``Fatal`` is raised to the caller, so the process exits non-zero and systemd starts
 it again. Device actions are routed here by device id (``execute``).
 """
@@ -69,6 +70,7 @@ class Part:
     kind: str = "service"
     stop: Callable[[], Awaitable[None]] | None = None
     stall_after: float | None = None
+    backoff: tuple[float, float] = (FIRST_BACKOFF, MAX_BACKOFF)  # first and longest wait
 
 
 @dataclass
@@ -162,45 +164,47 @@ class Supervisor:
             raise self._fatal
 
     async def _keep_running(self, part: Part) -> None:
-        backoff = FIRST_BACKOFF
+        first, longest = part.backoff
+        backoff = first
         while True:
             pulse = self._pulses[part.name] = Pulse()
             started = time.monotonic()
             task = self._running[part.name] = asyncio.create_task(part.run(pulse), name=part.name)
             self._set(part.name, "running")
+            error: BaseException | None = None  # its traceback is logged
             try:
                 await task
                 reason, problem = "stopped", "stopped by itself"
             except asyncio.CancelledError:
                 current = asyncio.current_task()
-                if (current is not None and current.cancelling()) or part.name not in self._stalled:
+                if current is not None and current.cancelling():  # the gateway stops
                     task.cancel()
                     raise
-                self._stalled.discard(part.name)
-                reason, problem = "stalled", (f"no sign of life for {part.stall_after:g} s "
-                                              "while busy")
+                if part.name in self._stalled:
+                    reason, problem = "stalled", (f"no sign of life for {part.stall_after:g} s "
+                                                  "while busy")
+                else:
+                    reason, problem = "stopped", "cancelled from inside"
             except Fatal as exc:
                 log.critical("%s: %s; the gateway stops", part.name, exc)
                 self._fatal = exc
                 self._ended.set()
                 return
-            except DeviceUnavailable as exc:
+            except DeviceUnavailable as exc:  # a reason the part states: one line is enough
                 reason, problem = "unavailable", str(exc)
             except Exception as exc:
-                reason, problem = "raised", f"{type(exc).__name__}: {exc}"
-                log.error("%s failed", part.name, exc_info=exc, extra=self._context(part))
+                reason, problem, error = "raised", f"{type(exc).__name__}: {exc}", exc
             finally:
                 self._running.pop(part.name, None)
+                self._stalled.discard(part.name)
             if time.monotonic() - started > HEALTHY_AFTER:
-                backoff = FIRST_BACKOFF
+                backoff = first
             delay = backoff * random.uniform(0.8, 1.2)
-            if reason != "raised":  # a traceback was logged above; the rest in one line
-                log.error("%s: %s", part.name, problem, extra=self._context(part))
-            log.warning("%s: starting it again in %.1f s", part.name, delay,
-                        extra=self._context(part))
+            log.error("%s: %s; starting it again in %.1f s", part.name, problem, delay,
+                      exc_info=error, extra=self._context(part))
             self._failed(part.name, reason, problem)
             await asyncio.sleep(delay)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(backoff * 2, longest)
 
     async def _watch(self) -> None:
         """Cancels a part that has been silent while busy for longer than it may be."""
