@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from drivers import build_driver
+from drivers import DeviceConfig, build_driver
+from drivers.modbus.poller import OFFLINE_RETRY
 from gateway.access.control import AccessControl
 from gateway.access.credentials import CredentialStore
 from gateway.access.doors import Doors
@@ -69,6 +70,8 @@ OUTBOX_BACKOFF = (0.1, 5.0)  # alarms wait while it is down: it is started again
 OUTBOX_STALL = 30.0  # its thread comes round five times a second while well
 COMMAND_STALL = 120.0  # a credential import of a few thousand people takes seconds
 MEDIA_STALL = 600.0
+DRIVER_STALL = 30.0  # beyond a few of its poll cycles (timeout + interval)
+POLLED_DRIVERS = frozenset({"modbus", "modbus_fire"})  # they report every poll (Polled)
 
 
 def inventory(site: SiteConfig) -> list[dict[str, Any]]:
@@ -178,6 +181,8 @@ class Gateway:
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.supervisor.on_change = self.link.refresh_status
+        self.bus.subscribe(Polled, lambda polled: self.supervisor.beat(
+            f"driver {polled.device_id}"))
         self._add_parts()
 
     def _add_parts(self) -> None:
@@ -201,7 +206,7 @@ class Gateway:
         if self.metrics is not None:
             add(Part("metrics", resident(self.metrics.start), "thread"))
         for device in self.site.devices:
-            self.supervisor.add_driver(build_driver(device, self.intake))
+            self.supervisor.add_driver(build_driver(device, self.intake), self._stall(device))
         for n in range(self.requests.workers):
             add(Part(f"command worker {n}", self.requests.work, "worker",
                      stall_after=COMMAND_STALL))
@@ -210,6 +215,16 @@ class Gateway:
             add(Part("console", lambda _pulse: console.run(), "server"))
         add(Part("alarm clock", self._tick, "loop"))  # no await to hang in: no stall_after
         add(Part("stats", self._stats, "loop"))
+
+    @staticmethod
+    def _stall(device: DeviceConfig) -> float | None:
+        """How long a polling driver may go without finishing a poll (its pulse is each
+        ``Polled`` on the bus); None for a driver that waits for its devices to call."""
+        if device.driver not in POLLED_DRIVERS:
+            return None
+        cycle = getattr(device, "timeout", 1.0) + max(getattr(device, "poll_interval", 1.0),
+                                                      OFFLINE_RETRY)
+        return float(DRIVER_STALL + 2 * cycle)
 
     def parts(self) -> list[dict[str, Any]]:
         """Every part's health (name, kind, state, failures, last error and when), for the

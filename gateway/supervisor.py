@@ -117,9 +117,17 @@ class Supervisor:
         self._parts.append(part)
         self._health[part.name] = PartHealth(part.name, part.kind)
 
-    def add_driver(self, driver: Driver) -> None:
+    def add_driver(self, driver: Driver, stall_after: float | None = None) -> None:
+        """A driver as a part; ``stall_after`` for one whose polls ``beat`` its pulse."""
         self._drivers[driver.device_id] = driver
-        self.add(Part(f"driver {driver.device_id}", lambda _pulse: driver.run(), kind="driver"))
+        self.add(Part(f"driver {driver.device_id}", lambda _pulse: driver.run(), kind="driver",
+                      stall_after=stall_after))
+
+    def beat(self, name: str) -> None:
+        """A sign of life of part ``name`` from outside it (a driver's poll, seen on the bus)."""
+        pulse = self._pulses.get(name)
+        if pulse is not None:
+            pulse.beat()
 
     @property
     def drivers(self) -> int:

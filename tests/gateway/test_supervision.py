@@ -132,7 +132,7 @@ def running_campus(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
                    before_start: Callable[[dict[str, Any]], None] = lambda doc: None,
                    ) -> Iterator[Campus]:
     # a hang is found within seconds here, not the minutes a site allows
-    for name in ("OUTBOX_STALL", "COMMAND_STALL", "MEDIA_STALL"):
+    for name in ("OUTBOX_STALL", "COMMAND_STALL", "MEDIA_STALL", "DRIVER_STALL"):
         monkeypatch.setattr(app, name, 1.5)
     monkeypatch.setattr(app, "MEDIA_PRUNE_EVERY", 0.3)
     port = free_port()
@@ -335,6 +335,21 @@ def test_an_outbox_thread_that_hangs_shows_as_stalled_and_loses_nothing(
     outbox = campus.gw.outbox
     monkeypatch.setattr(outbox, "_tidy", once(outbox._tidy, lambda: hung.wait(30)))
     check_comes_back(campus, "outbox", "stalled", release=hung.set)
+
+
+def test_a_driver_whose_poll_hangs_is_cancelled_and_started_again(
+        campus: Campus, monkeypatch: pytest.MonkeyPatch) -> None:
+    driver: Any = campus.gw.supervisor._drivers["io-0"]
+    client = driver._link.client
+
+    async def hang(*_args: Any, **_kwargs: Any) -> None:
+        await asyncio.Event().wait()  # a read that neither answers nor times out
+
+    monkeypatch.setattr(client, "read_discrete_inputs", hang)
+    check_comes_back(campus, "driver io-0", "stalled")
+    assert driver._link.client is not client  # started again with a new connection
+    campus.sims.press("io-0", "btn-b")
+    campus.sub.wait_event("panic.pressed", device="io-0", point="btn-b")
 
 
 def test_media_pruning_that_hangs_is_cancelled_and_started_again(
