@@ -55,6 +55,7 @@ class Port(Channel):
         self._inbox = bytearray()
         self.powered = True
         self.delay = 0.0  # a slow reader: its replies go on the line this many seconds late
+        self.spoil: deque[str] = deque()  # how to spoil each of its next replies
         self._late: deque[tuple[float, bytes]] = deque()
 
     def hear(self, data: bytes) -> None:
@@ -69,6 +70,8 @@ class Port(Channel):
         return data
 
     def write(self, buf: bytes) -> int:
+        if self.powered and self.spoil and len(buf) >= 8:
+            buf = spoiled(bytes(buf), self.spoil.popleft())
         if self.powered and self.delay:
             self._late.append((time.monotonic() + self.delay, bytes(buf)))
         elif self.powered:
@@ -87,6 +90,13 @@ class Port(Channel):
     def clear(self) -> None:
         self._inbox.clear()
         self._late.clear()
+
+
+def spoiled(reply: bytes, how: str) -> bytes:
+    """A reply frame with a wrong CRC (``crc``), or claiming 65,535 bytes (``oversized``)."""
+    if how == "oversized":
+        return reply[:2] + b"\xff\xff" + reply[4:]
+    return reply[:-1] + bytes(((reply[-1] + 1) & 0xFF,))
 
 
 class Line:

@@ -9,7 +9,8 @@ tamper, power) unsolicited in reply to the next poll, and reports its current st
 time a secure channel is set up, so a Control Panel that reconnects learns the present state.
 
 For the abuse tests it misbehaves on demand: ``chatter`` flips its tamper switch until stopped
-(a flood of status reports) and ``slow`` makes it answer each poll late.
+(a flood of status reports), ``slow`` makes it answer each poll late and ``bad-reply`` spoils
+its next replies (a wrong CRC, or a length field claiming 65,535 bytes).
 
 Its key comes from the same secret as the gateway's. ``wrong-key`` gives it another key,
 ``install-mode`` makes it a factory-fresh reader that knows only the default key (SCBK-D) until
@@ -46,7 +47,8 @@ from simulators.osdp.line import Line, Port
 from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_arguments
 
 ACTIONS = ("present-card", "keypad", "tamper", "tamper-restore", "power-fault", "power-restore",
-           "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow")
+           "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow",
+           "bad-reply")
 COLOR_NAMES = {0: "black", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
                7: "white"}
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
@@ -74,8 +76,14 @@ class SlowArgs(_Args):
     seconds: float = Field(ge=0, le=10, description="how late it answers each poll (0: at once)")
 
 
+class BadReplyArgs(_Args):
+    kind: Literal["crc", "oversized"] = "crc"
+    count: int = Field(default=1, ge=1, le=100, description="how many of its next replies")
+
+
 _ARGS: dict[str, type[BaseModel]] = {"present-card": CardArgs, "keypad": KeypadArgs,
-                                     "chatter": ChatterArgs, "slow": SlowArgs}
+                                     "chatter": ChatterArgs, "slow": SlowArgs,
+                                     "bad-reply": BadReplyArgs}
 
 
 @dataclass
@@ -285,6 +293,9 @@ class SimulatedReader:
             await self.press_keys(parsed.keys)
         elif isinstance(parsed, ChatterArgs):
             await self._chatter.set(parsed, self._flip_tamper)
+        elif isinstance(parsed, BadReplyArgs):
+            kind, count = parsed.kind, parsed.count
+            await self.line.call(lambda: self.port.spoil.extend([kind] * count))
         elif isinstance(parsed, SlowArgs):
             await self.line.call(lambda: setattr(self.port, "delay", parsed.seconds))
         elif action in ("tamper", "tamper-restore"):

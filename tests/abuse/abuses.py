@@ -76,6 +76,7 @@ class Abuse:
     device is back to normal, so the next case starts clean.
 
     ``not_applicable``: why this abuse means nothing for the family (shown as the skip reason).
+    ``missing``: what the family's simulator lacks to play it (shown as the skip reason).
     ``known_defect``: the gateway's present failure, exactly (the case is a strict xfail).
     """
 
@@ -83,11 +84,17 @@ class Abuse:
     observe: Check = lambda rig, mark: None
     stop: Step = nothing
     not_applicable: str = ""
+    missing: str = ""
     known_defect: str = ""
 
 
 def not_applicable(reason: str) -> Abuse:
     return Abuse(not_applicable=reason)
+
+
+def missing(dialect: str) -> Abuse:
+    """An abuse that applies but cannot be played yet: its simulator lacks the dialect."""
+    return Abuse(missing=dialect)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """OSDP card readers on an RS-485 line (a pseudo-terminal), secure channel enforced.
 
 Misbehaviours are the simulator's (``simulators/osdp/``): ``chatter`` (a tamper switch
-flipping), bus ``noise`` (garbage, a bad CRC, a frame header claiming 65,535 bytes), ``slow``
+flipping), ``bad-reply`` (its next reply with a wrong CRC, or a length of 65,535), ``slow``
 (answers late) and ``offline`` (a reader that lost power: silent on the line).
 """
 
@@ -46,22 +46,26 @@ def flood_stop(rig: AbuseRig) -> None:
 
 
 NOISE_DEFECT = (
-    "drivers/osdp (libosdp's CP) takes the reader offline for {what} on the line: libosdp logs "
-    "{log} then 'Going offline for 300 seconds; Was in 'Online' state', and the gateway "
-    "publishes device.offline 'the reader stopped answering (or broke off the secure channel "
-    "session)' for a reader that answers: the noise is not just dropped and the poll retried; "
-    "it comes back after 0.3 s to over 20 s, sometimes only once the reader's power is cycled")
+    "drivers/osdp (libosdp's CP) takes the reader offline for {what}: libosdp logs {log}"
+    "'Going offline for 300 seconds; Was in 'Online' state', the gateway publishes "
+    "device.offline 'the reader stopped answering (or broke off the secure channel session)' "
+    "for a reader that answers (then device.online once it sets up its secure channel "
+    "again): the spoiled reply is not simply dropped and the poll sent again, so line noise "
+    "makes a reader flap offline and raises its comm_fault alarm")
 
 
-def noise(kind: str, what: str, log: str) -> Abuse:
+def bad_reply(kind: str, what: str, log: str) -> Abuse:
+    """The reader's next reply spoiled on the line (``bad-reply``): what a noisy RS-485 pair
+    does to a frame."""
+
     def start(rig: AbuseRig) -> None:
         rig.state["noise"] = rig.mark()
-        rig.act(BUS, "noise", kind=kind, size=256, seed=3)
+        rig.act(READER, "bad-reply", kind=kind)
 
     def observe(rig: AbuseRig, mark: int) -> None:
         card_through(rig)
         types = [e["type"] for e in rig.since(mark, "", READER) if ".alarm." not in e["type"]]
-        assert types == [], f"nothing of the noise: {types}"
+        assert types == [], f"nothing of the spoiled reply: {types}"
 
     def stop(rig: AbuseRig) -> None:
         if rig.since(rig.state.pop("noise"), "device.offline", READER):
@@ -95,10 +99,10 @@ OSDP = Family(
     abuses={
         "flood": Abuse(lambda rig: rig.act(READER, "chatter", period=0.05), flood_observe,
                        flood_stop),
-        "oversized": noise("oversized", "a frame header claiming 65,535 bytes",
-                           "nothing"),
-        "malformed": noise("bad-crc", "one reply with a wrong CRC",
-                           "'Invalid crc 0x0608/0x0000'"),
+        "oversized": bad_reply("oversized", "one reply whose length field claims 65,535 "
+                               "bytes", ""),
+        "malformed": bad_reply("crc", "one reply with a wrong CRC",
+                               "'Invalid crc 0x2d18/0x2e18' then "),
         "time": not_applicable("OSDP carries no time: a reader reports a card or a status as it "
                                "happens and the gateway stamps it"),
         "slow": Abuse(lambda rig: rig.act(READER, "slow", seconds=0.1), slow_observe,

@@ -8,10 +8,11 @@ completeness test fails until it does): the stanza of its abused device, and for
 from __future__ import annotations
 
 from tests.abuse.abuses import Family
+from tests.abuse.camera import ONVIF
 from tests.abuse.fire_link import GBT26875
 from tests.abuse.gate import ISAPI, WEBHOOK
 from tests.abuse.modbus import MODBUS, MODBUS_FIRE
 from tests.abuse.osdp import OSDP
 
-FAMILIES: tuple[Family, ...] = (MODBUS, MODBUS_FIRE, GBT26875, ISAPI, WEBHOOK, OSDP)
+FAMILIES: tuple[Family, ...] = (MODBUS, MODBUS_FIRE, GBT26875, ISAPI, WEBHOOK, OSDP, ONVIF)
 

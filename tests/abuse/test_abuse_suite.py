@@ -91,6 +91,9 @@ def test_an_abused_device_never_stops_another_devices_panic(
     if abuse.not_applicable:
         pytest.skip(f"{family_rig.family.name} {abuse_name} not applicable: "
                     f"{abuse.not_applicable}")
+    if abuse.missing:
+        pytest.skip(f"{family_rig.family.name} {abuse_name} cannot be played yet: "
+                    f"{abuse.missing}")
     if abuse.known_defect:
         request.applymarker(pytest.mark.xfail(strict=True, reason=abuse.known_defect))
     rig = family_rig
@@ -113,4 +116,5 @@ def test_every_driver_has_an_abuse_family() -> None:
     for family in FAMILIES:
         assert set(family.abuses) == set(ABUSES), family.name
         for name, abuse in family.abuses.items():
-            assert abuse.not_applicable or abuse.start is not Abuse.start, (family.name, name)
+            assert abuse.not_applicable or abuse.missing or abuse.start is not Abuse.start, (
+                family.name, name)

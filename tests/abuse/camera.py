@@ -1,0 +1,122 @@
+"""ONVIF cameras: the gateway pulls their events (PullPoint) and fetches snapshots.
+
+Misbehaviours are the camera simulator's (``simulators/onvif/abuse.py``, ``clock``,
+``offline``): ``pull_flood`` (notifications past MessageLimit), ``pull_padding`` (a notification
+whose Source is that many bytes), a clock years off, and a camera that stops answering.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.abuse.abuses import Abuse, AbuseRig, Family, missing, not_applicable
+from tests.conftest import free_port
+
+CAMERA = "abused-cam"
+PASSWORD_ENV = "ABUSE_CAMERA_PASSWORD"
+ANSWER_LIMIT = 64 * 1024
+
+
+def stanza(_tmp: Path) -> list[dict[str, Any]]:
+    return [{
+        "id": CAMERA, "driver": "onvif", "name": "Abused camera", "host": "127.0.0.1",
+        "port": free_port(), "username": "gateway", "password": {"env": PASSWORD_ENV},
+        "scene": "gate", "stream": {"transport": "mjpeg"}, "simulator": {"rtsp": False},
+        "request_timeout": "1s", "answer_limit": ANSWER_LIMIT,
+        "subscription": {"pull_timeout": 1, "backoff_initial": 0.2, "backoff_max": 1}}]
+
+
+def set_abuse(rig: AbuseRig, **values: Any) -> None:
+    """Change the running camera's misbehaviour (``simulators.onvif.abuse.Abuse``)."""
+    async def change() -> None:
+        abuse = rig.sims.campus.device(CAMERA).abuse  # type: ignore[attr-defined]
+        for name, value in values.items():
+            setattr(abuse, name, value)
+
+    rig.sims.run(change)
+
+
+def input_through(rig: AbuseRig) -> dict[str, Any]:
+    """The camera's digital input still reaches us (its events are pulled)."""
+    mark = rig.mark()
+    rig.act(CAMERA, "input", on=True)
+    try:
+        (event,) = rig.wait(mark, "camera.event", CAMERA, timeout=15)
+    finally:
+        rig.act(CAMERA, "input", on=False)
+    return event
+
+
+def flood_observe(rig: AbuseRig, mark: int) -> None:
+    (flooding,) = rig.wait(mark, "device.flooding", CAMERA, timeout=15)
+    assert flooding["severity"] == "critical"
+
+
+def flood_stop(rig: AbuseRig) -> None:
+    mark = rig.mark()
+    set_abuse(rig, pull_flood=0)
+    rig.wait(mark, "device.flood_ended", CAMERA, timeout=20)
+
+
+OVERSIZED_DEFECT = (
+    "drivers/onvif caps a notification's SimpleItem value itself (a Source of 8 KiB arrives as "
+    "256 characters), so the camera.event reaches the intake already cut and carries no "
+    "`truncated` extension: the platform cannot tell the camera's value was cut")
+
+
+def oversized_observe(rig: AbuseRig, mark: int) -> None:
+    """A Source of 8 KiB (within answer_limit) is cut, and the event says which field."""
+    set_abuse(rig, pull_padding=8 * 1024)
+    try:
+        cut = rig.wait(mark, "camera.event", CAMERA, timeout=15)[0]
+        assert "truncated" in cut, cut
+    finally:
+        set_abuse(rig, pull_padding=0)
+
+
+def times_observe(rig: AbuseRig, mark: int) -> None:
+    try:
+        for offset in (-10 * 365 * 86400, 10 * 365 * 86400, -3 * 86400):
+            rig.act(CAMERA, "clock", offset=offset)
+            event = input_through(rig)
+            now = datetime.now(UTC)
+            assert abs(datetime.fromisoformat(event["time"]) - now) < timedelta(minutes=2), (
+                offset, event["time"])
+            said = datetime.fromisoformat(event.get("devicetime", "1000-01-01T00:00:00Z"))
+            assert abs(said - now) > timedelta(days=2), (offset, event)
+    finally:
+        rig.act(CAMERA, "clock", offset=0)
+
+
+def hung_observe(rig: AbuseRig, mark: int) -> None:
+    (offline,) = rig.wait(mark, "device.offline", CAMERA, timeout=20)
+    assert offline["data"]["reason"].strip(), "an offline without a reason"
+
+
+def hung_stop(rig: AbuseRig) -> None:
+    mark = rig.mark()
+    rig.act(CAMERA, "online")
+    rig.wait(mark, "device.online", CAMERA, timeout=30)
+
+
+ONVIF = Family(
+    name="onvif", driver="onvif", devices=stanza, device=CAMERA, ready=(CAMERA,),
+    env={PASSWORD_ENV: "abused-camera-secret"},
+    abuses={
+        # 100 past MessageLimit: a flood, in answers that stay within answer_limit
+        "flood": Abuse(lambda rig: set_abuse(rig, pull_flood=100), flood_observe, flood_stop),
+        "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
+                           known_defect=OVERSIZED_DEFECT),
+        "malformed": missing("simulators/onvif has no dialect for a malformed SOAP answer "
+                             "(XML that does not parse, a wrong envelope)"),
+        "time": Abuse(observe=times_observe, start=lambda rig: None),
+        "slow": missing("simulators/onvif has no dialect for a camera that answers late "
+                        "(within request_timeout)"),
+        "hung": Abuse(lambda rig: rig.act(CAMERA, "offline", mode="silent"), hung_observe,
+                      hung_stop),
+        "retry": not_applicable("the gateway pulls a camera's events (PullPoint): a pull that "
+                                "failed is not answered again with the same notifications, so "
+                                "there is no retry of a reading to recognise"),
+    })
