@@ -16,6 +16,7 @@ no one can lock a guard out by failing with their name.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import secrets
 import sqlite3
@@ -134,6 +135,17 @@ class Sessions:
             self._end(digest)
 
 
+def client_of(address: str) -> str:
+    """Who is counted for an address: an IPv6 client by its /64 (one host may hold all of it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
 @dataclass
 class _Failures:
     count: int = 0
@@ -169,6 +181,7 @@ class LoginGuard:
 
     def refusal(self, name: str, address: str) -> str:
         """Why a login attempt is refused before the password is even checked ("" if not)."""
+        address = client_of(address)
         if not self._addresses.take(address):
             return (f"more than {self.PER_ADDRESS_PER_MINUTE} login attempts a minute from "
                     f"{address}")
@@ -184,12 +197,13 @@ class LoginGuard:
     def failed(self, name: str, address: str) -> float:
         """Count a failure; how long this client now waits before its next try of the name."""
         now = self._clock()
+        address = client_of(address)
         pair = self._count(self._pairs, (address, name), self._attempts, now)
         client = self._count(self._clients, address, self._attempts * self.CLIENT_FACTOR, now)
         return max(pair.until, client.until, now) - now
 
     def succeeded(self, name: str, address: str) -> None:
-        self._pairs.pop((address, name), None)
+        self._pairs.pop((client_of(address), name), None)
 
     def _count(self, table: OrderedDict[K, _Failures], key: K, threshold: int,
                now: float) -> _Failures:

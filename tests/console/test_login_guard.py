@@ -51,3 +51,13 @@ def test_a_success_clears_the_pair_and_quiet_clears_everything() -> None:
     assert fail(guard, "guard1", "10.0.0.9") == 1
     clock.now += 61 + 60
     assert fail(guard, "guard1", "10.0.0.9") == 0  # forgotten after the longest wait
+
+
+def test_an_ipv6_client_is_counted_by_its_64() -> None:
+    clock = Clock()
+    guard = LoginGuard(attempts=2, longest=60, clock=clock)
+    fail(guard, "guard1", "2001:db8:1:2::10")
+    clock.now += 7
+    fail(guard, "guard1", "2001:db8:1:2:ffff::99")  # the same /64: the same client
+    assert "waits" in guard.refusal("guard1", "2001:db8:1:2::abcd")
+    assert guard.refusal("guard1", "2001:db8:1:3::10") == ""
