@@ -490,7 +490,11 @@ class Outbox:
         rows, aside = self._rows(items, now, durable=self._spilled is None)
         writes += [self._aside_write(entry) for entry in aside]
         try:
-            delivered_urgent = self._write(db, rows, writes, done, seq)
+            try:
+                delivered_urgent = self._write(db, rows, writes, done, seq)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+                writes = self._writes_that_apply(db, writes)
+                delivered_urgent = self._write(db, rows, writes, done, seq)
         except sqlite3.OperationalError as exc:
             db = self._spill(exc)
             rows, _ = self._rows(items, now, durable=False)
@@ -797,6 +801,26 @@ class Outbox:
                               "reason": str(exc), "head": repr(work.body)[:ASIDE_HEAD].encode(),
                               "life_safety": work.life_safety})
         return rows, aside
+
+    @staticmethod
+    def _writes_that_apply(db: sqlite3.Connection, writes: list[StateWrite]) -> list[StateWrite]:
+        """The state writes the database takes, each tried alone; one it refuses (a defect of
+        the part that made it: a constraint, a wrong statement) is logged and left out, so the
+        messages committed with it, and every later batch, still go."""
+        kept: list[StateWrite] = []
+        for change in writes:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(change.sql, change.params)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                    sqlite3.InterfaceError) as exc:
+                log.error("outbox: a state change was refused by the database and left out "
+                          "(%s): %s %r", exc, change.sql, change.params[:8])
+            else:
+                kept.append(change)
+            finally:
+                db.execute("ROLLBACK")
+        return kept
 
     @staticmethod
     def _aside_write(entry: dict[str, Any]) -> StateWrite:

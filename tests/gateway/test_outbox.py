@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.config import Mqtt
 from gateway.config import Outbox as Limits
 from gateway.mqtt_link import MqttLink
-from gateway.outbox import Outbox, Outgoing
+from gateway.outbox import Outbox, Outgoing, StateWrite
 from gateway.topics import Topics
 from tests.conftest import Mosquitto, Subscriber
 
@@ -179,3 +179,29 @@ def test_a_message_that_cannot_be_encoded_is_set_aside_and_the_rest_go_on(
     [entry] = aside
     assert entry["sequence"] == 2 and "JSON" in str(entry["reason"])
     assert outbox.stats().set_aside == 1
+
+
+def test_a_state_change_the_database_refuses_costs_only_itself(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A part's defect (a state write breaking a constraint) must not stop the outbox: the
+    messages of the same unit and everything after it are stored and delivered."""
+    sub = Subscriber(mosquitto.url, "campus/s1/event/#")
+    outbox, link = start(tmp_path, mosquitto)
+    try:
+        with outbox.unit():
+            outbox.put(event("d1", 1, life_safety=True))
+            outbox.write(StateWrite("INSERT INTO meta (key, value) VALUES (?, ?)", ("k", None)))
+            outbox.write(StateWrite("INSERT INTO meta (key, value) VALUES (?, ?)", ("ok", 1)))
+        outbox.put(event("d1", 2))
+        sub.wait_for(lambda msgs: len(received(sub)) >= 2, 10, "both messages")
+    finally:
+        outbox.close()
+        link.stop()
+        sub.close()
+    assert [m["n"] for m in received(sub)] == [1, 2]
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    try:
+        assert db.execute("SELECT value FROM meta WHERE key = 'ok'").fetchone() == (1,)
+        assert db.execute("SELECT value FROM meta WHERE key = 'k'").fetchone() is None
+    finally:
+        db.close()
