@@ -173,7 +173,7 @@ class Gateway:
                 site, self.alarms, self.commands, self.drills, feed, self.intake.online,
                 self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
                 ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access,
-                self.media))
+                self.media, self.parts))
             self.bus.subscribe(Event, watch("console", feed.on_event))
             self.bus.subscribe(AlarmChanged, watch("console", feed.on_alarm))
             self.bus.subscribe(Polled, watch("console", feed.on_poll))

@@ -64,9 +64,14 @@ class Console:
             raise
 
     async def _serve(self) -> None:
+        server = self._server
+        # started again by the supervisor: a server told to exit before would return at once
+        server.should_exit = server.force_exit = False
         try:
             log.info("console at %s", self.url)
-            await self._server.serve()
+            await server.serve()
         except (Exception, SystemExit) as exc:  # uvicorn exits when it cannot bind
+            for listening in getattr(server, "servers", []):  # free the port for the restart
+                listening.close()
             log.error("the console at %s could not start (%s); the gateway goes on without "
                       "it", self.url, exc or type(exc).__name__)

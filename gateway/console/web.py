@@ -95,6 +95,7 @@ class ConsoleParts:
     audit_path: Path
     access: AccessControl
     media: MediaStore | None = None
+    parts: Callable[[], list[dict[str, Any]]] = lambda: []  # the supervisor's health of each
 
 
 class Forbidden(Exception):
@@ -126,7 +127,9 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     def session_of(request: Request) -> Session | None:
         return sessions.get(request.cookies.get(COOKIE))
 
-    def local(value: datetime | None) -> str:
+    def local(value: datetime | str | None) -> str:
+        if isinstance(value, str):  # an ISO time, as the supervisor's health gives it
+            value = datetime.fromisoformat(value) if value else None
         return value.astimezone(site_zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
@@ -267,7 +270,8 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                         d: datetime.fromtimestamp(t, UTC)
                         for d, t in parts.feed.last_answer.items()}},
                     outbox=parts.outbox_stats(),
-                    broker=parts.broker_connected())
+                    broker=parts.broker_connected(),
+                    gateway_parts=parts.parts())
 
     @app.get("/events", response_class=HTMLResponse)
     async def events(request: Request, type: str = "", zone: str = "", device: str = "",

@@ -306,3 +306,14 @@ def test_an_operator_named_like_markup_cannot_break_the_page(guarded: Console,
         == name
     expect(page.locator("#duty")).to_have_text("Start duty")  # the page script runs
     assert not dialogs
+
+
+def test_the_devices_page_shows_every_part_of_the_gateway_and_its_state(
+        guarded: Console) -> None:
+    web = signed_in(guarded, "guard1")
+    page = web.get("devices")
+    assert page.status_code == 200
+    rows = page.text.split('id="parts"')[1]
+    for part in ("outbox", "mqtt", "console", "alarm clock", "command worker 0", "driver io-0"):
+        assert f'data-part="{part}"' in rows, part
+    assert "运行中" in rows  # the console speaks the guard's language (zh-CN here)
