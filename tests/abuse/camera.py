@@ -49,6 +49,12 @@ def input_through(rig: AbuseRig) -> dict[str, Any]:
     return event
 
 
+def flood_start(rig: AbuseRig) -> None:
+    mark = rig.mark()
+    set_abuse(rig, pull_flood=100)  # past MessageLimit, in answers within answer_limit
+    rig.wait(mark, "device.flooding", CAMERA, timeout=15)  # the press comes mid-flood
+
+
 def flood_observe(rig: AbuseRig, mark: int) -> None:
     (flooding,) = rig.wait(mark, "device.flooding", CAMERA, timeout=15)
     assert flooding["severity"] == "critical"
@@ -105,8 +111,7 @@ ONVIF = Family(
     name="onvif", driver="onvif", devices=stanza, device=CAMERA, ready=(CAMERA,),
     env={PASSWORD_ENV: "abused-camera-secret"},
     abuses={
-        # 100 past MessageLimit: a flood, in answers that stay within answer_limit
-        "flood": Abuse(lambda rig: set_abuse(rig, pull_flood=100), flood_observe, flood_stop),
+        "flood": Abuse(flood_start, flood_observe, flood_stop),
         "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
                            known_defect=OVERSIZED_DEFECT),
         "malformed": missing("simulators/onvif has no dialect for a malformed SOAP answer "

@@ -44,8 +44,10 @@ def fault(rig: AbuseRig, component: int) -> dict[str, Any]:
 # --- flood --------------------------------------------------------------------------------------
 
 def flood_start(rig: AbuseRig) -> None:
+    mark = rig.mark()
     # small frames, each within the burst: a flood of many readings, none a debt of its own
     act(rig, "flood", frames=0, objects=3, seed=7)
+    rig.wait(mark, "device.flooding", TRANSMITTER, timeout=15)  # the press comes mid-flood
 
 
 def flood_observe(rig: AbuseRig, mark: int) -> None:

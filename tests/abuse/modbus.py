@@ -41,7 +41,9 @@ def panel_stanza(_tmp: Path) -> list[dict[str, Any]]:
 
 def chatter(device: str) -> Abuse:
     def start(rig: AbuseRig) -> None:
+        mark = rig.mark()
         rig.act(device, "chatter", period=0.05)
+        rig.wait(mark, "device.flooding", device, timeout=15)  # the press comes mid-flood
 
     def observe(rig: AbuseRig, mark: int) -> None:
         (flooding,) = rig.wait(mark, "device.flooding", device, timeout=15)

@@ -34,6 +34,12 @@ def card_through(rig: AbuseRig) -> None:
     assert denied["data"]["reader"] == READER, denied
 
 
+def flood_start(rig: AbuseRig) -> None:
+    mark = rig.mark()
+    rig.act(READER, "chatter", period=0.05)
+    rig.wait(mark, "device.flooding", READER, timeout=15)  # the press comes mid-flood
+
+
 def flood_observe(rig: AbuseRig, mark: int) -> None:
     (flooding,) = rig.wait(mark, "device.flooding", READER, timeout=15)
     assert flooding["severity"] == "critical"
@@ -97,8 +103,7 @@ OSDP = Family(
     name="osdp", driver="osdp", devices=stanza, device=READER, ready=(READER,), env=KEYS,
     site={"access": {"gates": [{"id": "abuse-gate"}]}},
     abuses={
-        "flood": Abuse(lambda rig: rig.act(READER, "chatter", period=0.05), flood_observe,
-                       flood_stop),
+        "flood": Abuse(flood_start, flood_observe, flood_stop),
         "oversized": bad_reply("oversized", "one reply whose length field claims 65,535 "
                                "bytes", ""),
         "malformed": bad_reply("crc", "one reply with a wrong CRC",
