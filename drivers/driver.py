@@ -35,10 +35,12 @@ from gateway.events import Event, MediaReference
 class DeviceSink(Protocol):
     """Where a driver hands what it observed. Never blocks; never raises."""
 
-    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
+    def report(self, events: Sequence[Event], *, excess: int = 0,
+               device: str | None = None) -> bool:
         """Hand over the events of one reading, all or none; False: none were taken.
         ``excess``: items the device sent in this reading past what it was asked for (a camera
-        ignoring MessageLimit); unused, they still cost its flood budget like events."""
+        ignoring MessageLimit); unused, they still cost its flood budget like events, charged
+        to ``device`` (by default the first event's; name it: a reading may have no events)."""
         ...
 
     async def accepted(self) -> None:

@@ -70,11 +70,14 @@ class Intake:
             OrderedDict()
         self.online: dict[str, bool] = {}
 
-    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
+    def report(self, events: Sequence[Event], *, excess: int = 0,
+               device: str | None = None) -> bool:
         """A driver's reading: all of it, or (the device is flooding) none of it; ``excess``
-        (what the device sent past what was asked) is charged to the first event's device."""
+        (what the device sent past what was asked) is charged to ``device``, by default the
+        first event's, also when the reading holds no news."""
+        charged = device or (events[0].device_id if events else None)
         if not events:
-            return True
+            return not excess or charged is None or self.flood.admit(charged, [], excess)
         now = utcnow()
         limits = self._limits
         events = [bound(e, now, limits.device_time_past, limits.device_time_future)
@@ -84,13 +87,13 @@ class Intake:
             events = [e for e in events
                       if e.reading is None or not readings.seen(e.device_id, e.reading)]
             if not events:
-                return True
+                return not excess or charged is None or self.flood.admit(charged, [], excess)
         by_device: dict[str, list[Event]] = {}
         for event in events:
             by_device.setdefault(event.device_id, []).append(event)
-        first = events[0].device_id
-        if not all(self.flood.admit(device, mine, excess if device == first else 0)
-                   for device, mine in by_device.items()):
+        by_device.setdefault(charged or events[0].device_id, [])
+        if not all(self.flood.admit(owner, mine, excess if owner == charged else 0)
+                   for owner, mine in by_device.items()):
             return False
         with self._unit():
             for event in events:

@@ -32,10 +32,11 @@ class ReportingSink:
         # the site's schedules, as a test sets them: name -> whether it is open at a moment
         self.schedules: dict[str, Callable[[datetime], bool]] = {}
 
-    def report(self, events: Sequence[Event], *, excess: int = 0) -> bool:
+    def report(self, events: Sequence[Event], *, excess: int = 0,
+               device: str | None = None) -> bool:
+        self.excess += excess
         if not events:
             return True
-        self.excess += excess
         if self.refusing:
             self.refused.append(list(events))
             return False

@@ -298,7 +298,8 @@ class OnvifCameraDriver:
                 new = self._state_of(notification, reading)
                 pending[key] = new
                 changes.append((key, new))
-        if events and not self._sink.report(events, excess=excess):
+        if (events or excess) and not self._sink.report(events, excess=excess,
+                                                        device=self.device_id):
             self._warnings.warning(("refused",), "%s: %d camera events not taken (flooding); "
                                    "asking the camera for its states again", self.device_id,
                                    len(events))

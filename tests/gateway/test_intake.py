@@ -212,3 +212,15 @@ def test_a_device_decided_read_sent_again_after_a_restart_is_not_recorded_twice(
     assert asyncio.run(run_once(before)).granted
     assert asyncio.run(run_once(after)).granted  # the gateway restarted in between
     assert len(before) == 1 and after == []
+
+
+def test_a_device_sending_past_what_was_asked_floods_even_when_it_says_nothing_new(
+        pipeline: Pipeline) -> None:
+    """A camera ignoring MessageLimit whose answers repeat known states: no events, but what it
+    sends still costs its flood budget, so it is reported flooding all the same."""
+    assert pipeline.intake.report([], excess=10, device="cam-1")
+    assert not pipeline.intake.report([], excess=20_000, device="cam-1")
+    assert pipeline.intake.flood.flooding == {"cam-1": 0}
+    _settle(pipeline)
+    [flooding] = pipeline.accepted("campus.device.flooding")
+    assert flooding["device"] == "cam-1" and flooding["severity"] == "critical"
