@@ -67,19 +67,38 @@ def flood_stop(rig: AbuseRig) -> None:
 
 
 OVERSIZED_DEFECT = (
-    "drivers/onvif caps a notification's SimpleItem value itself (a Source of 8 KiB arrives as "
-    "256 characters), so the camera.event reaches the intake already cut and carries no "
-    "`truncated` extension: the platform cannot tell the camera's value was cut")
+    "drivers/onvif caps a notification's SimpleItem value itself (a Source of 8 KiB arrives "
+    "as 256 characters), so the camera.event reaches the intake already cut and carries no "
+    "`truncated` extension; and a camera whose every PullMessages answer is over answer_limit "
+    "stays 'up' with no device.offline or camera.status while its events (a digital input) "
+    "are lost, logged only as one INFO line 'answer refused ... the limit is 65536' per pull")
 
 
 def oversized_observe(rig: AbuseRig, mark: int) -> None:
-    """A Source of 8 KiB (within answer_limit) is cut, and the event says which field."""
+    """A Source of 8 KiB (within answer_limit) is cut, and the event says which field; answers
+    past answer_limit are refused, and the gateway says the camera's events are not coming."""
+    problems = []
     set_abuse(rig, pull_padding=8 * 1024)
     try:
         cut = rig.wait(mark, "camera.event", CAMERA, timeout=15)[0]
-        assert "truncated" in cut, cut
+        if "truncated" not in cut:
+            longest = max(len(str(v)) for v in cut["data"]["source"].values())
+            problems.append(f"a Source cut to {longest} characters without `truncated`")
+        refused = rig.mark()
+        set_abuse(rig, pull_padding=2 * ANSWER_LIMIT)
+        rig.quiet(3)
+        rig.act(CAMERA, "input", on=True)
+        rig.act(CAMERA, "input", on=False)
+        try:
+            rig.sub.wait_for(lambda _m: rig.since(refused, "device.offline", CAMERA) or [
+                e for e in rig.since(refused, "camera.status", CAMERA)
+                if e["data"]["state"] != "up"], 15, "a word that its events are not coming")
+        except AssertionError as exc:
+            problems.append(str(exc)[:120])
     finally:
         set_abuse(rig, pull_padding=0)
+    input_through(rig)  # its events come again once its answers fit
+    assert not problems, problems
 
 
 def times_observe(rig: AbuseRig, mark: int) -> None:
