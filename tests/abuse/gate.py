@@ -1,8 +1,9 @@
 """HTTP-push gate controllers, in both dialects: Hikvision ISAPI and the signed JSON webhook.
 
 The simulated controller of the site file is taken offline once it has been seen, and the test
-speaks for it (``gate_client.GateClient``): the abuses are requests no well-behaved controller
-sends.
+speaks for it (``gate_client.GateClient``): floods, oversized and malformed bodies, slow and hung
+requests are what no well-behaved controller sends. For a clock of its own and repeated pushes
+the simulated controller comes back online and misbehaves itself (``misbehave``).
 """
 
 from __future__ import annotations
@@ -167,13 +168,36 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
         only_real(rig, mark, device)
         tamper_through(rig, device)  # and the controller's next real event is taken
 
-    # --- time extremes --------------------------------------------------------------------------
+    # --- time extremes: the simulated controller's own clock (its misbehave action) ----------
+    def simulated(rig: AbuseRig, action: str, **args: Any) -> None:
+        rig.act(RECEIVER, action, controller=device, **args)
+
+    def simulated_tamper(rig: AbuseRig) -> dict[str, Any]:
+        """The simulated controller's tamper reaches us, and its restoring after it."""
+        mark = rig.mark()
+        simulated(rig, "tamper")
+        (event,) = rig.wait(mark, TAMPER, device, timeout=10)
+        simulated(rig, "tamper-restore")
+        rig.wait(mark, TAMPER + "_restored", device, timeout=10)
+        return event
+
+    def misbehaving(**how: Any) -> Any:
+        def start(rig: AbuseRig) -> None:
+            simulated(rig, "online")  # beside the test's client, which keeps heartbeating
+            simulated(rig, "misbehave", **how)
+        return start
+
+    def behaving(rig: AbuseRig) -> None:
+        simulated(rig, "misbehave")
+        simulated(rig, "offline")
+
     def times_observe(rig: AbuseRig, mark: int) -> None:
         now = datetime.now(UTC)
         for when in ("0001-01-01T00:00:00+08:00", "1970-01-01T00:00:00Z",
                      "9999-12-31T23:59:59-08:00",
                      (now - timedelta(days=3)).isoformat(timespec="seconds")):
-            event = tamper_through(rig, device, when=when)
+            simulated(rig, "misbehave", device_time=when)
+            event = simulated_tamper(rig)
             assert abs(datetime.fromisoformat(event["time"]) - datetime.now(UTC)) < timedelta(
                 minutes=2), (when, event["time"])
             assert "devicetime" in event, f"{when}: the device's own time is not kept"
@@ -211,18 +235,14 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
         if not rig.since(since, "device.online", device):  # its heartbeats bring it back
             rig.wait(since, "device.online", device, timeout=15)
 
-    # --- retries of one event -------------------------------------------------------------------
+    # --- retries of one event: the simulated controller sends each accepted push 4 more times ----
     def retry_observe(rig: AbuseRig, mark: int) -> None:
-        serial = client(rig).next_serial()
-        when = datetime.now().astimezone().isoformat(timespec="seconds")
-        for _ in range(5):
-            answer = client(rig).tamper(True, serial=serial, when=when)
-            assert answer.status_code == 200, answer.text
-        rig.wait(mark, TAMPER, device, timeout=10)
-        tamper_through(rig, device)  # a later event is through: the retries were all taken
+        simulated_tamper(rig)  # and its restoring: a later event through, the repeats all taken
+        rig.quiet(0.5)
         tampers = rig.since(mark, TAMPER, device)
-        assert len(tampers) == 2, f"{len(tampers)} events for 5 sends of one and 1 of another"
-        client(rig).tamper(False)
+        restored = rig.since(mark, TAMPER + "_restored", device)
+        assert (len(tampers), len(restored)) == (1, 1), (
+            f"{len(tampers)} tamper and {len(restored)} restored events for 5 sends of each")
 
     return Family(
         name=f"http_gate-{dialect}", driver="http_gate", devices=stanza_of(controller),
@@ -233,11 +253,10 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
             "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
                                known_defect=OVERSIZED_DEFECT[dialect]),
             "malformed": Abuse(observe=malformed_observe, start=lambda rig: None),
-            "time": Abuse(observe=times_observe, start=lambda rig: None,
-                          known_defect=TIME_DEFECT),
+            "time": Abuse(misbehaving(), times_observe, behaving, known_defect=TIME_DEFECT),
             "slow": Abuse(observe=slow_observe, start=lambda rig: None),
             "hung": Abuse(hung_start, hung_observe, hung_stop, known_defect=HUNG_DEFECT),
-            "retry": Abuse(observe=retry_observe, start=lambda rig: None),
+            "retry": Abuse(misbehaving(repeats=4), retry_observe, behaving),
         })
 
 

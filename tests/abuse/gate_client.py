@@ -1,5 +1,6 @@
 """A gate controller played by the test, over real HTTP: what the simulated controller cannot be
-made to send (a flood, a field of 64 KiB, a date of year 1, a body a byte at a time).
+made to send (a flood, an overlong field, a body that does not parse, a body a few bytes at a
+time, half a request left open).
 
 It speaks for a controller of the site file (digest-authenticated ISAPI or signed webhook), so
 the receiver takes it for that device, and keeps it online with heartbeats unless it is hung.
@@ -53,11 +54,10 @@ class GateClient:
 
     # --- what a controller says ------------------------------------------------------------------
 
-    def tamper(self, active: bool, *, serial: int | None = None, when: str | None = None,
-               detail: str | None = None) -> httpx.Response:
-        """A controller tamper (or its restoring): the event every abuse reports."""
-        serial = self.next_serial() if serial is None else serial
-        when = when or datetime.now().astimezone().isoformat(timespec="seconds")
+    def tamper(self, active: bool, *, detail: str | None = None) -> httpx.Response:
+        """A controller tamper (or its restoring): the event the abuses report."""
+        serial = self.next_serial()
+        when = datetime.now().astimezone().isoformat(timespec="seconds")
         if self.dialect == "isapi":
             alert: dict[str, Any] = {
                 "ipAddress": "127.0.0.1", "macAddress": self._mac, "dateTime": when,
