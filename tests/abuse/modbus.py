@@ -21,6 +21,13 @@ POLLED = ("a polled device answers what it is asked: the gateway decides what it
 NO_TIME = "Modbus carries no time: the gateway stamps each change at the poll that saw it"
 
 
+REGISTER_REPLY_DEFECT = (
+    "drivers/modbus/replies.py (CheckedReadHoldingRegisters): a register reply whose byte count "
+    "(3) its data (2 bytes) cannot hold fails the poll as 'the reply to 1 registers at 0 cannot "
+    "be decoded', and the device.offline reason says neither the count nor what the reply "
+    "carries (a bit reply's says 'says 2 data bytes but carries 1')")
+
+
 def module_stanza(_tmp: Path) -> list[dict[str, Any]]:
     return [{
         "id": MODULE, "driver": "modbus", "name": "Abused I/O module",
@@ -58,7 +65,7 @@ def chatter(device: str) -> Abuse:
     return Abuse(start, observe, stop)
 
 
-def malformed_replies(device: str) -> Abuse:
+def malformed_replies(device: str, known_defect: str = "") -> Abuse:
     """Every read answered with a byte count one more than the bytes, which are all 1s: read
     blindly, every input active. The gateway must call the device offline, naming the reply,
     and take none of it for a state."""
@@ -69,7 +76,8 @@ def malformed_replies(device: str) -> Abuse:
     def observe(rig: AbuseRig, mark: int) -> None:
         (offline,) = rig.wait(mark, "device.offline", device, timeout=10)
         reason = offline["data"]["reason"]
-        assert "reply" in reason, reason  # what was read, and what was wrong with it
+        # what was read, and what was wrong with it: the count it says and what it carries
+        assert "says" in reason and "carries" in reason, reason
         assert not [e for e in rig.since(mark, "", device)
                     if e["type"].split(".")[-2] in ("panic", "fire")], "a malformed reply read"
 
@@ -78,7 +86,7 @@ def malformed_replies(device: str) -> Abuse:
         rig.act(device, "reply-fault", kind="none")
         rig.wait(mark, "device.online", device, timeout=15)
 
-    return Abuse(start, observe, stop)
+    return Abuse(start, observe, stop, known_defect=known_defect)
 
 
 def slow_replies(device: str, prove: Any) -> Abuse:
@@ -154,7 +162,7 @@ MODBUS_FIRE = Family(
         "flood": chatter(PANEL),
         "oversized": not_applicable("a fire panel's register map is read as fixed-size words: "
                                     "it has no field a device could make longer"),
-        "malformed": malformed_replies(PANEL),
+        "malformed": malformed_replies(PANEL, REGISTER_REPLY_DEFECT),
         "time": not_applicable(NO_TIME),
         "slow": slow_replies(PANEL, _panel_fault),
         "hung": hung(PANEL),
