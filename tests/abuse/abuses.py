@@ -56,6 +56,13 @@ class AbuseRig:
             enough, timeout, f"{count} x {type_suffix} of {device or 'any device'}")
         return found
 
+    def log_mark(self) -> int:
+        """A point in the gateway's log: ``log_since`` reads what it wrote after it."""
+        return len(self.gateway.output())
+
+    def log_since(self, mark: int) -> str:
+        return self.gateway.output()[mark:]
+
     def quiet(self, seconds: float) -> None:
         """Let the gateway work for a while (an observable that is an absence needs it)."""
         time.sleep(seconds)

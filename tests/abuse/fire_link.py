@@ -67,11 +67,16 @@ def flood_stop(rig: AbuseRig) -> None:
 
 def bad_frames(*kinds: str) -> Abuse:
     def start(rig: AbuseRig) -> None:
+        rig.state["log"] = rig.log_mark()
         for kind in kinds:
             act(rig, "send-malformed", kind=kind)
 
     def observe(rig: AbuseRig, mark: int) -> None:
         fault(rig, 4001)  # a real frame after the bad ones still arrives
+        said = [line for line in rig.log_since(rig.state.pop("log")).splitlines()
+                if "rejected" in line and f"from {TRANSMITTER} at" in line]
+        assert said and all("bytes: 40 40" in line for line in said), (
+            "the log names the transmitter and the bytes of what it rejected")
         types = [e["type"] for e in rig.since(mark, "", TRANSMITTER)]
         # only the real fault (and its restoring): nothing of the bad frames, and no offline
         assert [t for t in types if not t.endswith("restored")
