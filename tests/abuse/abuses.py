@@ -73,7 +73,11 @@ Check = Callable[[AbuseRig, int], object]
 
 
 def nothing(rig: AbuseRig) -> None:
-    """An abuse that needs no stopping (a single frame, a retry that is over when sent)."""
+    """An abuse that needs no starting or stopping (its observe plays it: a frame, a retry)."""
+
+
+def unobserved(rig: AbuseRig, mark: int) -> None:
+    """No observable: an abuse that applies must say what the gateway shows for it."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class Abuse:
     """
 
     start: Step = nothing
-    observe: Check = lambda rig, mark: None
+    observe: Check = unobserved
     stop: Step = nothing
     not_applicable: str = ""
     missing: str = ""
@@ -110,13 +114,12 @@ class Family:
 
     ``devices(tmp_path)``: the site-file stanzas of the abused device(s) (the suite adds a Modbus
     I/O module with the panic button); ``site``: other site sections the family needs;
-    ``device``: the id its events carry; ``ready``: the ids that must be online before abuse.
+    ``ready``: the ids (those its events carry) that must be online before the abuses.
     """
 
     name: str
     driver: str
     devices: Callable[[Path], list[dict[str, Any]]]
-    device: str
     abuses: dict[str, Abuse]
     ready: tuple[str, ...] = ()
     site: dict[str, Any] = field(default_factory=dict)

@@ -127,15 +127,15 @@ def hung_stop(rig: AbuseRig) -> None:
 
 
 ONVIF = Family(
-    name="onvif", driver="onvif", devices=stanza, device=CAMERA, ready=(CAMERA,),
+    name="onvif", driver="onvif", devices=stanza, ready=(CAMERA,),
     env={PASSWORD_ENV: "abused-camera-secret"},
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),
-        "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
+        "oversized": Abuse(observe=oversized_observe,
                            known_defect=OVERSIZED_DEFECT),
         "malformed": missing("simulators/onvif has no dialect for a malformed SOAP answer "
                              "(XML that does not parse, a wrong envelope)"),
-        "time": Abuse(observe=times_observe, start=lambda rig: None),
+        "time": Abuse(observe=times_observe),
         "slow": missing("simulators/onvif has no dialect for a camera that answers late "
                         "(within request_timeout)"),
         "hung": Abuse(lambda rig: rig.act(CAMERA, "offline", mode="silent"), hung_observe,

@@ -143,14 +143,14 @@ def retry_observe(rig: AbuseRig, mark: int) -> None:
 
 
 GBT26875 = Family(
-    name="gbt26875", driver="gbt26875", devices=stanza, device=TRANSMITTER, ready=(TRANSMITTER,),
+    name="gbt26875", driver="gbt26875", devices=stanza, ready=(TRANSMITTER,),
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),
         "oversized": bad_frames("too-long"),
         "malformed": bad_frames("garbage", "bad-checksum", "truncated", "wrong-variant"),
-        "time": Abuse(observe=times_observe, start=lambda rig: None),
+        "time": Abuse(observe=times_observe),
         "slow": Abuse(lambda rig: act(rig, "dribble", byte_delay=0.01), slow_observe,
                       lambda rig: act(rig, "dribble", byte_delay=0)),
         "hung": Abuse(lambda rig: act(rig, "hang", on=True), hung_observe, hung_stop),
-        "retry": Abuse(observe=retry_observe, start=lambda rig: None),
+        "retry": Abuse(observe=retry_observe),
     })

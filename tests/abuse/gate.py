@@ -260,15 +260,15 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
 
     return Family(
         name=f"http_gate-{dialect}", driver="http_gate", devices=stanza_of(controller),
-        device=device, ready=(device,), site={"access": ACCESS}, env=ENV,
+        ready=(device,), site={"access": ACCESS}, env=ENV,
         prepare=prepare(device), finish=finish,
         abuses={
             "flood": Abuse(flood_start, flood_observe, flood_stop),
-            "oversized": Abuse(observe=oversized_observe, start=lambda rig: None,
+            "oversized": Abuse(observe=oversized_observe,
                                known_defect=OVERSIZED_DEFECT[dialect]),
-            "malformed": Abuse(observe=malformed_observe, start=lambda rig: None),
+            "malformed": Abuse(observe=malformed_observe),
             "time": Abuse(misbehaving(), times_observe, behaving, known_defect=TIME_DEFECT),
-            "slow": Abuse(observe=slow_observe, start=lambda rig: None),
+            "slow": Abuse(observe=slow_observe),
             "hung": Abuse(hung_start, hung_observe, hung_stop, known_defect=HUNG_DEFECT),
             "retry": Abuse(misbehaving(repeats=4), retry_observe, behaving),
         })

@@ -142,7 +142,7 @@ def _panel_fault(rig: AbuseRig, mark: int) -> None:
 
 
 MODBUS = Family(
-    name="modbus", driver="modbus", devices=module_stanza, device=MODULE, ready=(MODULE,),
+    name="modbus", driver="modbus", devices=module_stanza, ready=(MODULE,),
     abuses={
         "flood": chatter(MODULE),
         "oversized": not_applicable("a Modbus I/O module reports bits: it has no field a "
@@ -156,7 +156,7 @@ MODBUS = Family(
     })
 
 MODBUS_FIRE = Family(
-    name="modbus_fire", driver="modbus_fire", devices=panel_stanza, device=PANEL,
+    name="modbus_fire", driver="modbus_fire", devices=panel_stanza,
     ready=(PANEL,),
     abuses={
         "flood": chatter(PANEL),

@@ -100,7 +100,7 @@ def hung_stop(rig: AbuseRig, power_cycle: bool = False) -> None:
 
 
 OSDP = Family(
-    name="osdp", driver="osdp", devices=stanza, device=READER, ready=(READER,), env=KEYS,
+    name="osdp", driver="osdp", devices=stanza, ready=(READER,), env=KEYS,
     site={"access": {"gates": [{"id": "abuse-gate"}]}},
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),

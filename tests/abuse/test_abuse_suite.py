@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from drivers import DRIVERS
-from tests.abuse.abuses import ABUSES, Abuse, AbuseRig, Family
+from tests.abuse.abuses import ABUSES, AbuseRig, Family, unobserved
 from tests.abuse.registry import FAMILIES
 from tests.conftest import Mosquitto, Subscriber
 from tests.rig import GatewayProcess, SimulatorThread, site_file
@@ -116,5 +116,5 @@ def test_every_driver_has_an_abuse_family() -> None:
     for family in FAMILIES:
         assert set(family.abuses) == set(ABUSES), family.name
         for name, abuse in family.abuses.items():
-            assert abuse.not_applicable or abuse.missing or abuse.start is not Abuse.start, (
-                family.name, name)
+            assert abuse.not_applicable or abuse.missing or abuse.observe is not unobserved, (
+                f"{family.name} {name}: no observable")
