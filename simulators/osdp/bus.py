@@ -4,51 +4,20 @@ Every reader (id = reader id) and every door (id = door id) is a simulated devic
 The bus itself (id = the section's id) is one too: ``unplug``/``plug`` take the whole line away
 and back, and any reader or door action can be sent to it with ``reader=<id>`` or ``door=<id>``
 (for a campus that lists only the site file's device ids).
-
-``noise`` puts bytes on the line that no reader sent, as a bad cable or a wrongly wired device
-does: ``garbage`` (random bytes), ``bad-crc`` (a reader's reply with a wrong check) or
-``oversized`` (a frame header claiming 65,535 bytes, then line noise).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from drivers.osdp.models import OsdpBusConfig
 from simulators.osdp.door import SimulatedDoor
 from simulators.osdp.line import Line
 from simulators.osdp.reader import SimulatedReader
-from simulators.simulator import (
-    SimulatedDevice,
-    UnknownAction,
-    UnknownDevice,
-    parse_arguments,
-)
+from simulators.simulator import SimulatedDevice, UnknownAction, UnknownDevice
 
-BUS_ACTIONS = ("unplug", "plug", "noise")
-SOM = 0x53  # an OSDP frame's start of message
-
-
-class NoiseArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["garbage", "bad-crc", "oversized"] = "garbage"
-    size: int = Field(default=64, ge=1, le=65536, description="bytes of noise")
-    seed: int | None = None
-
-
-def noise(kind: str, size: int, address: int, rng: random.Random) -> bytes:
-    """Line noise of ``kind``, ``size`` bytes of it after any frame header."""
-    junk = bytes(rng.randrange(256) for _ in range(size))
-    if kind == "bad-crc":  # an osdp_ACK from the reader, its CRC spoiled
-        frame = bytes((SOM, 0x80 | address, 8, 0, 0x04, 0x40))
-        return frame + b"\x00\x00"
-    if kind == "oversized":
-        return bytes((SOM, 0x80 | address, 0xFF, 0xFF, 0x04)) + junk
-    return junk
+BUS_ACTIONS = ("unplug", "plug")
 
 
 class OsdpBusSimulator:
@@ -96,12 +65,6 @@ class OsdpBusSimulator:
         if action == "plug":
             self.line.plug()
             return
-        if action == "noise":
-            parsed = parse_arguments(NoiseArgs, f"{self.device_id} noise", args)
-            address = self.config.readers[0].address
-            data = noise(parsed.kind, parsed.size, address, random.Random(parsed.seed))
-            await self.line.call(lambda: self.line.send(data))
-            return
         rest = {k: v for k, v in args.items() if k not in ("reader", "door")}
         if "reader" in args:
             reader = self.readers.get(str(args["reader"]))
@@ -117,8 +80,7 @@ class OsdpBusSimulator:
                                     f"(doors: {', '.join(self.doors) or 'none'})")
             await door.act(action, rest)
             return
-        raise UnknownAction(f"{self.device_id}: unknown action {action!r} (known: unplug, plug, "
-                            "noise; "
+        raise UnknownAction(f"{self.device_id}: unknown action {action!r} (known: unplug, plug; "
                             "reader and door actions need reader=<id> or door=<id>)")
 
     async def state(self) -> dict[str, Any]:
