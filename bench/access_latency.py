@@ -68,12 +68,12 @@ async def decisions(workdir: Path, holders: int, samples: int) -> None:
     from gateway.access.credentials import CredentialStore
     from gateway.access.ledger import Ledger
     from gateway.access.modes import GateModes
-    from gateway.access.requests import AccessRequest
     from gateway.access.schedules import Schedules
     from gateway.alarms import AlarmStore
     from gateway.bus import Bus
     from gateway.config import Outbox as Limits
-    from gateway.events import Event
+    from gateway.kernel.access import AccessRequest
+    from gateway.kernel.events import Event
     from gateway.outbox import Outbox, state_database
     from gateway.publisher import EventPublisher
     from gateway.topics import Topics

@@ -42,7 +42,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.config import Mqtt
 from gateway.config import Outbox as OutboxLimits
-from gateway.events import PANIC_PRESSED, Event, PointFact, Severity
+from gateway.kernel.events import PANIC_PRESSED, Event, PointFact, Severity
 from gateway.mqtt_link import MqttLink
 from gateway.outbox import Outbox, Outgoing
 from gateway.publisher import CLOUDEVENTS_CONTENT_TYPE, envelope

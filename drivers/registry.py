@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from drivers.driver import DeviceSink, Driver
+from gateway.kernel.ports import DeviceSink, Driver
 
 DriverFactory = Callable[[Any, DeviceSink], Driver]
 

@@ -24,7 +24,7 @@ import uuid6
 
 from gateway.bus import AlarmChanged
 from gateway.config import Alarms as AlarmPolicy
-from gateway.events import (
+from gateway.kernel.events import (
     ALARM_ACKNOWLEDGED,
     ALARM_CLOSED,
     ALARM_ESCALATED,

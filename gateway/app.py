@@ -30,7 +30,8 @@ from gateway.bus import AlarmChanged, Bus, Polled
 from gateway.commands import CommandQueue, CommandRouter, SeenRequests
 from gateway.config import SiteConfig
 from gateway.drills import Drills
-from gateway.events import (
+from gateway.intake import Intake
+from gateway.kernel.events import (
     CAMERA_SNAPSHOT,
     CREDENTIALS_SYNCED,
     EVENTS_DROPPED,
@@ -45,7 +46,6 @@ from gateway.events import (
     Severity,
     StorageState,
 )
-from gateway.intake import Intake
 from gateway.linkage import Linkage
 from gateway.media import MediaStore, base_url_of
 from gateway.mqtt_link import MqttLink, Request

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from gateway.events import AlarmChange, AlarmSnapshot, Event, EventType
+from gateway.kernel.events import AlarmChange, AlarmSnapshot, Event, EventType
 
 log = logging.getLogger(__name__)
 

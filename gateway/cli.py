@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ROLES, ConfigError, Mqtt, SiteConfig, load_site
-from gateway.logs import JsonFormatter, SafeFormatter
+from gateway.kernel.logs import JsonFormatter, SafeFormatter
 from gateway.topics import Topics, site_filter
 
 EXIT_CONFIG = 2
@@ -304,7 +304,7 @@ def _moment(value: str | None) -> str | None:
     """An ISO 8601 time with its offset, or ``+2h`` / ``+90m`` from now, as ISO 8601."""
     from datetime import UTC, datetime, timedelta
 
-    from gateway.fields import parse_duration
+    from gateway.kernel.fields import parse_duration
 
     if value is None:
         return None

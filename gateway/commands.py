@@ -34,15 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from drivers import ActionError
 from gateway.alarms import REPORT_KINDS, AlarmError, AlarmService, StateWriter
 from gateway.audit import AuditLog, bounded_args
-from gateway.boundary import BoundaryError, json_object
 from gateway.command_table import COMMANDS
 from gateway.config import ROLES, Operator
 from gateway.config import Commands as CommandLimits
 from gateway.drills import Drills
-from gateway.events import (
+from gateway.kernel.boundary import BoundaryError, json_object
+from gateway.kernel.events import (
     COMMAND_AUDIT,
     DRILL_STARTED,
     DRILL_STOPPED,
@@ -51,7 +50,8 @@ from gateway.events import (
     Severity,
     utcnow,
 )
-from gateway.limits import KeyedBuckets, TokenBucket
+from gateway.kernel.limits import KeyedBuckets, TokenBucket
+from gateway.kernel.ports import ActionError
 from gateway.mqtt_link import Request
 from gateway.outbox import StateWrite
 

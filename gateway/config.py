@@ -23,8 +23,8 @@ from pydantic import (
 
 from drivers import DRIVERS, DeviceConfig
 from gateway.access.config import Access
-from gateway.documents import DocumentError, read_yaml
-from gateway.fields import (
+from gateway.kernel.documents import DocumentError, read_yaml
+from gateway.kernel.fields import (
     ConfigError,
     Identifier,
     Seconds,

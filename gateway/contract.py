@@ -15,7 +15,7 @@ import yaml
 
 from gateway.command_table import COMMANDS
 from gateway.commands import ERROR_CODES, RequestBody
-from gateway.events import CATALOGUE, AlarmSnapshot, EventType, Severity
+from gateway.kernel.events import CATALOGUE, AlarmSnapshot, EventType, Severity
 from gateway.topics import CONTRACT_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

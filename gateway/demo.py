@@ -21,7 +21,7 @@ from typing import Any
 from gateway.cli import EXIT_CONFIG, serve_until_signalled
 from gateway.commands import token_digest
 from gateway.config import ConfigError, Operator, load_site
-from gateway.fields import secrets_in
+from gateway.kernel.fields import secrets_in
 
 log = logging.getLogger(__name__)
 

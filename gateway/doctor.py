@@ -26,7 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway import remote
 from gateway.config import SiteConfig
 from gateway.console.operators import ConsoleOperators
-from gateway.fields import ConfigError, secrets_in
+from gateway.kernel.fields import ConfigError, secrets_in
 from gateway.topics import Topics
 
 MIN_FREE = 20 * 1024 * 1024

@@ -12,7 +12,13 @@ import uuid6
 
 from gateway.alarms import AlarmError, AlarmStore
 from gateway.bus import AlarmChanged
-from gateway.events import ALARM_ACKNOWLEDGED, ALARM_CLOSED, ALARM_RAISED, DrillSummary, utcnow
+from gateway.kernel.events import (
+    ALARM_ACKNOWLEDGED,
+    ALARM_CLOSED,
+    ALARM_RAISED,
+    DrillSummary,
+    utcnow,
+)
 
 KEY = "drill"
 

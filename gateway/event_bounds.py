@@ -4,7 +4,8 @@ Every device fact passes ``bound`` at the intake, before the bus, the alarms or 
 it. Whatever the driver took from the wire:
 
 * every string of the payload is at most its field's ``max_length`` (or ``TEXT`` characters),
-  with control and formatting characters written as escapes (``gateway.boundary.device_text``);
+  with control and formatting characters written as escapes
+  (``gateway.kernel.boundary.device_text``);
 * a mapping (a camera's SimpleItems) keeps at most ``ITEMS`` entries, keys of ``KEY`` and values
   of ``VALUE`` characters; a list keeps at most ``ITEMS`` entries;
 * the whole payload encodes to at most ``MAX_PAYLOAD_BYTES``; past that, every string is cut to
@@ -26,9 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.access.requests import AccessRequest
-from gateway.boundary import device_text
-from gateway.events import Event
+from gateway.kernel.access import AccessRequest
+from gateway.kernel.boundary import device_text
+from gateway.kernel.events import Event
 
 TEXT = 1024
 KEY = 64

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.config import Flood
-from gateway.events import (
+from gateway.kernel.events import (
     DEVICE_FLOOD_ENDED,
     DEVICE_FLOODING,
     Event,
@@ -27,7 +27,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
-from gateway.limits import KeyedBuckets
+from gateway.kernel.limits import KeyedBuckets
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.bus import Bus, Polled
 from gateway.config import Flood
 from gateway.config import Intake as IntakeLimits
 from gateway.event_bounds import bound, bound_request
-from gateway.events import (
+from gateway.flood import FloodGuard
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     Availability,
@@ -38,7 +39,6 @@ from gateway.events import (
     Severity,
     utcnow,
 )
-from gateway.flood import FloodGuard
 from gateway.media import MediaRefused, MediaStore
 from gateway.readings import RecentReadings
 

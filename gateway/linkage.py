@@ -17,10 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from drivers import ActionError
 from gateway.bus import AlarmChanged
 from gateway.config import LinkageAction, LinkageRule
-from gateway.events import (
+from gateway.kernel.events import (
     ALARM_RAISED,
     LINKAGE_EXECUTED,
     AlarmSnapshot,
@@ -31,6 +30,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
+from gateway.kernel.ports import ActionError
 from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)

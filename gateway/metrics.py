@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from gateway.bus import AlarmChanged, Polled
 from gateway.config import Metrics as MetricsConfig
-from gateway.events import COMMAND_AUDIT, AlarmSnapshot, CommandAudit, Event
+from gateway.kernel.events import COMMAND_AUDIT, AlarmSnapshot, CommandAudit, Event
 from gateway.outbox import OutboxStats
 
 log = logging.getLogger(__name__)

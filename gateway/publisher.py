@@ -19,7 +19,7 @@ from typing import Any
 import uuid6
 
 from gateway.bus import AlarmChanged
-from gateway.events import (
+from gateway.kernel.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     AlarmChange,

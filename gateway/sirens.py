@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from drivers import ActionError, DeviceConfig
+from drivers import DeviceConfig
 from drivers.modbus.models import ModbusIoConfig
 from gateway.bus import AlarmChanged
-from gateway.events import (
+from gateway.kernel.events import (
     DEVICE_ONLINE,
     OUTPUT_CHANGED,
     AlarmSnapshot,
@@ -24,6 +24,7 @@ from gateway.events import (
     OutputChange,
     Severity,
 )
+from gateway.kernel.ports import ActionError
 from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.fields import _describe, _location, _yaml_path
+from gateway.kernel.fields import _describe, _location, _yaml_path
 
 Place = tuple[int | str, ...]
 MAX_ROUNDS = 25

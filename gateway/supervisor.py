@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from drivers import ActionError, DeviceUnavailable, Driver
+from gateway.kernel.ports import ActionError, DeviceUnavailable, Driver
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from gateway.documents import DocumentError, read_yaml
-from gateway.fields import Identifier, Seconds, Strict, parse_duration, validation_problems
+from gateway.kernel.documents import DocumentError, read_yaml
+from gateway.kernel.fields import Identifier, Seconds, Strict, parse_duration, validation_problems
 from simulators.control_client import ControlClient, ControlError
 
 

@@ -20,7 +20,7 @@ import yaml
 from gateway.commands import token_digest
 from gateway.config import load_site
 from gateway.contract import event_schema
-from gateway.events import CATALOGUE
+from gateway.kernel.events import CATALOGUE
 from simulators.campus import SimulatedCampus
 from simulators.modbus import ModbusIoSimulator
 from tests.conftest import Subscriber, free_port

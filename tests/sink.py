@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import Event, MediaReference
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import Event, MediaReference
 from gateway.media import Media, MediaStore
 
 

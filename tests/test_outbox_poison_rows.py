@@ -62,7 +62,8 @@ def test_rows_that_cannot_be_published_are_set_aside_and_the_lane_goes_on(
     assert code == 0
     db = sqlite3.connect(tmp_path / "state" / "state.sqlite3")
     try:
-        kept = db.execute("SELECT kind, size, length(head) FROM outbox_aside ORDER BY id").fetchall()
+        kept = db.execute(
+            "SELECT kind, size, length(head) FROM outbox_aside ORDER BY id").fetchall()
         left = db.execute("SELECT COUNT(*) FROM outbox WHERE topic LIKE '%#'").fetchone()[0]
     finally:
         db.close()

@@ -21,7 +21,8 @@ What the centre answers:
   answer).
 
 Denies are rate limited per connection. Warnings name the peer and the bytes, and repeated ones
-are summarised (``gateway.logs.LogLimiter``), so garbage costs neither disk nor CPU to speak of.
+are summarised (``gateway.kernel.logs.LogLimiter``), so garbage costs neither disk nor CPU to
+speak of.
 
 Connections: each must identify itself (a valid frame from a listed transmitter) within
 ``identify_within``, or it is closed; one IP address holds at most ``max_connections_per_peer``
@@ -50,7 +51,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
 from drivers.gbt26875.codec import (
     PROTOCOL_VERSION,
     STANDARD,
@@ -74,8 +74,9 @@ from drivers.gbt26875.codec import (
 from drivers.gbt26875.models import TransmissionReceiverConfig, Transmitter, displayed
 from drivers.gbt26875.panel_state import PanelState
 from drivers.gbt26875.tables import TransmitterOperationFlag
-from gateway.limits import TokenBucket
-from gateway.logs import LogLimiter
+from gateway.kernel.limits import TokenBucket
+from gateway.kernel.logs import LogLimiter
+from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 

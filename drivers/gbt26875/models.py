@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from drivers.gbt26875.timelabel import Variant
-from gateway.fields import Identifier, Seconds, Strict, TimeZone
+from gateway.kernel.fields import Identifier, Seconds, Strict, TimeZone
 
 
 def _wire_order(value: object) -> object:

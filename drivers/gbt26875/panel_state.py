@@ -45,7 +45,7 @@ from drivers.gbt26875.units import (
     TransmitterStatus,
     Unit,
 )
-from gateway.events import (
+from gateway.kernel.events import (
     FIRE_OPERATION,
     FIRE_PANEL_RESET,
     FIRE_SILENCED,

@@ -29,7 +29,7 @@ from drivers.http_gate.signing import (
     SignatureError,
     signed_headers,
 )
-from gateway.boundary import BoundaryError, device_text, json_object, parse_json
+from gateway.kernel.boundary import BoundaryError, device_text, json_object, parse_json
 
 MAX_ANSWER = 64 * 1024
 ANSWER_WINDOW = 300.0  # how far a webhook controller's answer time stamp may be off ours

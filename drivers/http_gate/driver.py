@@ -57,7 +57,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
 from drivers.http_gate import isapi, webhook
 from drivers.http_gate.body import BodyError, event_parts, read_all
 from drivers.http_gate.commands import CommandFailed, ControllerCommands, Outcome
@@ -71,8 +70,8 @@ from drivers.http_gate.signing import (
     answer_headers,
     nonce_of,
 )
-from gateway.access.requests import AccessRequest
-from gateway.events import (
+from gateway.kernel.access import AccessRequest
+from gateway.kernel.events import (
     DOOR_CLOSED,
     DOOR_EXIT_REQUEST,
     DOOR_FORCED,
@@ -86,9 +85,10 @@ from gateway.events import (
     ReaderFact,
     Severity,
 )
-from gateway.fields import ConfigError
-from gateway.limits import KeyedBuckets
-from gateway.logs import LogLimiter
+from gateway.kernel.fields import ConfigError
+from gateway.kernel.limits import KeyedBuckets
+from gateway.kernel.logs import LogLimiter
+from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException
 
 from drivers.http_gate.models import normal_mac
 from drivers.http_gate.observations import DoorState, Observation, ParseError
-from gateway.boundary import MAX_JSON_DEPTH, BoundaryError, device_text, parse_json
+from gateway.kernel.boundary import MAX_JSON_DEPTH, BoundaryError, device_text, parse_json
 
 MAJOR_ALARM, MAJOR_EXCEPTION, MAJOR_OPERATION, MAJOR_EVENT = 1, 2, 3, 5
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
-from gateway.fields import Identifier, Seconds, Secret, Strict
+from gateway.kernel.fields import Identifier, Seconds, Secret, Strict
 
 Dialect = Literal["isapi", "webhook"]
 Mode = Literal["decides", "asks"]

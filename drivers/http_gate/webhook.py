@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.http_gate.observations import DoorState, Observation, ParseError
-from gateway.boundary import BoundaryError, device_text, json_object
+from gateway.kernel.boundary import BoundaryError, device_text, json_object
 
 PUSH_PATH = "/webhook/events"
 OPEN_PATH = "/gate/open"

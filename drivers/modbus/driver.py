@@ -16,11 +16,10 @@ from typing import Any
 
 from pymodbus.exceptions import ModbusException
 
-from drivers.driver import ActionError, DeviceSink
 from drivers.modbus.models import ModbusIoConfig, PanicPoint
 from drivers.modbus.poller import Client, Poller
 from drivers.modbus.replies import Unreachable, bits_of
-from gateway.events import (
+from gateway.kernel.events import (
     LINE_FAULT,
     LINE_RESTORED,
     PANIC_PRESSED,
@@ -33,6 +32,7 @@ from gateway.events import (
     PointFact,
     Severity,
 )
+from gateway.kernel.ports import ActionError, DeviceSink
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from gateway.documents import DocumentError, read_yaml
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.kernel.documents import DocumentError, read_yaml
+from gateway.kernel.fields import Identifier, Seconds, Strict
 
 SHIPPED_PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles"
 

@@ -15,10 +15,10 @@ from typing import Any, Protocol, TypeVar
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from drivers.driver import DeviceSink
 from drivers.modbus.models import RtuLink, TcpLink
 from drivers.modbus.replies import MalformedReply, Unreachable, use_checked_replies
-from gateway.logs import LogLimiter
+from gateway.kernel.logs import LogLimiter
+from gateway.kernel.ports import DeviceSink
 
 log = logging.getLogger(__name__)
 warnings = LogLimiter(log)

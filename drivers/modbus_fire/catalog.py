@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from drivers.modbus_fire.profile import FireProfile
 from drivers.modbus_fire.register_map import MapError, RegisterMap
-from gateway.documents import DocumentError, read_yaml
+from gateway.kernel.documents import DocumentError, read_yaml
 
 SHIPPED_PROFILES = Path(__file__).resolve().parents[2] / "config" / "profiles" / "fire"
 SITE_PROFILES = Path("profiles") / "fire"

@@ -17,12 +17,11 @@ from typing import Any, cast
 
 from pymodbus.exceptions import ModbusException
 
-from drivers.driver import ActionError, DeviceSink
 from drivers.modbus.poller import Client, Poller
 from drivers.modbus.replies import Unreachable, bits_of, registers_of
 from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.register_map import ActiveCondition, Block, PanelReading, Read
-from gateway.events import (
+from gateway.kernel.events import (
     FIRE_PANEL_RESET,
     FIRE_RAISING,
     FIRE_SILENCED,
@@ -33,6 +32,7 @@ from gateway.events import (
     PanelAction,
     fire_event,
 )
+from gateway.kernel.ports import ActionError, DeviceSink
 
 log = logging.getLogger(__name__)
 

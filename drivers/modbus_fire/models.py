@@ -22,7 +22,7 @@ from pydantic import (
 from drivers.modbus.models import RtuLink, TcpLink
 from drivers.modbus_fire.catalog import find_register_map
 from drivers.modbus_fire.register_map import FirePoint, RegisterMap, loop_point_id
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.kernel.fields import Identifier, Seconds, Strict
 
 # How long a dead panel may go unnoticed (GB 26875.1: a fire alarm reaches the centre in 10 s).
 MAX_DETECTION_SECONDS = 10.0

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from gateway.events import FireCondition
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.kernel.events import FireCondition
+from gateway.kernel.fields import Identifier, Seconds, Strict
 
 Table = Literal["coils", "discrete_inputs", "holding_registers", "input_registers"]
 RegisterTable = Literal["holding_registers", "input_registers"]

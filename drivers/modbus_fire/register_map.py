@@ -25,7 +25,7 @@ from drivers.modbus_fire.profile import (
     ResetCoil,
     StatusWordLayout,
 )
-from gateway.events import FireCondition
+from gateway.kernel.events import FireCondition
 
 # The most one Modbus request may ask for (function codes 1/2 and 3/4).
 MAX_BITS_PER_READ = 2000

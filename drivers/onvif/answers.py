@@ -30,7 +30,7 @@ from onvif.client import AsyncTransportProtocolErrorHandler, ONVIFService
 from zeep.proxy import AsyncOperationProxy, AsyncServiceProxy
 from zeep.utils import get_version
 
-from gateway.boundary import BoundaryError
+from gateway.kernel.boundary import BoundaryError
 
 log = logging.getLogger(__name__)
 

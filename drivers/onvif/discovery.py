@@ -21,8 +21,8 @@ import yaml
 from drivers.onvif.link import CameraLink, CameraProblem
 from drivers.onvif.models import OnvifCameraConfig
 from drivers.video import redact
-from gateway.boundary import device_text
-from gateway.fields import Secret
+from gateway.kernel.boundary import device_text
+from gateway.kernel.fields import Secret
 
 NVT = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
 SCOPE = "onvif://www.onvif.org/"

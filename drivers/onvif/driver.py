@@ -32,15 +32,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
 from drivers.onvif.link import CameraFacts, CameraLink, CameraProblem, Health, with_credentials
 from drivers.onvif.media import SnapshotClient, SnapshotFailed, StreamFeed, grab_once
 from drivers.onvif.models import OnvifCameraConfig
 from drivers.onvif.parsers import Items, Notification, Reading, notification_of, parse, state
 from drivers.video import ClipConfig, ClipError, StreamHealth, record_clip, redact
 from drivers.video.frames import AnalyticChange
-from gateway.boundary import device_text
-from gateway.events import (
+from gateway.kernel.boundary import device_text
+from gateway.kernel.events import (
     CAMERA_CLIP,
     CAMERA_EVENT,
     CAMERA_PTZ,
@@ -57,8 +56,9 @@ from gateway.events import (
     PtzMove,
     Severity,
 )
-from gateway.fields import ConfigError
-from gateway.logs import LogLimiter
+from gateway.kernel.fields import ConfigError
+from gateway.kernel.logs import LogLimiter
+from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 

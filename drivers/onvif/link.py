@@ -26,7 +26,7 @@ from onvif.util import normalize_url
 
 from drivers.onvif.answers import BoundedCamera, PullAnswer, pull_messages
 from drivers.onvif.models import OnvifCameraConfig
-from gateway.boundary import BoundaryError, device_text
+from gateway.kernel.boundary import BoundaryError, device_text
 
 log = logging.getLogger(__name__)
 

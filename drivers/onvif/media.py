@@ -32,7 +32,7 @@ from drivers.video import (
 )
 from drivers.video.capture import open_capture
 from drivers.video.frames import AnalyticChange, Frame
-from gateway.boundary import device_text
+from gateway.kernel.boundary import device_text
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from drivers.video.models import ClipConfig, GrabberConfig, RingConfig, VideoAnalyticsConfig
-from gateway.events import CameraEventKind
-from gateway.fields import Identifier, Seconds, Secret, Strict
+from gateway.kernel.events import CameraEventKind
+from gateway.kernel.fields import Identifier, Seconds, Secret, Strict
 
 DEVICE_SERVICE_PATH = "/onvif/device_service"  # onvif-zeep-async hard-codes it
 

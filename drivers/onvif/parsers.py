@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.boundary import device_text
-from gateway.events import CameraEventKind
+from gateway.kernel.boundary import device_text
+from gateway.kernel.events import CameraEventKind
 
 Items = tuple[tuple[str, str], ...]
 

@@ -26,7 +26,6 @@ from typing import Any
 from osdp import Command, LogLevel, StatusReportType
 from osdp import Event as OsdpEvent
 
-from drivers.driver import ActionError, DeviceSink, DeviceUnavailable
 from drivers.osdp import feedback
 from drivers.osdp.cards import CardError, decode
 from drivers.osdp.link import BusLink, open_link
@@ -34,8 +33,8 @@ from drivers.osdp.models import GateMode, OsdpBusConfig, Signal, parse_key
 from drivers.osdp.panel import Member, Panel, set_library_log_level
 from drivers.osdp.reader import CLEAR_KEYS, ENTER_KEYS, CardRead, EntryEnd, ReaderSession
 from drivers.osdp.wire import LINK, SECURE_CHANNEL, ReplyTap
-from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import (
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import (
     DOOR_CLOSED,
     DOOR_EXIT_REQUEST,
     DOOR_OPENED,
@@ -49,8 +48,9 @@ from gateway.events import (
     ReaderFact,
     Severity,
 )
-from gateway.fields import ConfigError
-from gateway.logs import LogLimiter
+from gateway.kernel.fields import ConfigError
+from gateway.kernel.logs import LogLimiter
+from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 import serial
 from osdp import Channel
 
-from drivers.driver import DeviceUnavailable
 from drivers.osdp.models import OsdpBusConfig
 from drivers.osdp.wire import ReplyTap
+from gateway.kernel.ports import DeviceUnavailable
 
 READ_LIMIT = 4096
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from gateway.fields import Identifier, Seconds, Secret, Strict
+from gateway.kernel.fields import Identifier, Seconds, Secret, Strict
 
 LedColor = Literal["black", "red", "green", "amber", "blue", "magenta", "cyan", "white"]
 GateMode = Literal["normal", "locked", "free"]

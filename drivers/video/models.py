@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.kernel.fields import Identifier, Seconds, Strict
 
 Coordinate = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[Coordinate, Coordinate]

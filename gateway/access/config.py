@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.fields import Identifier, Seconds, Strict
+from gateway.kernel.fields import Identifier, Seconds, Strict
 
 Category = Literal["staff", "student", "visitor", "contractor"]
 CATEGORIES: tuple[Category, ...] = ("staff", "student", "visitor", "contractor")

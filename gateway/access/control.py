@@ -32,7 +32,6 @@ from typing import Any
 import uuid6
 from pydantic import ValidationError
 
-from drivers import ActionError
 from gateway.access.config import Access, Gate
 from gateway.access.credentials import (
     Applied,
@@ -44,10 +43,10 @@ from gateway.access.credentials import (
 )
 from gateway.access.ledger import Ledger, Release, ReleaseRequest, Visit, VisitRequest, Whereabouts
 from gateway.access.modes import GateModes
-from gateway.access.requests import AccessDecision, AccessRequest, DenyReason
 from gateway.access.schedules import Schedules
 from gateway.commands import CommandError, Handler, text_arg
-from gateway.events import (
+from gateway.kernel.access import AccessDecision, AccessRequest, DenyReason
+from gateway.kernel.events import (
     ACCESS_DENIED,
     ACCESS_GRANTED,
     CREDENTIALS_SYNCED,
@@ -66,6 +65,7 @@ from gateway.events import (
     VisitFact,
     utcnow,
 )
+from gateway.kernel.ports import ActionError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from gateway.access.config import Door
-from gateway.events import (
+from gateway.kernel.events import (
     ACCESS_GRANTED,
     DOOR_CLOSED,
     DOOR_EXIT_REQUEST,

@@ -31,7 +31,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from gateway.access.credentials import MAX_PARTS, CredentialRecord, PersonRecord, SyncError
-from gateway.boundary import BoundaryError, parse_json
+from gateway.kernel.boundary import BoundaryError, parse_json
 
 # A part's persons and credentials as the command line sends them (json.dumps, ASCII-escaped):
 # with the request around them (id, times, operator, token) well under the 64 KiB of a request.

@@ -25,12 +25,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from drivers import ActionError
 from gateway.access.config import Access, Gate
 from gateway.access.schedules import Schedules
 from gateway.alarms import AlarmStore
 from gateway.bus import AlarmChanged
-from gateway.events import (
+from gateway.kernel.events import (
     ALARM_CLOSED,
     GATE_MODE,
     AlarmSnapshot,
@@ -39,6 +38,7 @@ from gateway.events import (
     Severity,
     utcnow,
 )
+from gateway.kernel.ports import ActionError
 from gateway.reactions import Reactions
 
 log = logging.getLogger(__name__)

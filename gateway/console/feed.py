@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.bus import AlarmChanged, Polled
-from gateway.events import (
+from gateway.kernel.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     DRILL_STARTED,

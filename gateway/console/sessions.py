@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from gateway.console.operators import ConsoleOperators
-from gateway.limits import KeyedBuckets
+from gateway.kernel.limits import KeyedBuckets
 
 SAVE_EVERY = 60.0
 K = TypeVar("K")

@@ -43,7 +43,6 @@ from starlette.datastructures import FormData
 
 from gateway.access.control import AccessControl
 from gateway.alarms import AlarmService
-from gateway.boundary import BoundaryError, json_object
 from gateway.commands import CommandRouter, token_digest
 from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
 from gateway.console.bodies import BodyLimits
@@ -53,6 +52,7 @@ from gateway.console.operators import ConsoleOperators
 from gateway.console.sessions import LoginGuard, Session, Sessions
 from gateway.console.tone import alarm_wav
 from gateway.drills import Drills
+from gateway.kernel.boundary import BoundaryError, json_object
 from gateway.media import MediaStore
 from gateway.outbox import OutboxStats
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gateway.fields import Seconds, Strict
+from gateway.kernel.fields import Seconds, Strict
 
 
 class Media(Strict):

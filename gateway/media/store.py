@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import uuid6
 
-from gateway.events import MediaReference
+from gateway.kernel.events import MediaReference
 from gateway.media.config import Media
 
 if TYPE_CHECKING:

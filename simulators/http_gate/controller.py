@@ -198,7 +198,7 @@ class SimulatedController:
             self._client = None
 
     def _read_secrets(self) -> None:
-        from gateway.fields import ConfigError
+        from gateway.kernel.fields import ConfigError
 
         try:
             if self.config.secret is not None:

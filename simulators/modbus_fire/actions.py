@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from drivers.modbus_fire.register_map import loop_point_id
-from gateway.events import FireCondition
+from gateway.kernel.events import FireCondition
 from simulators.chatter import ChatterArgs
 from simulators.modbus.endpoint import ReplyDelayArgs, ReplyFaultArgs
 from simulators.simulator import NoArgs, OfflineArgs

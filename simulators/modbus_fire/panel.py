@@ -26,7 +26,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from drivers.modbus_fire.models import ModbusFireConfig
 from drivers.modbus_fire.profile import BIT_TABLES, STANDARD_PANEL_POINTS
 from drivers.modbus_fire.register_map import ActiveCondition, Block, EncodeError, Probe
-from gateway.events import FireCondition
+from gateway.kernel.events import FireCondition
 from simulators.chatter import Chatter, ChatterArgs
 from simulators.modbus.endpoint import ReplyDelayArgs, ReplyFaultArgs, UnitMode
 from simulators.modbus_fire.actions import (

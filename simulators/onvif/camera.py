@@ -213,7 +213,7 @@ class SimulatedCamera:
     # --- life ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from gateway.fields import ConfigError
+        from gateway.kernel.fields import ConfigError
 
         try:
             self.password = self.config.password.read()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.fields import Identifier, Secret
+from gateway.kernel.fields import Identifier, Secret
 
 SceneKind = Literal["gate", "stairwell", "field"]
 DEVICE_SERVICE_PATH = "/onvif/device_service"

@@ -40,7 +40,7 @@ from osdp import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.osdp.models import OsdpBusConfig, Reader, parse_key
-from gateway.fields import ConfigError
+from gateway.kernel.fields import ConfigError
 from simulators.chatter import Chatter, ChatterArgs
 from simulators.osdp.cards import encode
 from simulators.osdp.line import Line, Port

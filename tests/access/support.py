@@ -16,13 +16,13 @@ from gateway.access.credentials import CredentialRecord, CredentialStore, Person
 from gateway.access.doors import Doors
 from gateway.access.ledger import Ledger
 from gateway.access.modes import GateModes
-from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.access.schedules import Schedules
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.bus import AlarmChanged, Bus
 from gateway.config import Alarms
 from gateway.config import Outbox as Limits
-from gateway.events import Event
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import Event
 from gateway.outbox import Outbox, state_database
 
 # A Monday in term, 10:00 in Shanghai (02:00 UTC): school hours.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.access.requests import DENY_REASONS
 from gateway.commands import CommandError
+from gateway.kernel.access import DENY_REASONS
 from tests.access.support import MONDAY_10, card, later, person, rig
 
 T0 = MONDAY_10

@@ -8,7 +8,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from gateway.events import (
+from gateway.kernel.events import (
     DOOR_CLOSED,
     DOOR_EXIT_REQUEST,
     DOOR_OPENED,

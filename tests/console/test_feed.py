@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.console.feed import CLIENT_QUEUE, HISTORY, LiveFeed
-from gateway.events import DEVICE_OFFLINE, PANIC_PRESSED, Availability, Event, PointFact
+from gateway.kernel.events import DEVICE_OFFLINE, PANIC_PRESSED, Availability, Event, PointFact
 
 
 def press(n: int) -> Event:

@@ -14,7 +14,7 @@ from gateway.bus import AlarmChanged
 from gateway.config import Alarms
 from gateway.config import Outbox as Limits
 from gateway.drills import Drills
-from gateway.events import (
+from gateway.kernel.events import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     LINE_FAULT,
@@ -205,14 +205,14 @@ def test_drill_alarms_are_flagged_and_summarised(setup) -> None:  # type: ignore
 
 
 def fire(condition: str, point: str = "S1-1/C258", active: bool = True) -> Event:
-    from gateway.events import FireFact, fire_event
+    from gateway.kernel.events import FireFact, fire_event
 
     return fire_event("utd-b", FireFact(condition=condition, point=point, zone="building-b",  # type: ignore[arg-type]
                                         description="二层东走廊感烟探测器"), active)
 
 
 def test_fire_alarm_latches_until_the_panel_is_reset(setup) -> None:  # type: ignore[no-untyped-def]
-    from gateway.events import FIRE_PANEL_RESET, PanelAction
+    from gateway.kernel.events import FIRE_PANEL_RESET, PanelAction
 
     alarms, rec, _, _ = setup
     alarms.on_event(fire("fire"))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.boundary import BoundaryError, device_text, json_depth, json_object, parse_json
+from gateway.kernel.boundary import BoundaryError, device_text, json_depth, json_object, parse_json
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_site
-from gateway.fields import parse_duration
+from gateway.kernel.fields import parse_duration
 
 GOOD = """
 site: {id: s1}

@@ -8,7 +8,7 @@ import jsonschema
 import yaml
 
 from gateway.contract import asyncapi, event_schema, render
-from gateway.events import CATALOGUE, PANIC_PRESSED, Event, PointFact, Severity
+from gateway.kernel.events import CATALOGUE, PANIC_PRESSED, Event, PointFact, Severity
 from gateway.publisher import envelope
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract"

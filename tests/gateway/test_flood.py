@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from gateway.config import Flood
-from gateway.events import DEVICE_FLOOD_ENDED, DEVICE_FLOODING, PANIC_PRESSED, Event, PointFact
 from gateway.flood import FloodGuard
-from gateway.limits import TokenBucket
+from gateway.kernel.events import (
+    DEVICE_FLOOD_ENDED,
+    DEVICE_FLOODING,
+    PANIC_PRESSED,
+    Event,
+    PointFact,
+)
+from gateway.kernel.limits import TokenBucket
 
 
 class Clock:

@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from gateway.access.requests import AccessDecision, AccessRequest
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.bus import AlarmChanged, Bus
 from gateway.config import Alarms, Flood
 from gateway.config import Intake as IntakeLimits
 from gateway.config import Outbox as OutboxLimits
 from gateway.event_bounds import MAX_PAYLOAD_BYTES
-from gateway.events import (
+from gateway.intake import Intake
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import (
     CAMERA_EVENT,
     PANIC_PRESSED,
     CameraFact,
@@ -31,7 +32,6 @@ from gateway.events import (
     PointFact,
     Severity,
 )
-from gateway.intake import Intake
 from gateway.outbox import Outbox
 from gateway.publisher import EventPublisher
 from gateway.readings import RecentReadings

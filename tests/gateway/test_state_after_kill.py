@@ -26,7 +26,7 @@ CHILD = textwrap.dedent("""
     from gateway.alarms import AlarmService, AlarmStore
     from gateway.bus import AlarmChanged, Bus
     from gateway.config import Alarms, Flood, Outbox as Limits
-    from gateway.events import PANIC_PRESSED, PANIC_RELEASED, Event, PointFact, Severity
+    from gateway.kernel.events import PANIC_PRESSED, PANIC_RELEASED, Event, PointFact, Severity
     from gateway.intake import Intake
     from gateway.outbox import Outbox
     from gateway.publisher import EventPublisher

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from drivers.gbt26875.models import TransmissionReceiverConfig
-from gateway.events import Event
+from gateway.kernel.events import Event
 from tests.sink import ReportingSink
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from drivers.gbt26875.codec import (
 )
 from drivers.gbt26875.panel_state import PanelState
 from drivers.gbt26875.tables import ComponentBit, OperationFlag, SystemBit, TransmitterBit
-from gateway.events import Event, FireFact, PanelAction, Severity
+from gateway.kernel.events import Event, FireFact, PanelAction, Severity
 from tests.gbt26875.support import receiver_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

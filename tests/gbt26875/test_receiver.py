@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from drivers.driver import ActionError
 from drivers.gbt26875.codec import (
     Command,
     Frame,
@@ -23,7 +22,8 @@ from drivers.gbt26875.codec import (
 from drivers.gbt26875.driver import TransmissionReceiver
 from drivers.gbt26875.models import Listen, TransmissionReceiverConfig
 from drivers.gbt26875.timelabel import Variant
-from gateway.events import FireFact
+from gateway.kernel.events import FireFact
+from gateway.kernel.ports import ActionError
 from simulators.gbt26875 import TransmissionDeviceSimulator, TransmitterFleet
 from tests.gbt26875.support import RecordingSink, free_port, receiver_config, run, until
 

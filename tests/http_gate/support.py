@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from drivers.http_gate.driver import HttpGateReceiver
 from drivers.http_gate.models import HttpGateReceiverConfig
-from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import Event
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import Event
 from simulators.http_gate import ControllerFleet, SimulatedController
 from tests.sink import ReportingSink
 

@@ -14,10 +14,10 @@ import yaml
 from pydantic import ValidationError
 
 from drivers import DRIVERS
-from drivers.driver import DeviceUnavailable
 from drivers.http_gate import HttpGateReceiver, HttpGateReceiverConfig
 from gateway.config import load_site
-from gateway.fields import ConfigError
+from gateway.kernel.fields import ConfigError
+from gateway.kernel.ports import DeviceUnavailable
 from simulators.campus import SimulatedCampus
 from tests.http_gate.support import (
     ACCESS,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from gateway.events import Event
+from gateway.kernel.events import Event
 from tests.sink import ReportingSink
 
 T = TypeVar("T")

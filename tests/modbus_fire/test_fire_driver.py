@@ -13,7 +13,7 @@ from drivers import DRIVERS, ActionError
 from drivers.modbus_fire.driver import ModbusFireDriver
 from drivers.modbus_fire.models import ModbusFireConfig
 from gateway.config import load_site
-from gateway.events import FireFact, PanelAction, Severity
+from gateway.kernel.events import FireFact, PanelAction, Severity
 from simulators.campus import SimulatedCampus
 from simulators.modbus_fire import FirePanelSimulator
 from tests.modbus_fire.conftest import RecordingSink, RunAsync, panel, until, write_site

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.events import CAMERA_SNAPSHOT
+from gateway.kernel.events import CAMERA_SNAPSHOT
 from tests.onvif.support import rig, stanza, subscribed
 
 

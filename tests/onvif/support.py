@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.onvif import OnvifCameraConfig, OnvifCameraDriver
-from gateway.events import CAMERA_EVENT, CAMERA_STATUS, CameraFact, CameraStatus, Event
+from gateway.kernel.events import CAMERA_EVENT, CAMERA_STATUS, CameraFact, CameraStatus, Event
 from simulators.onvif import OnvifCameraSimulators, SimulatedCamera
 from tests.sink import ReportingSink
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from zeep.wsdl.bindings.soap import SoapBinding
 
-from drivers.driver import ActionError
 from gateway.config import Flood
-from gateway.events import DEVICE_FLOODING, Event
 from gateway.flood import FloodGuard
+from gateway.kernel.events import DEVICE_FLOODING, Event
+from gateway.kernel.ports import ActionError
 from tests.onvif.support import camera_events, facts, rig, stanza, subscribed, wait_for
 from tests.sink import ReportingSink
 

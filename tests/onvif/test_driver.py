@@ -14,8 +14,7 @@ from typing import Any
 import cv2
 import pytest
 
-from drivers.driver import ActionError
-from gateway.events import (
+from gateway.kernel.events import (
     CAMERA_PTZ,
     CAMERA_SNAPSHOT,
     DEVICE_ONLINE,
@@ -23,6 +22,7 @@ from gateway.events import (
     MediaReference,
     PtzMove,
 )
+from gateway.kernel.ports import ActionError
 from tests.onvif.support import (
     camera_events,
     facts,
@@ -309,7 +309,7 @@ ANALYTICS = {
 
 
 def test_analytics_raise_tamper_crowding_and_intrusion(tmp_path: Path) -> None:
-    from gateway.events import VIDEO_RAISED, AnalyticFact, Severity
+    from gateway.kernel.events import VIDEO_RAISED, AnalyticFact, Severity
 
     def raised(sink: ReportingSink) -> dict[str, tuple[AnalyticFact, Severity, str | None]]:
         return {e.payload.condition: (e.payload, e.severity, e.subject)

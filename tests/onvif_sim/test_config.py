@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gateway.fields import Secret
+from gateway.kernel.fields import Secret
 from simulators.families import SIMULATORS
 from simulators.onvif import OnvifCameraConfig, OnvifCameraSimulators
 from tests.onvif_sim.support import stanza

@@ -14,8 +14,8 @@ from typing import Any
 
 from drivers.osdp.driver import OsdpBusDriver
 from drivers.osdp.models import OsdpBusConfig
-from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import Event
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import Event
 from simulators.osdp import OsdpSimulators
 from tests.sink import ReportingSink
 

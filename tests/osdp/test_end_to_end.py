@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from drivers.driver import ActionError
 from drivers.osdp.models import OsdpBusConfig
-from gateway.access.requests import AccessDecision, AccessRequest
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.ports import ActionError
 from tests.osdp.support import Rig, bus, free_port, reader, running, until
 
 Run = Callable[..., Any]

@@ -1,5 +1,5 @@
 """What an access driver asks the gateway, and what it is told: the access half of the driver
-contract (``drivers.driver.DeviceSink.decide``).
+contract (``gateway.kernel.ports.DeviceSink.decide``).
 
 A reader or gate controller that reads a credential hands an ``AccessRequest`` to
 ``DeviceSink.decide`` and awaits the ``AccessDecision``. By the time the decision comes back its

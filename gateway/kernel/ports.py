@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from gateway.access.requests import AccessDecision, AccessRequest
-from gateway.events import Event, MediaReference
+from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.events import Event, MediaReference
 
 
 class DeviceSink(Protocol):
