@@ -91,12 +91,19 @@ def bound_request(request: AccessRequest, received: datetime, past: float,
     """A credential presented at a reader, as the intake takes it: the same bounds and time
     window as an event (what the decision and its event are made of comes from here)."""
     changes: dict[str, Any] = {}
+    cut: list[str] = []
     credential = device_text(request.credential, CREDENTIAL)
     if credential != request.credential:
         changes["credential"] = credential
+        if len(request.credential) > CREDENTIAL:
+            cut.append("credential")
     reason = device_text(request.device_reason, VALUE)
     if reason != request.device_reason:
         changes["device_reason"] = reason
+        if len(request.device_reason) > VALUE:
+            cut.append("device_reason")
+    if cut:
+        changes["truncated"] = (*request.truncated, *cut)
     if request.pin is not None and len(request.pin) > KEY:
         changes["pin"] = request.pin[:KEY]
     if request.reading is not None and len(request.reading) > VALUE:

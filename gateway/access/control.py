@@ -134,7 +134,8 @@ class AccessControl:
             visit_id=visit.visit_id if visit else None, area=gate.area)
         self._publish(Event(ACCESS_GRANTED if granted else ACCESS_DENIED, r.device_id, fact,
                             Severity.INFO if granted else Severity.MINOR, r.reader, r.time,
-                            reading=r.reading, device_time=r.device_time))
+                            reading=r.reading, device_time=r.device_time,
+                            truncated=r.truncated))
         if granted and person is not None and category is not None:
             self._passed(r, gate, person, category, visit, holder)
         return AccessDecision(granted=granted, reason=reason, person_id=person,

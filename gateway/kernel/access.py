@@ -61,6 +61,7 @@ class AccessRequest:
     time: datetime = field(default_factory=_now)
     reading: str | None = None  # the device's identity of this read: a retry is not re-decided
     device_time: datetime | None = None  # set by the intake when the device's time was not sane
+    truncated: tuple[str, ...] = ()  # fields the intake cut to their bounds (credential ...)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from gateway.bus import AlarmChanged, Bus
 from gateway.config import Alarms, Flood
 from gateway.config import Intake as IntakeLimits
 from gateway.config import Outbox as OutboxLimits
-from gateway.event_bounds import MAX_PAYLOAD_BYTES
+from gateway.event_bounds import MAX_PAYLOAD_BYTES, bound_request
 from gateway.intake import Intake
 from gateway.kernel.access import AccessDecision, AccessRequest
 from gateway.kernel.events import (
@@ -189,7 +189,10 @@ def test_a_card_read_sent_again_is_decided_once_even_while_the_first_is_being_de
     assert all(a.granted for a in answers)
     assert [r.reading for r in decided] == ["serial-77", "serial-78"]
     request = decided[0]
-    assert request.credential == "12345678\\u202e"
+    assert request.credential == "12345678\\u202e" and request.truncated == ()
+    long = bound_request(dataclasses.replace(request, credential="9" * 2000), datetime.now(UTC),
+                         3600, 300)
+    assert len(long.credential) == 64 and long.truncated == ("credential",)
     assert request.device_time is not None and request.device_time.year == 9999
     assert abs((request.time - datetime.now(UTC)).total_seconds()) < 60
 
