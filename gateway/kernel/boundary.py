@@ -21,7 +21,11 @@ from typing import Any
 import orjson
 
 MAX_JSON_DEPTH = 32  # no document of our contract nests deeper than a few levels
-DEVICE_TEXT = 256  # characters of one device string kept by default
+DEVICE_TEXT = 256  # characters of one device string kept by default (names, status texts)
+# The most of one string a driver keeps for an event's payload: the intake cuts it to the
+# event type's bound and names the field in the event's ``truncated`` extension, so a driver
+# passes event text through ``device_text(value, FACT_TEXT)`` and leaves the cutting to it.
+FACT_TEXT = 16 * 1024
 
 _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 
