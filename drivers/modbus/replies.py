@@ -56,8 +56,15 @@ class CheckedReadHoldingRegisters(ReadHoldingRegistersResponse):
     def decode(self, data: bytes) -> None:
         self.byte_count = data[0] if data else -1
         self.data_length = len(data) - 1
-        if self.byte_count < 0 or self.byte_count > self.data_length or self.byte_count % 2:
-            self.problem = "cannot be decoded"
+        if self.byte_count < 0:
+            self.problem = "is empty (no byte count)"
+        elif self.byte_count > self.data_length:
+            self.problem = (f"says {self.byte_count} data bytes but carries "
+                            f"{self.data_length}: {data[1:17].hex(' ')}")
+        elif self.byte_count % 2:
+            self.problem = (f"says {self.byte_count} data bytes, an odd count for registers: "
+                            f"{data[1:17].hex(' ')}")
+        if self.problem:
             self.registers = []
             return
         super().decode(data)

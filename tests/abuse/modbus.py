@@ -21,11 +21,6 @@ POLLED = ("a polled device answers what it is asked: the gateway decides what it
 NO_TIME = "Modbus carries no time: the gateway stamps each change at the poll that saw it"
 
 
-REGISTER_REPLY_DEFECT = (
-    "drivers/modbus/replies.py (CheckedReadHoldingRegisters): a register reply whose byte count "
-    "(3) its data (2 bytes) cannot hold fails the poll as 'the reply to 1 registers at 0 cannot "
-    "be decoded', and the device.offline reason says neither the count nor what the reply "
-    "carries (a bit reply's says 'says 2 data bytes but carries 1')")
 
 
 def module_stanza(_tmp: Path) -> list[dict[str, Any]]:
@@ -162,7 +157,7 @@ MODBUS_FIRE = Family(
         "flood": chatter(PANEL),
         "oversized": not_applicable("a fire panel's register map is read as fixed-size words: "
                                     "it has no field a device could make longer"),
-        "malformed": malformed_replies(PANEL, REGISTER_REPLY_DEFECT),
+        "malformed": malformed_replies(PANEL),
         "time": not_applicable(NO_TIME),
         "slow": slow_replies(PANEL, _panel_fault),
         "hung": hung(PANEL),

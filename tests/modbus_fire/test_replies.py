@@ -33,8 +33,8 @@ def test_well_formed_replies_give_their_values() -> None:
     (CheckedReadDiscreteInputs, b"\x01\xff", 2, 16, "the request needs 2"),
     (CheckedReadCoils, b"\x02\xff\xff", 2, 16, "the reply is for function 1"),
     (CheckedReadInputRegisters, b"\x02\x00\x01", 4, 2, "the request needs 4"),
-    (CheckedReadInputRegisters, b"\x09\x00\x01", 4, 2, "cannot be decoded"),
-    (CheckedReadHoldingRegisters, b"\x03\x00\x01\x02", 3, 2, "cannot be decoded"),
+    (CheckedReadInputRegisters, b"\x09\x00\x01", 4, 2, "says 9 data bytes but carries 2: 00 01"),
+    (CheckedReadHoldingRegisters, b"\x03\x00\x01\x02", 3, 2, "an odd count for registers"),
 ])
 def test_malformed_replies_are_refused_with_their_reason(
         cls: type, data: bytes, function_code: int, count: int, message: str) -> None:
