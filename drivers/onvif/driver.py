@@ -9,7 +9,9 @@ unrenewed subscription ends by itself. Any failed request ends the connection; t
 starts afresh (clock measured again, a new subscription), at once after a connection that
 worked, with jittered backoff after one that did not. So a reboot, a camera whose clock was set
 (its ``CurrentTime`` in a PullMessages answer jumps), a pull that is never answered or a renew
-that fails all end in a new subscription. Health changes only when connecting fails or works.
+that fails all end in a new subscription. Health changes when connecting fails or works, and
+when ``UNREADABLE_AFTER`` connections in a row had every event answer refused
+(``events_unreadable``: the camera answers, but its events are lost) or one is used again.
 
 Properties are tracked per topic and source: a repeated state (the ``Initialized`` messages
 after a new subscription) is not published again, and a state of ``stuck_kinds`` the camera
@@ -69,6 +71,9 @@ RETRY_REFUSED = 1.0
 STEADY = 30.0  # a connection that worked this long is followed by a new one at once
 FLOOD_PAUSE = 1.0  # seconds between pulls of a camera that sends past MessageLimit
 CLIP_TYPES = {"avi": "video/x-msvideo", "mp4": "video/mp4"}
+# connections in a row whose event answers could not be used (refused over answer_limit, not
+# SOAP) before the camera's events are reported lost; one bad answer is only a reconnection
+UNREADABLE_AFTER = 3
 
 
 class SessionEnded(Exception):
@@ -112,6 +117,7 @@ class OnvifCameraDriver:
         self._feed: StreamFeed | None = None
         self._resync = False
         self._answered = False
+        self._unreadable = 0  # connections in a row whose event answers were all refused
         self._background: set[asyncio.Task[Any]] = set()
         self.subscriptions = 0  # pull points made (for status and tests)
         self.pulls = 0  # answered on the current one
@@ -145,20 +151,23 @@ class OnvifCameraDriver:
             await self._snapshots.credentials(self._password)
             link = CameraLink(self.config, self._password)
             self._answered = False
-            started, again = loop.time(), False
+            started, again, opened = loop.time(), False, False
             try:
                 try:
                     facts = await link.open()
                 except CameraProblem as problem:
                     self._set_health(problem.state, problem.reason)
                     raise
-                self._link, self.facts = link, facts
-                self._set_health("up", self._up_reason(facts), facts)
+                self._link, self.facts, opened = link, facts, True
+                if not self._events_unreadable():  # up again once an event answer is used
+                    self._set_health("up", self._up_reason(facts), facts)
                 await self._start_feed(facts)
                 await self._session(link, facts)
             except CameraProblem as problem:
                 self.last_problem = problem.reason
-                if self.health is not None and self.health[0] == "up":
+                if opened and problem.state == "not_onvif" and not self._answered:
+                    self._refused_session(problem)
+                elif self.health is not None and self.health[0] == "up":
                     log.info("%s: %s; connecting again", self.device_id, problem.reason)
             except SessionEnded as ended:
                 log.info("%s: %s; connecting again", self.device_id, ended)
@@ -180,6 +189,28 @@ class OnvifCameraDriver:
             await asyncio.sleep(CLOCK_CHECK)
             self._check_clock(await link.clock(), facts)
             self._answered = True
+
+    def _events_unreadable(self) -> bool:
+        return self.health is not None and self.health[0] == "events_unreadable"
+
+    def _refused_session(self, problem: CameraProblem) -> None:
+        """The camera connected but none of its event answers could be used: a few such
+        connections in a row and its events are reported lost (they are, until one fits)."""
+        self._unreadable += 1
+        if self._unreadable < UNREADABLE_AFTER:
+            log.info("%s: %s; connecting again", self.device_id, problem.reason)
+        elif not self._events_unreadable():
+            self._set_health("events_unreadable", f"its events cannot be read: "
+                             f"{self._unreadable} connections in a row had every event answer "
+                             f"refused; the last: {problem.reason}")
+
+    def _events_answered(self, facts: CameraFacts) -> None:
+        """An event answer was used: the camera's events come again."""
+        self._answered = True
+        if self._unreadable:
+            self._unreadable = 0
+            if self._events_unreadable():
+                self._set_health("up", self._up_reason(facts), facts)
 
     def _up_reason(self, facts: CameraFacts) -> str:
         what = " ".join(p for p in (facts.manufacturer, facts.model) if p) or "camera"
@@ -242,7 +273,7 @@ class OnvifCameraDriver:
             answer = await point.pull(wait, settings.message_limit)
             camera_now = answer.current_time
             self.pulls += 1
-            self._answered = True
+            self._events_answered(facts)
             self._check_clock(camera_now, facts)
             if camera_now is not None and point.termination is not None:
                 left = (point.termination - camera_now).total_seconds()
@@ -281,7 +312,7 @@ class OnvifCameraDriver:
                 if notification.path not in self._unknown:
                     self._unknown.add(notification.path)
                     log.info("%s: topic %s has no parser; published as kind other (logged "
-                             "once)", self.device_id, notification.topic)
+                             "once)", self.device_id, notification.topic[:256])
             key = notification.key
             known = pending.get(key) or self._states.get(key)
             if notification.operation is not None and not self._publishes(notification,

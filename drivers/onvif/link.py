@@ -30,7 +30,7 @@ from gateway.kernel.boundary import BoundaryError, device_text
 
 log = logging.getLogger(__name__)
 
-Health = Literal["up", "auth_refused", "not_onvif", "unreachable"]
+Health = Literal["up", "auth_refused", "not_onvif", "unreachable", "events_unreadable"]
 T = TypeVar("T")
 
 EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.kernel.boundary import device_text
+from gateway.kernel.boundary import FACT_TEXT, device_text
 from gateway.kernel.events import CameraEventKind
 
 Items = tuple[tuple[str, str], ...]
@@ -154,16 +154,19 @@ def _children(element: Any, name: str) -> Iterable[Any]:
             and _local(child.tag) == name)
 
 
-ITEMS = 32  # SimpleItems kept of one Source or Data (ONVIF's own have a handful)
+# SimpleItems kept of one Source or Data (ONVIF's own have a handful). More than the intake
+# keeps (``event_bounds.ITEMS``), so it is the intake that cuts them and says so.
+ITEMS = 64
 
 
 def _item(name: object, value: object) -> tuple[str, str]:
-    return device_text(name or "", 64), device_text(value or "")
+    # event text: escaped, not cut here (the intake cuts it and names the field in `truncated`)
+    return device_text(name or "", FACT_TEXT), device_text(value or "", FACT_TEXT)
 
 
 def _items(holder: Any) -> Items:
     """The SimpleItems of a Source or Data, as (Name, Value) pairs in the camera's order, each
-    string capped and escaped (``device_text``)."""
+    string escaped (``device_text``) and kept up to ``FACT_TEXT``."""
     if holder is None:
         return ()
     if hasattr(holder, "tag"):  # an lxml element
@@ -192,7 +195,7 @@ def notification_of(message: Any) -> Notification | None:
     topic = getattr(topic_holder, "_value_1", topic_holder)
     if not topic or not isinstance(topic, str):
         return None
-    topic = device_text(topic.strip())
+    topic = device_text(topic.strip(), FACT_TEXT)
     wrapper = getattr(message, "Message", None)
     inner = getattr(wrapper, "_value_1", wrapper)
     if inner is None:

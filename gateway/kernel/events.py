@@ -400,7 +400,10 @@ class CameraStatus(Payload):
     """How the gateway reaches a camera, and what it learnt of it."""
 
     camera: str
-    state: Literal["up", "auth_refused", "not_onvif", "unreachable"]
+    state: Literal["up", "auth_refused", "not_onvif", "unreachable", "events_unreadable"] = Field(
+        description="events_unreadable: the camera answers, but not one of its event answers "
+        "(PullMessages) in a row could be used (over answer_limit, malformed): its events are "
+        "lost")
     reason: str = ""
     clock_skew_s: float | None = Field(default=None, description="camera clock minus the "
                                                                  "gateway's, seconds")

@@ -66,14 +66,6 @@ def flood_stop(rig: AbuseRig) -> None:
     rig.wait(mark, "device.flood_ended", CAMERA, timeout=20)
 
 
-OVERSIZED_DEFECT = (
-    "drivers/onvif caps a notification's SimpleItem value itself (a Source of 8 KiB arrives "
-    "as 256 characters), so the camera.event reaches the intake already cut and carries no "
-    "`truncated` extension; and a camera whose every PullMessages answer is over answer_limit "
-    "stays 'up' with no device.offline or camera.status while its events (a digital input) "
-    "are lost, logged only as one INFO line 'answer refused ... the limit is 65536' per pull")
-
-
 def oversized_observe(rig: AbuseRig, mark: int) -> None:
     """A Source of 8 KiB (within answer_limit) is cut, and the event says which field; answers
     past answer_limit are refused, and the gateway says the camera's events are not coming."""
@@ -131,8 +123,7 @@ ONVIF = Family(
     env={PASSWORD_ENV: "abused-camera-secret"},
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),
-        "oversized": Abuse(observe=oversized_observe,
-                           known_defect=OVERSIZED_DEFECT),
+        "oversized": Abuse(observe=oversized_observe),
         "malformed": missing("simulators/onvif has no dialect for a malformed SOAP answer "
                              "(XML that does not parse, a wrong envelope)"),
         "time": Abuse(observe=times_observe),

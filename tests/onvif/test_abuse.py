@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,21 @@ import pytest
 from zeep.wsdl.bindings.soap import SoapBinding
 
 from gateway.config import Flood
+from gateway.event_bounds import VALUE, bound
 from gateway.flood import FloodGuard
-from gateway.kernel.events import DEVICE_FLOODING, Event
+from gateway.kernel.boundary import FACT_TEXT
+from gateway.kernel.events import DEVICE_FLOODING, CameraFact, Event
 from gateway.kernel.ports import ActionError
-from tests.onvif.support import camera_events, facts, rig, stanza, subscribed, wait_for
+from tests.onvif.support import (
+    camera_events,
+    facts,
+    rig,
+    stanza,
+    state,
+    statuses,
+    subscribed,
+    wait_for,
+)
 from tests.sink import ReportingSink
 
 MiB = 1024 * 1024
@@ -72,15 +84,57 @@ def test_an_answer_over_the_limit_is_refused_before_it_is_parsed(declared: bool)
     run(scenario())
 
 
-def test_a_long_camera_string_is_capped_and_escaped() -> None:
+def test_a_camera_whose_event_answers_are_all_refused_is_reported_and_comes_back() -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"pull_padding": 2 * MiB, "rtsp": False})
+        async with rig(section) as r:
+            await wait_for(lambda: state(r.sink) == "events_unreadable")
+            (lost,) = [s for s in statuses(r.sink) if s.state == "events_unreadable"]
+            assert "events cannot be read" in lost.reason and str(MiB) in lost.reason
+            assert r.sink.availability_reports[-1][1] is False
+            assert "events_unreadable" in r.sink.availability_reports[-1][2]
+            # its answers fit again: up, and its events come
+            r.camera.abuse.pull_padding = 0
+            await wait_for(lambda: state(r.sink) == "up")
+            assert r.sink.availability_reports[-1][1] is True
+            r.camera.set_input("DigitalInput_1", True)
+            await wait_for(lambda: facts(r.sink, "digital_input"))
+    run(scenario())
+
+
+def test_one_refused_event_answer_is_only_a_reconnection() -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"rtsp": False})
+        async with rig(section) as r:
+            await subscribed(r.driver)
+            subscriptions = r.driver.subscriptions
+            r.camera.abuse.pull_padding = 2 * MiB
+            await wait_for(lambda: r.driver.subscriptions > subscriptions)
+            r.camera.abuse.pull_padding = 0
+            r.camera.set_input("DigitalInput_1", True)
+            await wait_for(lambda: facts(r.sink, "digital_input"))
+            assert [s.state for s in statuses(r.sink)] == ["up"]
+    run(scenario())
+
+
+def test_a_long_camera_string_reaches_the_intake_which_cuts_it_and_says_so() -> None:
     async def scenario() -> None:
         section = stanza(simulator={"pull_padding": 20_000, "rtsp": False})
         async with rig(section) as r:
             await subscribed(r.driver)
-            found = await wait_for(lambda: [f for f in facts(r.sink, "tamper")
-                                            if f.source.get("Source", "").startswith("AAA")])
-            value = found[0].source["Source"]
-            assert len(value) == 256 and value.endswith("…")
+            found = await wait_for(lambda: [e for e in camera_events(r.sink, "tamper")
+                                            if isinstance(e.payload, CameraFact) and
+                                            e.payload.source.get("Source", "").startswith("AAA")])
+            event = found[0]
+            assert isinstance(event.payload, CameraFact)
+            # the driver escapes but keeps the camera's text (up to FACT_TEXT), so it is the
+            # intake that cuts it, and names the field it cut
+            assert len(event.payload.source["Source"]) == FACT_TEXT
+            taken = bound(event, datetime.now(UTC), 86400.0, 86400.0)
+            assert isinstance(taken.payload, CameraFact)
+            assert len(taken.payload.source["Source"]) == VALUE
+            assert taken.payload.source["Source"].endswith("…")
+            assert any("source" in name for name in taken.truncated), taken.truncated
     run(scenario())
 
 
