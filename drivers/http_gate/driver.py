@@ -30,8 +30,9 @@ What the receiver does with an event, and when it answers:
   reading (``Event.reading``: its serial number or webhook id with its time, else a digest of its
   time and content), so the intake makes one event of a retry even across a restart;
 * a device time further than ``DEVICE_TIME_AHEAD`` ahead or ``DEVICE_TIME_BEHIND`` behind ours
-  (a controller whose clock says 9999) is replaced by the receipt time before anything is
-  decided on it.
+  (a controller whose clock says 9999) is logged and passed on as it is: the intake replaces
+  it by the receipt time and keeps the device's beside it (``devicetime``). A time that is no
+  time at all (year 0, an offset of 25 hours) is a 400 naming the field.
 
 Availability: a controller is online from its first attributed request (heartbeats included)
 and offline after ``heartbeat_timeout`` without one.
@@ -549,16 +550,17 @@ class HttpGateReceiver:
         return 200, ok
 
     def _device_time(self, session: ControllerSession, observation: Observation) -> datetime:
-        """The device's time of the event, or ours when it has none or an insane one."""
+        """The device's time of the event as it said it (ours when it has none). An insane one
+        is passed on too: the intake puts the receipt time in its place and keeps the device's
+        in ``devicetime``, which replacing it here would lose."""
         now = datetime.now(UTC)
         time = observation.time
         if time is None:
             return now
         if not now - DEVICE_TIME_BEHIND <= time <= now + DEVICE_TIME_AHEAD:
-            self._warnings.warning(("clock", session.config.id), "%s: %s dates its event %s; "
-                                   "the receipt time is used (is its clock set?)",
-                                   self.device_id, session.config.id, time.isoformat())
-            return now
+            self._warnings.warning(("clock", session.config.id), "%s: %s dates its event %s "
+                                   "(is its clock set?)", self.device_id, session.config.id,
+                                   time.isoformat())
         return time
 
     def _condition_events(self, session: ControllerSession, observation: Observation

@@ -26,7 +26,13 @@ from defusedxml import DefusedXmlException
 
 from drivers.http_gate.models import normal_mac
 from drivers.http_gate.observations import DoorState, Observation, ParseError
-from gateway.kernel.boundary import MAX_JSON_DEPTH, BoundaryError, device_text, parse_json
+from gateway.kernel.boundary import (
+    FACT_TEXT,
+    MAX_JSON_DEPTH,
+    BoundaryError,
+    device_text,
+    parse_json,
+)
 
 MAJOR_ALARM, MAJOR_EXCEPTION, MAJOR_OPERATION, MAJOR_EVENT = 1, 2, 3, 5
 
@@ -140,7 +146,8 @@ def _observation(alert: Mapping[str, Any]) -> Observation:
     mac = normal_mac(str(alert.get("macAddress", ""))) if alert.get("macAddress") else None
     ip = device_text(alert["ipAddress"], 64) if alert.get("ipAddress") else None
     common: dict[str, Any] = {"time": time, "mac": mac, "source_ip": ip,
-                              "detail": device_text(alert.get("eventDescription", ""), 200)}
+                              "detail": device_text(alert.get("eventDescription", ""),
+                                                    FACT_TEXT)}
     if event_type.lower() == "heartbeat":
         return Observation("heartbeat", **common)
     if event_type != "AccessControllerEvent":
@@ -160,8 +167,9 @@ def _observation(alert: Mapping[str, Any]) -> Observation:
     serial = event.get("serialNo")
     reference = device_text(serial, 64) if serial not in (None, "") else ""
     code = f"{major}/0x{minor:02x}"
+    # kept whole (escaped): the intake cuts a card number past its bound and says so
     credential = device_text(str(event.get("cardNo") or event.get("employeeNoString")
-                                 or event.get("employeeNo") or "").strip(), 64)
+                                 or event.get("employeeNo") or "").strip(), FACT_TEXT)
     verify = device_text(event.get("currentVerifyMode", ""), 32)
     located = {**common, "door": door, "reader": reader, "reference": reference}
     if major == MAJOR_EVENT and _true(event.get("remoteCheck")) and credential:
@@ -249,12 +257,15 @@ def _true(value: object) -> bool:
 
 
 def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    """The device's ``dateTime`` as it said it (the intake judges whether it is sane); one
+    without a UTC offset cannot be placed and counts as none; one that is no time at all (year
+    0, an offset of 25 hours) is a ``ParseError`` naming it."""
+    if value in (None, ""):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return None
+        raise ParseError(f"dateTime {device_text(value, 40)!r} is not a date and time") from None
     return parsed if parsed.tzinfo is not None else None
 
 

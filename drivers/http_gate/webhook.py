@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.http_gate.observations import DoorState, Observation, ParseError
-from gateway.kernel.boundary import BoundaryError, device_text, json_object
+from gateway.kernel.boundary import FACT_TEXT, BoundaryError, device_text, json_object
 
 PUSH_PATH = "/webhook/events"
 OPEN_PATH = "/gate/open"
@@ -34,28 +34,31 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# No string has a length of its own here: the body's size (``max_body``) bounds them, and the
+# intake cuts a field past its event's bound and names it (``truncated``), so an overlong text
+# costs the event its tail, never the event.
 class DeviceDecision(_Lenient):
     granted: bool
-    reason: str = Field(default="", max_length=200)
+    reason: str = ""
 
 
 class WebhookEvent(_Lenient):
     type: Literal["credential", "door", "tamper", "heartbeat"]
-    id: str = Field(default="", max_length=128)
+    id: str = ""
     time: datetime | None = None
     door: int | None = Field(default=None, ge=1, le=65535)
     reader: int | None = Field(default=None, ge=1, le=65535)
-    credential: str = Field(default="", max_length=64)
-    pin: str | None = Field(default=None, max_length=16)
+    credential: str = ""
+    pin: str | None = None
     decision: DeviceDecision | None = None
     state: DoorState | None = None
     active: bool = True
-    detail: str = Field(default="", max_length=200)
+    detail: str = ""
 
 
 def parse_event(body: bytes) -> Observation:
     """One pushed event (its body already within ``max_body``); every string it gives is
-    capped and escaped (``device_text``)."""
+    escaped (``device_text``) and kept up to ``FACT_TEXT``, for the intake to bound."""
     try:
         raw = json_object(body, what="body", max_bytes=len(body))
     except BoundaryError as exc:
@@ -69,16 +72,18 @@ def parse_event(body: bytes) -> Observation:
     time = event.time if event.time is not None and event.time.tzinfo is not None else None
     common: dict[str, Any] = {"time": time, "door": event.door, "reader": event.reader,
                               "reference": device_text(event.id, 128),
-                              "detail": device_text(event.detail, 200)}
+                              "detail": device_text(event.detail, FACT_TEXT)}
     if event.type == "credential":
         if not event.credential.strip():
             raise ParseError("credential: a credential event needs the credential")
         decision = event.decision
         return Observation("credential", **common,
-                           credential=device_text(event.credential.strip(), 64),
-                           pin=device_text(event.pin, 16) if event.pin is not None else None,
+                           credential=device_text(event.credential.strip(), FACT_TEXT),
+                           pin=device_text(event.pin, FACT_TEXT) if event.pin is not None
+                           else None,
                            granted=decision.granted if decision else None,
-                           device_reason=device_text(decision.reason, 200) if decision else "")
+                           device_reason=device_text(decision.reason, FACT_TEXT) if decision
+                           else "")
     if event.type == "door":
         if event.state is None:
             raise ParseError("state: a door event needs the state (opened, closed, forced, "

@@ -39,20 +39,6 @@ HUNG_CONNECTIONS = 300  # half-sent requests left open: more than the receiver s
 LONG = 2_000  # characters of a free-text field: past its bound, within max_body
 
 
-OVERSIZED_DEFECT = {
-    "isapi": "drivers/http_gate/isapi.py cuts a 2,000-digit cardNo to 64 characters itself "
-             "(device_text), so the access.granted event reaches the intake already cut and "
-             "carries no `truncated` extension: the platform cannot tell the credential was cut",
-    "webhook": "drivers/http_gate/webhook.py refuses the whole event when a free-text field is "
-               "over its bound: 400 'not a gate webhook event: detail: String should have at "
-               "most 200 characters', so the tamper alarm is lost instead of cut and flagged "
-               "`truncated`",
-}
-TIME_DEFECT = ("drivers/http_gate/driver.py (_device_time) replaces a device time outside "
-               "DEVICE_TIME_BEHIND/AHEAD by the receipt time itself, so the event reaches the "
-               "intake without Event.device_time: no `devicetime` extension for "
-               "0001-01-01T00:00:00+08:00, the device's own time is lost")
-
 HUNG_DEFECT = (
     "drivers/http_gate/driver.py keeps 300 connections that sent half a request and then "
     "nothing open with no deadline (uvicorn limit_concurrency=256, no read timeout; still "
@@ -264,10 +250,9 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
         prepare=prepare(device), finish=finish,
         abuses={
             "flood": Abuse(flood_start, flood_observe, flood_stop),
-            "oversized": Abuse(observe=oversized_observe,
-                               known_defect=OVERSIZED_DEFECT[dialect]),
+            "oversized": Abuse(observe=oversized_observe),
             "malformed": Abuse(observe=malformed_observe),
-            "time": Abuse(misbehaving(), times_observe, behaving, known_defect=TIME_DEFECT),
+            "time": Abuse(misbehaving(), times_observe, behaving),
             "slow": Abuse(observe=slow_observe),
             "hung": Abuse(hung_start, hung_observe, hung_stop, known_defect=HUNG_DEFECT),
             "retry": Abuse(misbehaving(repeats=4), retry_observe, behaving),

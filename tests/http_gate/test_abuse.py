@@ -5,7 +5,7 @@ a reason, and the receiver goes on. Driven through the controller simulator on r
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from tests.http_gate.support import (
     MAC,
@@ -60,7 +60,9 @@ def test_an_event_without_serial_is_known_by_a_digest_of_its_time_and_content() 
     run(scenario())
 
 
-def test_a_device_clock_in_the_year_9999_gives_way_to_the_receipt_time() -> None:
+def test_a_device_clock_in_the_year_9999_is_passed_on_for_the_intake_to_judge() -> None:
+    """The driver keeps the device's time as it said it: the intake puts the receipt time in
+    its place and keeps the device's in ``devicetime`` (tests/http_gate/test_end_to_end.py)."""
     async def scenario() -> None:
         async with rig(section(isapi_controller("decides"))) as r:
             controller = r.controller()
@@ -69,10 +71,44 @@ def test_a_device_clock_in_the_year_9999_gives_way_to_the_receipt_time() -> None
             controller.present_card("42", 1, 1)
             controller.door_event("forced", 1)
             await until(lambda: r.sink.requests and r.sink.events, "the read and the door")
-            now = datetime.now(UTC)
-            for time in (r.sink.requests[0].time, r.sink.events[0].time):
-                assert abs(time - now) < timedelta(minutes=1)
+            said = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=8)))
+            assert [r.sink.requests[0].time, r.sink.events[0].time] == [said, said]
             assert controller.counters.statuses[500] == 0
+    run(scenario())
+
+
+def test_a_time_that_is_no_time_is_a_400_naming_the_field() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"), webhook_controller())) as r:
+            vehicle, turnstile = r.controller(VEHICLE), r.controller(TURNSTILE)
+            for when in ("0000-01-01T00:00:00Z", "2026-11-03T07:58:12+25:00"):
+                status, answer = await vehicle.push_raw(alert(
+                    '{"majorEventType": 1, "subEventType": 1028, "serialNo": 5}').replace(
+                    b"2026-11-03T07:58:12+08:00", when.encode()), "application/json")
+                assert status == 400 and b"dateTime" in answer, (when, answer)
+                status, answer = await turnstile.push_raw(json.dumps(
+                    {"type": "tamper", "id": "t-1", "time": when}).encode(), "application/json")
+                assert status == 400 and b"time" in answer, (when, answer)
+            assert not r.sink.events
+    run(scenario())
+
+
+def test_overlong_device_text_is_passed_on_whole_for_the_intake_to_cut() -> None:
+    """Not refused and not cut here: the intake cuts it and names the field (``truncated``)."""
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"), webhook_controller())) as r:
+            vehicle, turnstile = r.controller(VEHICLE), r.controller(TURNSTILE)
+            status, answer = await turnstile.push_raw(json.dumps(
+                {"type": "tamper", "id": "t-2", "time": datetime.now(UTC).isoformat(),
+                 "detail": "d" * 2000}).encode(), "application/json")
+            assert status == 200, answer
+            status, answer = await vehicle.push_raw(alert(
+                '{"majorEventType": 5, "subEventType": 1, "cardNo": "' + "7" * 2000
+                + '", "doorNo": 1, "cardReaderNo": 1, "serialNo": 6}'), "application/json")
+            assert status == 200, answer
+            await until(lambda: r.sink.events and r.sink.requests, "the tamper and the read")
+            assert r.sink.events[0].payload.detail == "d" * 2000  # type: ignore[attr-defined]
+            assert r.sink.requests[0].credential == "7" * 2000
     run(scenario())
 
 

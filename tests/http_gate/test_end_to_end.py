@@ -66,6 +66,7 @@ def test_a_read_sent_again_after_a_restart_is_one_event_at_the_receipt_time(
         assert [e["id"] for e in subscriber.events("access.granted")] == [granted["id"]]
         when = datetime.fromisoformat(granted["time"].replace("Z", "+00:00"))
         assert abs(when - datetime.now(UTC)) < timedelta(minutes=5)
+        assert granted["devicetime"].startswith("9999-12-31"), granted  # the device's own
     finally:
         gateway.stop()
         sims.stop()
