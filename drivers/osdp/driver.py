@@ -32,7 +32,7 @@ from drivers.osdp.link import BusLink, open_link
 from drivers.osdp.models import GateMode, OsdpBusConfig, Signal, parse_key
 from drivers.osdp.panel import Member, Panel, set_library_log_level
 from drivers.osdp.reader import CLEAR_KEYS, ENTER_KEYS, CardRead, EntryEnd, ReaderSession
-from drivers.osdp.wire import LINK, SECURE_CHANNEL, ReplyTap
+from drivers.osdp.wire import LINK, MALFORMED, SECURE_CHANNEL, ReplyTap
 from gateway.kernel.access import AccessDecision, AccessRequest
 from gateway.kernel.events import (
     DOOR_CLOSED,
@@ -58,6 +58,10 @@ MODES: tuple[GateMode, ...] = ("normal", "locked", "free")
 ACTIONS = ("open", "gate_mode", "install_key", "reconnect")
 WATCH = 0.2  # how often the link's health is looked at
 COMMAND_TIMEOUT = 3.0
+# A malformed reply (line noise) makes libosdp drop a reader that answers; the driver takes it
+# back at once, unseen, and reports it offline only for this many within SPOILED_WINDOW seconds.
+SPOILED_OFFLINE = 3
+SPOILED_WINDOW = 60.0
 LIBRARY_LOG_LEVELS = {"emergency": LogLevel.Emergency, "error": LogLevel.Error,
                       "warning": LogLevel.Warning, "info": LogLevel.Info, "debug": LogLevel.Debug}
 
@@ -176,6 +180,20 @@ class OsdpBusDriver:
         session = self._by_index[index]
         was_online = session.online
         session.online = False
+        shown_online = session.told is not None and session.told[0]
+        if kind == MALFORMED and (was_online or shown_online) and session.installing is None:
+            assert self._loop is not None
+            count = session.spoiled_reply(self._loop.time(), SPOILED_WINDOW)
+            if count < SPOILED_OFFLINE:
+                # one spoiled reply is a dropped reply: the reader answers, so it is set up
+                # again at once and stays online for everyone else
+                log.warning("%s: reader %s (address %d): dropped %s; setting its secure "
+                            "channel up again (%d dropped since start)", self.device_id,
+                            session.id, session.config.address, reason,
+                            session.dropped_replies)
+                self._schedule_retry(session, 0.0)
+                return
+            reason = f"malformed replies: {count} in {SPOILED_WINDOW:.0f} s; the last: {reason}"
         session.entry.cancel()
         session.entry.credential = None
         session.entry.digits = ""
@@ -190,7 +208,7 @@ class OsdpBusDriver:
         session.failures += 1
         if kind == SECURE_CHANNEL:
             delay = self.config.key_retry
-        elif kind == LINK and was_online:
+        elif kind in (LINK, MALFORMED) and was_online:
             delay = 0.2
         else:
             delay = min(self.config.reconnect_max, 2.0 ** min(session.failures - 1, 16))

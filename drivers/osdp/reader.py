@@ -4,6 +4,7 @@ entry under way, the card waiting for its PIN, and the last input, tamper and po
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 
 from drivers.osdp.models import Reader
@@ -46,6 +47,8 @@ class ReaderSession:
     online: bool = False
     told: tuple[bool, str] | None = None  # the last availability reported
     failures: int = 0  # consecutive attempts that failed, for the back-off
+    dropped_replies: int = 0  # malformed replies dropped (the reader polled on), since start
+    spoiled: deque[float] = field(default_factory=deque)  # when, of the recent malformed ones
     retry: asyncio.TimerHandle | None = None
     installing: asyncio.Future[bool] | None = None
     entry: KeyEntry = field(default_factory=KeyEntry)
@@ -60,6 +63,14 @@ class ReaderSession:
     @property
     def id(self) -> str:
         return self.config.id
+
+    def spoiled_reply(self, now: float, window: float) -> int:
+        """Note a malformed reply; how many there were in the last ``window`` seconds."""
+        self.dropped_replies += 1
+        self.spoiled.append(now)
+        while self.spoiled and now - self.spoiled[0] > window:
+            self.spoiled.popleft()
+        return len(self.spoiled)
 
     def permit(self, why: str, now: float) -> None:
         self.permits[why] = now

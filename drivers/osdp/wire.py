@@ -5,7 +5,8 @@ security block and the reply code are sent in the clear even inside a secure cha
 data is encrypted), so the bytes the gateway reads say how far each reader got: silent, its ID,
 its capabilities, the secure channel challenge (``osdp_CCRYPT``), or a NAK with its reason.
 ``ReplyTap`` frames the bytes read from the bus (checking CRC or checksum) and keeps, per
-address, the reply codes seen since the last ``reset``; ``offline_reason`` turns that into the
+address, the reply codes seen since the last ``reset`` and the replies that failed their checks
+(a wrong CRC, an impossible length); ``offline_reason`` turns that into the
 sentence an installer reads.
 """
 
@@ -92,10 +93,26 @@ def parse_packet(packet: bytes) -> Reply | None:
     return Reply(packet[1] & 0x7F, code, nak)
 
 
+@dataclass(frozen=True)
+class Malformed:
+    """A reply the tap could not take: what was wrong, and its first bytes."""
+
+    what: str  # "a wrong CRC 0x1234 (computed 0x1235)", "a length field of 65535"
+    head: bytes
+
+    def __str__(self) -> str:
+        more = "…" if len(self.head) == MALFORMED_BYTES else ""
+        return f"{self.what}: {self.head.hex(' ')}{more}"
+
+
+MALFORMED_BYTES = 24  # of a malformed reply kept, to log
+
+
 @dataclass
 class Seen:
     codes: set[int] = field(default_factory=set)
     naks: list[int] = field(default_factory=list)
+    malformed: list[Malformed] = field(default_factory=list)  # the last few
 
 
 class ReplyTap:
@@ -120,12 +137,14 @@ class ReplyTap:
                 break
             length = buffer[2] | buffer[3] << 8
             if not 7 <= length <= MAX_PACKET:
+                self._malformed(bytes(buffer[:MALFORMED_BYTES]), f"a length field of {length}")
                 del buffer[:1]
                 continue
             if len(buffer) < length:
                 break
             reply = parse_packet(bytes(buffer[:length]))
             if reply is None:
+                self._malformed(bytes(buffer[:length]), _check_failure(bytes(buffer[:length])))
                 del buffer[:1]  # not a packet after all: look for the next start
                 continue
             del buffer[:length]
@@ -134,6 +153,14 @@ class ReplyTap:
         if len(buffer) > 4 * MAX_PACKET:
             buffer.clear()
         return replies
+
+    def _malformed(self, packet: bytes, what: str | None) -> None:
+        """A reply's header with a body that fails its checks (a noisy line, a broken reader);
+        a command from the CP or a stray SOM inside other bytes is not one."""
+        if what is None or len(packet) < 5 or not packet[1] & 0x80:
+            return
+        seen = self._seen.setdefault(packet[1] & 0x7F, Seen())
+        seen.malformed = [*seen.malformed[-2:], Malformed(what, packet[:MALFORMED_BYTES])]
 
     def _note(self, reply: Reply) -> None:
         seen = self._seen.setdefault(reply.address, Seen())
@@ -150,10 +177,23 @@ class ReplyTap:
         self._seen.pop(address, None)
 
 
+def _check_failure(packet: bytes) -> str | None:
+    """What fails in a whole packet ``parse_packet`` refused: its CRC or checksum, or None
+    (it is not a reply, or its fault is its layout)."""
+    if packet[4] & CTRL_CRC:
+        said, computed = packet[-2] | packet[-1] << 8, crc16(packet[:-2])
+        return f"a wrong CRC 0x{said:04x} (computed 0x{computed:04x})" if said != computed \
+            else None
+    said, computed = packet[-1], checksum(packet[:-1])
+    return f"a wrong checksum 0x{said:02x} (computed 0x{computed:02x})" if said != computed \
+        else None
+
+
 # What went wrong, by how the driver should go on.
 LINK = "link"  # it answered before: try again soon
 SILENT = "silent"  # never answered: try again, backing off
 SECURE_CHANNEL = "secure_channel"  # a configuration problem: a person must act
+MALFORMED = "malformed"  # it answers, but a reply was spoiled on the line: try again at once
 
 
 def offline_reason(address: int, seen: Seen, was_online: bool,
@@ -164,6 +204,8 @@ def offline_reason(address: int, seen: Seen, was_online: bool,
     it never sent one).
     """
     codes = seen.codes
+    if was_online and seen.malformed:
+        return MALFORMED, f"a malformed reply ({seen.malformed[-1]})"
     if was_online:
         return LINK, "the reader stopped answering (or broke off the secure channel session)"
     if REPLY_CCRYPT in codes:
@@ -178,6 +220,8 @@ def offline_reason(address: int, seen: Seen, was_online: bool,
     if REPLY_PDCAP in codes and sc_capable is False:
         return SECURE_CHANNEL, ("the reader reports no secure channel support; the gateway "
                                 "accepts no plaintext")
+    if seen.malformed:
+        return MALFORMED, f"a malformed reply during setup ({seen.malformed[-1]})"
     if not codes:
         return SILENT, (f"no answer at address {address} (wiring, address, baud rate, or the "
                         "reader has no power)")

@@ -51,16 +51,7 @@ def flood_stop(rig: AbuseRig) -> None:
     rig.wait(mark, "device.flood_ended", READER, timeout=20)
 
 
-NOISE_DEFECT = (
-    "drivers/osdp (libosdp's CP) takes the reader offline for {what}: libosdp logs {log}"
-    "'Going offline for 300 seconds; Was in 'Online' state', the gateway publishes "
-    "device.offline 'the reader stopped answering (or broke off the secure channel session)' "
-    "for a reader that answers (then device.online once it sets up its secure channel "
-    "again): the spoiled reply is not simply dropped and the poll sent again, so line noise "
-    "makes a reader flap offline and raises its comm_fault alarm")
-
-
-def bad_reply(kind: str, what: str, log: str) -> Abuse:
+def bad_reply(kind: str) -> Abuse:
     """The reader's next reply spoiled on the line (``bad-reply``): what a noisy RS-485 pair
     does to a frame."""
 
@@ -77,8 +68,7 @@ def bad_reply(kind: str, what: str, log: str) -> Abuse:
         if rig.since(rig.state.pop("noise"), "device.offline", READER):
             hung_stop(rig, power_cycle=True)  # back, however it went, before the next case
 
-    return Abuse(start, observe, stop,
-                 known_defect=NOISE_DEFECT.format(what=what, log=log))
+    return Abuse(start, observe, stop)
 
 
 def slow_observe(rig: AbuseRig, mark: int) -> None:
@@ -104,10 +94,8 @@ OSDP = Family(
     site={"access": {"gates": [{"id": "abuse-gate"}]}},
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),
-        "oversized": bad_reply("oversized", "one reply whose length field claims 65,535 "
-                               "bytes", ""),
-        "malformed": bad_reply("crc", "one reply with a wrong CRC",
-                               "'Invalid crc 0x2d18/0x2e18' then "),
+        "oversized": bad_reply("oversized"),  # a length field claiming 65,535 bytes
+        "malformed": bad_reply("crc"),
         "time": not_applicable("OSDP carries no time: a reader reports a card or a status as it "
                                "happens and the gateway stamps it"),
         "slow": Abuse(lambda rig: rig.act(READER, "slow", seconds=0.1), slow_observe,

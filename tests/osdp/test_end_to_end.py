@@ -291,6 +291,38 @@ def test_a_reader_that_loses_power_comes_back_by_itself(run: Run) -> None:
     run(scenario())
 
 
+@pytest.mark.parametrize("kind", ["crc", "oversized"])
+def test_one_malformed_reply_is_dropped_and_the_reader_stays_online(kind: str,
+                                                                    run: Run) -> None:
+    async def scenario() -> None:
+        async with running(two_readers(), grant) as rig:
+            sim = rig.sims.reader("gate-1-in")
+            session = rig.driver._sessions["gate-1-in"]
+            await sim.act("bad-reply", {"kind": kind})
+            await until(lambda: session.dropped_replies == 1, what="the reply dropped")
+            await sim.present_card(40321)
+            await until(lambda: rig.sink.requests, 15, what="the card read")
+            assert rig.sink.availability_of("gate-1-in") == [
+                (True, "online, secure channel active")], "no offline for a reader that answers"
+
+    run(scenario())
+
+
+def test_repeated_malformed_replies_take_the_reader_offline_with_that_reason(run: Run) -> None:
+    async def scenario() -> None:
+        async with running(two_readers(), grant) as rig:
+            sim = rig.sims.reader("gate-1-in")
+            await sim.act("bad-reply", {"kind": "crc", "count": 3})
+            await until(lambda: not rig.sink.is_online("gate-1-in"), 15, what="offline")
+            reason = rig.sink.availability_of("gate-1-in")[-1][1]
+            assert reason.startswith("malformed replies: 3 in 60 s; the last: ")
+            assert "a wrong CRC 0x" in reason
+            await until(lambda: rig.sink.is_online("gate-1-in"), 15, what="back online")
+            assert rig.sink.is_online("gate-1-out")
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("link", ["tcp", "pty"])
 def test_a_dead_link_takes_every_reader_offline(link: str, tmp_path: Path, run: Run) -> None:
     config = two_readers(serial=tmp_path / "ttyOSDP1") if link == "pty" else two_readers()

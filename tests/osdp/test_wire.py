@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drivers.osdp.wire import (
     LINK,
+    MALFORMED,
     SECURE_CHANNEL,
     SILENT,
     ReplyTap,
@@ -71,3 +72,31 @@ def test_reasons() -> None:
     kind, text = offline_reason(4, Seen({0x45, 0x46, 0x41}, [5]), False, True)
     assert kind == SECURE_CHANNEL and "NAK 5" in text
     assert offline_reason(4, Seen({0x40}), True, True)[0] == LINK
+
+
+def test_a_reply_with_a_wrong_crc_is_noted_with_its_bytes() -> None:
+    tap = ReplyTap()
+    bad = bytearray(reply(3, 0x40))
+    bad[-1] ^= 0x01
+    assert tap.feed(bytes(bad) + reply(3, 0x40))[0].code == 0x40
+    (malformed,) = tap.seen(3).malformed
+    assert malformed.what.startswith("a wrong CRC 0x")
+    assert str(malformed).endswith(bytes(bad).hex(" "))
+
+
+def test_a_reply_claiming_65535_bytes_is_noted() -> None:
+    tap = ReplyTap()
+    packet = reply(5, 0x40)
+    spoiled = packet[:2] + b"\xff\xff" + packet[4:]
+    assert tap.feed(spoiled) == []
+    (malformed,) = tap.seen(5).malformed
+    assert malformed.what == "a length field of 65535"
+    assert malformed.head.startswith(b"\x53\x85\xff\xff")
+
+
+def test_a_malformed_reply_from_a_reader_that_answers_is_its_own_reason() -> None:
+    tap = ReplyTap()
+    tap.feed(reply(4, 0x40)[:2] + b"\xff\xff\x04")
+    kind, text = offline_reason(4, tap.seen(4), True, True)
+    assert kind == MALFORMED and "a length field of 65535: 53 84 ff ff 04" in text
+    assert offline_reason(4, Seen({0x40}), True, True)[0] == LINK  # nothing spoiled: silence
