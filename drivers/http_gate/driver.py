@@ -14,7 +14,9 @@ body is read:
 A request that cannot be attributed, or fails its check, is refused (401/403), logged with the
 sender (summarised when repeated) and counted (``counts()``); a sender that keeps being refused
 is answered 429 for a while without more work. A body over its limit is a 413, one that does
-not parse a 400 with the reason, and neither stops the server.
+not parse a 400 with the reason, and neither stops the server. A request not all arrived within
+``request_deadline`` is a 408, and one address holds at most ``connections_per_client``
+connections (``gateway.kernel.http``), so a hung peer cannot take the server from the others.
 
 What the receiver does with an event, and when it answers:
 
@@ -87,6 +89,7 @@ from gateway.kernel.events import (
     Severity,
 )
 from gateway.kernel.fields import ConfigError
+from gateway.kernel.http import guarded_http
 from gateway.kernel.limits import KeyedBuckets
 from gateway.kernel.logs import LogLimiter
 from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
@@ -234,6 +237,10 @@ class HttpGateReceiver:
             ssl_keyfile=str(tls.key_file) if tls else None, log_config=None,
             access_log=False, lifespan="off", server_header=False, date_header=False,
             timeout_keep_alive=30, timeout_graceful_shutdown=2, limit_concurrency=256,
+            # no peer holds a slot for long, nor many of them (limit_concurrency is for all)
+            http=guarded_http(self.device_id, self.config.request_deadline,
+                              self.config.connections_per_client,
+                              unlimited=self.config.trusted_proxies),
             # uvicorn believes X-Forwarded-For from loopback by default; an ISAPI controller
             # without push_auth is known by its address, so only named proxies may restate it
             proxy_headers=bool(self.config.trusted_proxies),

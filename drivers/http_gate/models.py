@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
 from gateway.kernel.fields import Identifier, Seconds, Secret, Strict
+from gateway.kernel.http import CONNECTIONS_PER_CLIENT, REQUEST_DEADLINE
 
 Dialect = Literal["isapi", "webhook"]
 Mode = Literal["decides", "asks"]
@@ -219,6 +220,14 @@ class HttpGateReceiverConfig(Strict):
     replay_window: Seconds = Field(default=300.0, ge=5, le=3600,
                                    description="webhook: how far a request's timestamp may be "
                                                "from ours; digest nonces live this long too")
+    request_deadline: Seconds = Field(
+        default=REQUEST_DEADLINE, gt=0, le=600, description="a request (headers and body, "
+        "pictures included) not all arrived this long after its first byte: answered 408, its "
+        "connection closed")
+    connections_per_client: int = Field(
+        default=CONNECTIONS_PER_CLIENT, ge=1, le=4096, description="connections one address "
+        "(an IPv6 one by its /64) may hold open at once; one more is closed at once (a trusted "
+        "proxy is not counted)")
     controllers: list[Controller] = Field(min_length=1)
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list, description="reverse proxies whose X-Forwarded-For is believed "

@@ -17,9 +17,11 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from gateway.console.bodies import DEADLINE as BODY_DEADLINE
 from gateway.console.feed import LiveFeed
 from gateway.console.operators import ConsoleOperators
 from gateway.console.web import ConsoleParts, build_app
+from gateway.kernel.http import guarded_http
 
 __all__ = ["Console", "ConsoleOperators", "ConsoleParts", "LiveFeed"]
 
@@ -48,6 +50,10 @@ class Console:
             ssl_keyfile=str(tls.key_file) if tls else None,
             log_config=None, access_log=False, lifespan="off", server_header=False,
             timeout_graceful_shutdown=2, timeout_keep_alive=30,
+            # one address holds at most 16 connections, and a request not all arrived in time
+            # is a 408, so a slow or hung client cannot keep the guards from the console; a
+            # trickled body meets the console's own deadline (bodies.BodyLimits) first
+            http=guarded_http("console", BODY_DEADLINE + 5, unlimited=config.trusted_proxies),
             # uvicorn believes X-Forwarded-For from loopback by default: only named proxies here
             proxy_headers=bool(config.trusted_proxies),
             forwarded_allow_ips=[str(n) for n in config.trusted_proxies]))

@@ -9,6 +9,7 @@ and misbehaves itself (``misbehave``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from gateway.kernel.http import REQUEST_DEADLINE
 from tests.abuse.abuses import Abuse, AbuseRig, Family
 from tests.abuse.gate_client import GateClient
 from tests.conftest import free_port
@@ -37,13 +39,6 @@ TAMPER = "access.reader_tamper"
 MAX_BODY = 4096
 HUNG_CONNECTIONS = 300  # half-sent requests left open: more than the receiver serves at once
 LONG = 2_000  # characters of a free-text field: past its bound, within max_body
-
-
-HUNG_DEFECT = (
-    "drivers/http_gate/driver.py keeps 300 connections that sent half a request and then "
-    "nothing open with no deadline (uvicorn limit_concurrency=256, no read timeout; still "
-    "open 40 s later), so every controller's push is answered 503 'Service Unavailable': one "
-    "hung peer, or anyone on the network, stops every gate controller's events")
 
 
 def stanza_of(controller: dict[str, Any]) -> Any:
@@ -226,6 +221,15 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
         # the receiver still serves a controller that speaks, hung connections or not
         tamper_through(rig, device)
         rig.wait(mark, "device.online", device, timeout=10)
+        # the hung peer kept connections_per_client of them (each answered 408 at the request
+        # deadline); every other was closed at once
+        kept, *_, refused = rig.state["hung"]
+        kept.settimeout(REQUEST_DEADLINE + 5)
+        answer = kept.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        refused.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):  # its half request unread: a reset
+            assert refused.recv(4096) == b""
 
     def hung_stop(rig: AbuseRig) -> None:
         for sock in rig.state.pop("hung"):
@@ -254,7 +258,7 @@ def family(dialect: str, device: str, controller: dict[str, Any]) -> Family:
             "malformed": Abuse(observe=malformed_observe),
             "time": Abuse(misbehaving(), times_observe, behaving),
             "slow": Abuse(observe=slow_observe),
-            "hung": Abuse(hung_start, hung_observe, hung_stop, known_defect=HUNG_DEFECT),
+            "hung": Abuse(hung_start, hung_observe, hung_stop),
             "retry": Abuse(misbehaving(repeats=4), retry_observe, behaving),
         })
 

@@ -141,10 +141,12 @@ class GateClient:
 
     slow_answer = b""
 
-    def hang_open(self) -> socket.socket:
-        """A connection with half a request on it, left there."""
+    def hang_open(self, source: str = "127.0.0.2") -> socket.socket:
+        """A connection with half a request on it, left there; from ``source``, another host
+        of the network than the controller's as far as the receiver can tell."""
         parts = urlsplit(self.url)
-        sock = socket.create_connection((parts.hostname or "", parts.port or 80), 10)
+        sock = socket.create_connection((parts.hostname or "", parts.port or 80), 10,
+                                        source_address=(source, 0))
         sock.sendall(f"POST {self.path} HTTP/1.1\r\nHost: gateway\r\nContent-Length: 100"
                      "\r\n".encode())
         return sock
