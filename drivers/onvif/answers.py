@@ -12,7 +12,8 @@ good. So each service of a ``BoundedCamera`` gets:
 * for PullMessages (``pull_messages``), at most MessageLimit notifications: the camera's excess
   is cut from the document, and counted, before zeep builds objects for it.
 
-Refusals are ``BoundaryError`` (413) naming the operation's address, the size and the limit.
+Refusals are ``BoundaryError``: 413 naming the operation's address, the size and the limit;
+400 for an answer that is not well-formed XML or not a SOAP Envelope, saying which.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from onvif.client import AsyncTransportProtocolErrorHandler, ONVIFService
 from zeep.proxy import AsyncOperationProxy, AsyncServiceProxy
 from zeep.utils import get_version
 
-from gateway.kernel.boundary import BoundaryError
+from gateway.kernel.boundary import BoundaryError, device_text
 
 log = logging.getLogger(__name__)
 
 WSNT_NS = "http://docs.oasis-open.org/wsn/b-2"
 NOTIFICATION = f"{{{WSNT_NS}}}NotificationMessage"
+ENVELOPES = frozenset({"{http://www.w3.org/2003/05/soap-envelope}Envelope",  # SOAP 1.2 (ONVIF)
+                       "{http://schemas.xmlsoap.org/soap/envelope/}Envelope"})  # SOAP 1.1
 CHUNK = 64 * 1024
 
 # entities never expanded, no network, no huge-tree mode: the document is already size-capped
@@ -116,16 +119,31 @@ class OffLoopService(AsyncServiceProxy):
 
 def _process(binding: Any, client: Any, name: str, response: Any,
              items: int | None) -> tuple[Any, int]:
-    excess = _cut_notifications(response, items) if items is not None else 0
+    excess = 0
+    if response.status_code == 200:  # a fault or an error page: zeep says what it is
+        root = _envelope(response.content, name)
+        if items is not None:
+            excess = _cut_notifications(response, root, items)
     return binding.process_reply(client, binding.get(name), response), excess
 
 
-def _cut_notifications(response: Any, items: int) -> int:
-    """Keep the first ``items`` NotificationMessages of the answer; how many were cut."""
+def _envelope(content: bytes, name: str) -> Any:
+    """The answer's SOAP Envelope, or a ``BoundaryError`` saying what it is instead (zeep
+    recovers what it can of broken XML and fails later with a ``TypeError`` that says
+    nothing)."""
     try:
-        root = etree.fromstring(response.content, _PARSER)
-    except etree.XMLSyntaxError:
-        return 0  # zeep says what is wrong with it
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise BoundaryError(f"the {name} answer is not well-formed XML ({exc}; it begins "
+                            f"{device_text(repr(content[:48]), 80)})", 400) from None
+    if root.tag not in ENVELOPES:
+        raise BoundaryError(f"the {name} answer is no SOAP Envelope (its root is "
+                            f"{device_text(root.tag, 120)})", 400)
+    return root
+
+
+def _cut_notifications(response: Any, root: Any, items: int) -> int:
+    """Keep the first ``items`` NotificationMessages of the answer; how many were cut."""
     found = list(root.iter(NOTIFICATION))
     if len(found) <= items:
         return 0

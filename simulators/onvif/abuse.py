@@ -6,7 +6,12 @@
   that many bytes (streamed: the camera never holds it);
 * ``snapshot_bytes``: the snapshot is a JPEG followed by padding up to that many bytes
   (streamed);
-* ``declare_length``: whether those padded answers say their Content-Length (else chunked).
+* ``declare_length``: whether those padded answers say their Content-Length (else chunked);
+* ``pull_malformed``: every PullMessages answer is spoiled: ``xml``, cut off mid-document (not
+  well-formed XML: what a camera's web server sends when it dies mid-answer); ``envelope``,
+  well-formed XML that is no SOAP 1.2 Envelope (the response element alone, unwrapped);
+* ``answer_delay``: seconds every SOAP answer waits before it is sent (a camera whose CPU is busy
+  encoding: slow, not dead).
 
 Read from the stanza's ``simulator:`` block at start; a test may change them on
 ``SimulatedCamera.abuse`` while the camera runs. The flood is rendered once per size and spliced
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from aiohttp import web
 
@@ -39,6 +45,8 @@ class Abuse:
     pull_padding: int = 0
     snapshot_bytes: int = 0
     declare_length: bool = True
+    pull_malformed: Literal["", "xml", "envelope"] = ""
+    answer_delay: float = 0.0
     flooded: int = 0  # notifications sent past MessageLimit so far
     _rendered: tuple[int, bytes] = (0, b"")
 
@@ -71,6 +79,17 @@ class Abuse:
             return body
         self.flooded += count
         return body.replace(marker, self._rendered[1])
+
+
+def spoiled(body: bytes, how: str) -> bytes:
+    """A serialised SOAP answer spoiled ``how`` (``pull_malformed``)."""
+    if how == "xml":
+        return body[: len(body) // 2]  # open elements never closed
+    root = etree.fromstring(body)
+    inner = root.find(q("env:Body"))
+    if inner is None or not len(inner):
+        return body
+    return bytes(etree.tostring(inner[0], xml_declaration=True, encoding="utf-8"))
 
 
 async def padded(request: web.Request, body: bytes, size: int, content_type: str,

@@ -8,9 +8,10 @@ change the camera itself (its clock, password, network, a reboot).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulators.simulator import SimulatorError
 
@@ -24,6 +25,9 @@ ACTIONS = ("people", "walk", "cross", "crowd", "clear", "cover", "blind", "defoc
 TOPIC_PATH = r"^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$"
 WHILE_DOWN = frozenset({"people", "walk", "cross", "crowd", "clear", "cover", "blind",
                         "defocus", "uncover", "input", "clock", "password", "discovery"})
+
+
+LAST_SETTABLE = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class _Args(BaseModel):
@@ -77,8 +81,23 @@ class OfflineArgs(_Args):
 
 
 class ClockArgs(_Args):
-    offset: float = Field(ge=-10 * 365 * 86400, le=10 * 365 * 86400,
-                          description="seconds the camera's clock is ahead (negative: behind)")
+    offset: float | None = Field(default=None, ge=-10 * 365 * 86400, le=10 * 365 * 86400,
+                                 description="seconds the camera's clock is ahead (negative: "
+                                 "behind)")
+    at: datetime | None = Field(default=None, description="set the camera's clock to this "
+                                "time (UTC unless it says), any from 0001-01-01 to 9999-12-30: "
+                                "a clock never set, a dead RTC battery's 1970, a mistyped year")
+
+    @model_validator(mode="after")
+    def _one(self) -> ClockArgs:
+        if (self.offset is None) == (self.at is None):
+            raise ValueError("give offset (seconds) or at (a time), one of them")
+        if self.at is not None:
+            at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+            if at > LAST_SETTABLE:
+                raise ValueError(f"at: at most {LAST_SETTABLE.date()} (its times plus a "
+                                 "subscription's duration must stay in the calendar)")
+        return self
 
 
 class PasswordArgs(_Args):
@@ -171,7 +190,10 @@ def handlers(camera: SimulatedCamera) -> dict[str, tuple[type[_Args], Run]]:
         await camera.go_online()
 
     async def clock(args: ClockArgs) -> None:
-        camera.clock.offset = args.offset
+        if args.at is not None:
+            camera.clock.set(args.at)
+        else:
+            camera.clock.offset = args.offset or 0.0
 
     async def password(args: PasswordArgs) -> None:
         await camera.change_password(args.value)

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from drivers.http_gate.digest import DigestAuthority
 from simulators.onvif import actions
-from simulators.onvif.abuse import Abuse, padded
+from simulators.onvif.abuse import Abuse, padded, spoiled
 from simulators.onvif.clock import CameraClock
 from simulators.onvif.config import OnvifCameraConfig
 from simulators.onvif.discovery import DiscoveryResponder
@@ -141,7 +141,8 @@ class SimulatedCamera:
         self.discovery: DiscoveryResponder | None = None
         self.events = EventProducer(self.clock, "")
         self.abuse = Abuse(options.pull_flood, options.pull_padding, options.snapshot_bytes,
-                           options.declare_length)
+                           options.declare_length, options.pull_malformed,
+                           options.answer_delay)
         self.services = OnvifServices(self)
         self.counters = {"requests": 0, "refused": 0, "faults": 0, "snapshots": 0,
                          "mjpeg_clients": 0, "mjpeg_frames": 0}
@@ -354,6 +355,8 @@ class SimulatedCamera:
     async def _soap(self, request: web.Request) -> web.StreamResponse:
         self.counters["requests"] += 1
         body = await request.read()
+        if self.abuse.answer_delay:
+            await asyncio.sleep(self.abuse.answer_delay)  # slow, whatever the answer
         try:
             parsed = parse_request(request.path, body)
             token = request.match_info.get("token")
@@ -373,6 +376,8 @@ class SimulatedCamera:
             answer = Answer(parsed)
             await handler(parsed, answer)
             body = self.abuse.flood(answer.to_bytes(), self.clock.now(), self.video_source)
+            if parsed.context.get("malformed"):
+                body = spoiled(body, parsed.context["malformed"])
             padding = parsed.context.get("padding", 0)
             if padding:
                 return await padded(request, body, padding, CONTENT_TYPE,

@@ -42,6 +42,11 @@ class SimulatorOptions(BaseModel):
                                 "to this many bytes (0: the plain JPEG)")
     declare_length: bool = Field(default=True, description="padded answers say their "
                                  "Content-Length (false: chunked)")
+    pull_malformed: Literal["", "xml", "envelope"] = Field(
+        default="", description="every PullMessages answer spoiled: xml (cut off mid-document) "
+        "or envelope (no SOAP Envelope around it)")
+    answer_delay: float = Field(default=0.0, ge=0, le=60, description="seconds every SOAP "
+                                "answer waits before it is sent")
 
     @field_validator("resolution")
     @classmethod

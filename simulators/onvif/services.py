@@ -472,6 +472,8 @@ class OnvifServices:
         abuse.add_to_pull(out, self.camera.clock.now())
         if abuse.pull_padding:
             request.context["padding"] = abuse.pull_padding
+        if abuse.pull_malformed:
+            request.context["malformed"] = abuse.pull_malformed
 
     async def set_synchronization_point(self, request: SoapRequest, answer: Answer) -> None:
         subscription = self._subscription(request)

@@ -2,7 +2,9 @@
 
 Misbehaviours are the camera simulator's (``simulators/onvif/abuse.py``, ``clock``,
 ``offline``): ``pull_flood`` (notifications past MessageLimit), ``pull_padding`` (a notification
-whose Source is that many bytes), a clock years off, and a camera that stops answering.
+whose Source is that many bytes), ``pull_malformed`` (answers that are no SOAP),
+``answer_delay`` (a slow camera), a clock years off or set to 0001, 1970 or 9999, and a camera
+that stops answering.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.abuse.abuses import Abuse, AbuseRig, Family, missing, not_applicable
+from tests.abuse.abuses import Abuse, AbuseRig, Family, not_applicable
 from tests.conftest import free_port
 
 CAMERA = "abused-cam"
@@ -93,16 +95,44 @@ def oversized_observe(rig: AbuseRig, mark: int) -> None:
     assert not problems, problems
 
 
+def malformed_observe(rig: AbuseRig, mark: int) -> None:
+    """Every event answer spoiled (cut off mid-document, then without its SOAP Envelope): the
+    gateway says the camera's events cannot be read, and why; once they parse, they come."""
+    for how, said in (("xml", "not well-formed XML"), ("envelope", "no SOAP Envelope")):
+        seen = rig.mark()
+        set_abuse(rig, pull_malformed=how)
+        try:
+            lost = rig.sub.wait_for(lambda _m, seen=seen: [
+                e for e in rig.since(seen, "camera.status", CAMERA)
+                if e["data"]["state"] == "events_unreadable"], 20,
+                f"camera.status events_unreadable for answers with {said}")
+            assert said in lost[0]["data"]["reason"], lost[0]
+            (offline,) = rig.wait(seen, "device.offline", CAMERA)
+            assert said in offline["data"]["reason"], offline
+        finally:
+            set_abuse(rig, pull_malformed="")
+        input_through(rig)  # its events come again once its answers parse
+
+
+def slow_observe(rig: AbuseRig, mark: int) -> None:
+    input_through(rig)  # slow is not dead
+    assert not rig.since(mark, "device.offline", CAMERA)
+    assert not [e for e in rig.since(mark, "camera.status", CAMERA)
+                if e["data"]["state"] != "up"]
+
+
 def times_observe(rig: AbuseRig, mark: int) -> None:
     try:
-        for offset in (-10 * 365 * 86400, 10 * 365 * 86400, -3 * 86400):
-            rig.act(CAMERA, "clock", offset=offset)
+        for clock in ({"offset": -10 * 365 * 86400}, {"offset": 10 * 365 * 86400},
+                      {"offset": -3 * 86400}, {"at": "0001-01-01T00:00:00Z"},
+                      {"at": "1970-01-01T00:00:00Z"}, {"at": "9999-06-01T00:00:00Z"}):
+            rig.act(CAMERA, "clock", **clock)
             event = input_through(rig)
             now = datetime.now(UTC)
             assert abs(datetime.fromisoformat(event["time"]) - now) < timedelta(minutes=2), (
-                offset, event["time"])
+                clock, event["time"])
             said = datetime.fromisoformat(event.get("devicetime", "1000-01-01T00:00:00Z"))
-            assert abs(said - now) > timedelta(days=2), (offset, event)
+            assert abs(said - now) > timedelta(days=2), (clock, event)
     finally:
         rig.act(CAMERA, "clock", offset=0)
 
@@ -124,11 +154,10 @@ ONVIF = Family(
     abuses={
         "flood": Abuse(flood_start, flood_observe, flood_stop),
         "oversized": Abuse(observe=oversized_observe),
-        "malformed": missing("simulators/onvif has no dialect for a malformed SOAP answer "
-                             "(XML that does not parse, a wrong envelope)"),
+        "malformed": Abuse(observe=malformed_observe),
         "time": Abuse(observe=times_observe),
-        "slow": missing("simulators/onvif has no dialect for a camera that answers late "
-                        "(within request_timeout)"),
+        "slow": Abuse(lambda rig: set_abuse(rig, answer_delay=0.5),  # request_timeout is 1 s
+                      slow_observe, lambda rig: set_abuse(rig, answer_delay=0.0)),
         "hung": Abuse(lambda rig: rig.act(CAMERA, "offline", mode="silent"), hung_observe,
                       hung_stop),
         "retry": not_applicable("the gateway pulls a camera's events (PullPoint): a pull that "

@@ -102,6 +102,22 @@ def test_a_camera_whose_event_answers_are_all_refused_is_reported_and_comes_back
     run(scenario())
 
 
+@pytest.mark.parametrize(("how", "said"), [("xml", "is not well-formed XML"),
+                                           ("envelope", "is no SOAP Envelope")])
+def test_event_answers_that_are_no_soap_are_refused_and_said_so(how: str, said: str) -> None:
+    async def scenario() -> None:
+        section = stanza(simulator={"pull_malformed": how, "rtsp": False})
+        async with rig(section) as r:
+            await wait_for(lambda: state(r.sink) == "events_unreadable")
+            (lost,) = [s for s in statuses(r.sink) if s.state == "events_unreadable"]
+            assert f"the PullMessages answer {said}" in lost.reason, lost.reason
+            r.camera.abuse.pull_malformed = ""
+            await wait_for(lambda: state(r.sink) == "up")
+            r.camera.set_input("DigitalInput_1", True)
+            await wait_for(lambda: facts(r.sink, "digital_input"))
+    run(scenario())
+
+
 def test_one_refused_event_answer_is_only_a_reconnection() -> None:
     async def scenario() -> None:
         section = stanza(simulator={"rtsp": False})
