@@ -57,12 +57,17 @@ def bad_reply(kind: str) -> Abuse:
 
     def start(rig: AbuseRig) -> None:
         rig.state["noise"] = rig.mark()
+        rig.state["log"] = rig.log_mark()
         rig.act(READER, "bad-reply", kind=kind)
 
     def observe(rig: AbuseRig, mark: int) -> None:
         card_through(rig)
         types = [e["type"] for e in rig.since(mark, "", READER) if ".alarm." not in e["type"]]
         assert types == [], f"nothing of the spoiled reply: {types}"
+        logged = [line for line in rig.log_since(rig.state["log"]).splitlines()
+                  if "dropped a malformed reply" in line]
+        assert len(logged) == 1 and f"{READER} (address 1)" in logged[0], logged
+        assert ": 53 81 " in logged[0], f"the reply's bytes: {logged}"
 
     def stop(rig: AbuseRig) -> None:
         if rig.since(rig.state.pop("noise"), "device.offline", READER):
