@@ -41,13 +41,18 @@ def set_abuse(rig: AbuseRig, **values: Any) -> None:
 
 
 def input_through(rig: AbuseRig) -> dict[str, Any]:
-    """The camera's digital input still reaches us (its events are pulled)."""
+    """The camera's digital input still reaches us (its events are pulled), and its end too: a
+    state the gateway already holds is no news, so the next case's press must find it off."""
     mark = rig.mark()
     rig.act(CAMERA, "input", on=True)
     try:
         (event,) = rig.wait(mark, "camera.event", CAMERA, timeout=15)
     finally:
+        off = rig.mark()
         rig.act(CAMERA, "input", on=False)
+    rig.sub.wait_for(lambda _m: [e for e in rig.since(off, "camera.event", CAMERA)
+                                 if e["data"]["kind"] == "digital_input"
+                                 and e["data"]["active"] is False], 15, "the input's end")
     return event
 
 
