@@ -111,6 +111,8 @@ class OsdpBusDriver:
                 session.entry.cancel()
                 if session.retry is not None:
                     session.retry.cancel()
+                if session.settle is not None:
+                    session.settle.cancel()
                 if session.installing is not None and not session.installing.done():
                     session.installing.set_result(False)
             await asyncio.to_thread(panel.stop)
@@ -170,21 +172,40 @@ class OsdpBusDriver:
             session.installing.set_result(True)
         log.info("%s: reader %s (address %d) online with secure channel", self.device_id,
                  session.id, session.config.address)
-        self._tell(session, True, "online, secure channel active")
+        self._tell_online(session)
         self._apply_mode(session)
         if session.config.status_query and self._panel is not None:
             for kind in (StatusReportType.Input, StatusReportType.Local):
                 self._panel.submit(index, {"command": Command.Status, "type": kind})
+
+    def _tell_online(self, session: ReaderSession) -> None:
+        """Online, unless it was reported offline for malformed replies and its line is still
+        that noisy: then once a window passes without so many (no flapping at the noise's
+        rate; it serves cards meanwhile)."""
+        assert self._loop is not None
+        if session.settle is not None:
+            session.settle.cancel()
+            session.settle = None
+        if not session.online:
+            return
+        noisy = session.spoiled_within(self._loop.time(), SPOILED_WINDOW) >= SPOILED_OFFLINE
+        if noisy and session.told is not None and not session.told[0]:
+            wait = SPOILED_WINDOW - (self._loop.time() - session.spoiled[0]) + 0.01
+            session.settle = self._loop.call_later(wait, self._tell_online, session)
+            return
+        self._tell(session, True, "online, secure channel active")
 
     def reader_offline(self, index: int, kind: str, reason: str) -> None:
         session = self._by_index[index]
         was_online = session.online
         session.online = False
         shown_online = session.told is not None and session.told[0]
-        if kind == MALFORMED and (was_online or shown_online) and session.installing is None:
+        noisy = False  # already reported offline for malformed replies
+        if kind == MALFORMED and session.installing is None:
             assert self._loop is not None
             count = session.spoiled_reply(self._loop.time(), SPOILED_WINDOW)
-            if count < SPOILED_OFFLINE:
+            noisy = session.told is not None and session.told[1].startswith("malformed")
+            if (was_online or shown_online) and count < SPOILED_OFFLINE:
                 # one spoiled reply is a dropped reply: the reader answers, so it is set up
                 # again at once and stays online for everyone else
                 log.warning("%s: reader %s (address %d): dropped %s; setting its secure "
@@ -201,10 +222,15 @@ class OsdpBusDriver:
             if not session.installing.done():
                 session.installing.set_exception(ActionError(reason))
             return  # install_key is trying: it decides what comes next
-        if was_online or session.told != (False, reason):
-            log.warning("%s: reader %s (address %d) offline: %s", self.device_id, session.id,
-                        session.config.address, reason)
-        self._tell(session, False, reason)
+        if noisy:  # the noise goes on: counted and summarised, not reported again
+            self._warnings.warning(("malformed", session.id), "%s: reader %s (address %d): "
+                                   "dropped %s", self.device_id, session.id,
+                                   session.config.address, reason)
+        else:
+            if was_online or session.told != (False, reason):
+                log.warning("%s: reader %s (address %d) offline: %s", self.device_id,
+                            session.id, session.config.address, reason)
+            self._tell(session, False, reason)
         session.failures += 1
         if kind == SECURE_CHANNEL:
             delay = self.config.key_retry

@@ -50,6 +50,7 @@ class ReaderSession:
     dropped_replies: int = 0  # malformed replies dropped (the reader polled on), since start
     spoiled: deque[float] = field(default_factory=deque)  # when, of the recent malformed ones
     retry: asyncio.TimerHandle | None = None
+    settle: asyncio.TimerHandle | None = None  # when a noisy reader may be told online again
     installing: asyncio.Future[bool] | None = None
     entry: KeyEntry = field(default_factory=KeyEntry)
     work: asyncio.Queue[CardRead | EntryEnd] = field(default_factory=asyncio.Queue)
@@ -68,6 +69,10 @@ class ReaderSession:
         """Note a malformed reply; how many there were in the last ``window`` seconds."""
         self.dropped_replies += 1
         self.spoiled.append(now)
+        return self.spoiled_within(now, window)
+
+    def spoiled_within(self, now: float, window: float) -> int:
+        """How many malformed replies in the last ``window`` seconds."""
         while self.spoiled and now - self.spoiled[0] > window:
             self.spoiled.popleft()
         return len(self.spoiled)

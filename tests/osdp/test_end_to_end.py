@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from drivers.osdp import driver as driver_module
 from drivers.osdp.models import OsdpBusConfig
 from gateway.kernel.access import AccessDecision, AccessRequest
 from gateway.kernel.ports import ActionError
@@ -308,16 +309,25 @@ def test_one_malformed_reply_is_dropped_and_the_reader_stays_online(kind: str,
     run(scenario())
 
 
-def test_repeated_malformed_replies_take_the_reader_offline_with_that_reason(run: Run) -> None:
+def test_repeated_malformed_replies_take_the_reader_offline_with_that_reason(
+        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver_module, "SPOILED_WINDOW", 5.0)  # a minute is long for a test
+
     async def scenario() -> None:
         async with running(two_readers(), grant) as rig:
             sim = rig.sims.reader("gate-1-in")
-            await sim.act("bad-reply", {"kind": "crc", "count": 3})
+            session = rig.driver._sessions["gate-1-in"]
+            await sim.act("bad-reply", {"kind": "crc", "count": 5})
             await until(lambda: not rig.sink.is_online("gate-1-in"), 15, what="offline")
             reason = rig.sink.availability_of("gate-1-in")[-1][1]
-            assert reason.startswith("malformed replies: 3 in 60 s; the last: ")
+            assert reason.startswith("malformed replies: 3 in 5 s; the last: ")
             assert "a wrong CRC 0x" in reason
-            await until(lambda: rig.sink.is_online("gate-1-in"), 15, what="back online")
+            await until(lambda: session.dropped_replies == 5, what="every spoiled reply")
+            await until(lambda: session.online, what="set up again")  # serving cards again
+            await until(lambda: rig.sink.is_online("gate-1-in"), 15, what="told online")
+            # told offline once, online once the noise has passed: no flapping at its rate
+            assert [online for online, _ in rig.sink.availability_of("gate-1-in")] == [
+                True, False, True]
             assert rig.sink.is_online("gate-1-out")
 
     run(scenario())
