@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -449,11 +450,22 @@ class CommandQueue:
         self._limits = limits
         self._queue: asyncio.Queue[Request] = asyncio.Queue(limits.queue)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._early: list[Request] = []  # arrived before the first worker (a retained request)
+        self._lock = threading.Lock()
 
     def offer(self, request: Request) -> None:
-        """Hand in a request, from any thread (the MQTT network thread)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._enqueue, request)
+        """Hand in a request, from any thread (the MQTT network thread). One that arrives
+        before the workers run (the broker hands retained and queued requests over as soon as
+        the link subscribes) waits for them, so every request is answered."""
+        with self._lock:
+            loop = self._loop
+            if loop is None and len(self._early) < self._limits.queue:
+                self._early.append(request)
+                return
+        if loop is None:
+            self._respond(request, self._router.busy(request))
+            return
+        loop.call_soon_threadsafe(self._enqueue, request)
 
     def _enqueue(self, request: Request) -> None:
         try:
@@ -469,7 +481,11 @@ class CommandQueue:
         """One worker, a supervised part of its own: requests one at a time until cancelled.
         Resting while it waits, so only a request that hangs makes it stall; a request it was
         carrying out when it was cancelled is still answered, so no sender waits for nothing."""
-        self._loop = asyncio.get_running_loop()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            early, self._early = self._early, []
+        for request in early:
+            self._enqueue(request)
         while True:
             pulse.rest()
             request = await self._queue.get()
