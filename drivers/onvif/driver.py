@@ -214,8 +214,10 @@ class OnvifCameraDriver:
 
     def _up_reason(self, facts: CameraFacts) -> str:
         what = " ".join(p for p in (facts.manufacturer, facts.model) if p) or "camera"
+        lost = "".join(f"; {name} unavailable: {why}"
+                       for name, why in sorted(facts.unavailable.items()))
         return (f"{what} {facts.firmware}".strip()
-                + f"; {len(facts.profiles)} profiles; clock skew {facts.skew:+.0f} s")
+                + f"; {len(facts.profiles)} profiles; clock skew {facts.skew:+.0f} s{lost}")
 
     # --- health -------------------------------------------------------------------------------
 
@@ -626,6 +628,7 @@ class OnvifCameraDriver:
             "stream_profile": facts.stream_profile if facts else None,
             "snapshot_uri": bool(facts and facts.snapshot_uri),
             "presets": sorted(facts.presets) if facts else list(self.config.presets),
+            "unavailable": dict(facts.unavailable) if facts else {},
             "subscriptions": self.subscriptions,
             "pulls": self.pulls,
             "renewals": self.renewals,

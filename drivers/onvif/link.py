@@ -100,6 +100,8 @@ class CameraFacts:
     ptz_profile: str | None = None
     events: bool = False
     skew: float = 0.0  # camera clock minus ours, seconds (to within a second)
+    # optional capabilities the camera has but could not serve: capability -> why
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 def with_credentials(url: str, username: str, password: str) -> str:
@@ -201,14 +203,17 @@ class CameraLink:
         presets: dict[str, str] = {}
         ptz_profile = next((p.token for p in profiles if p.token == stream_profile and p.ptz),
                            next((p.token for p in profiles if p.ptz), None))
+        unavailable: dict[str, str] = {}
         if PTZ_NS in camera.xaddrs and ptz_profile is not None:
-            self._ptz = await self.call(camera.create_ptz_service(), "PTZ service")
-            for preset in await self.call(self._ptz.GetPresets({"ProfileToken": ptz_profile}),
-                                          "GetPresets") or []:
-                token = getattr(preset, "token", None)
-                if token:
-                    presets[device_text(getattr(preset, "Name", None) or token, 64)] = \
-                        str(token)
+            try:
+                presets = await self._presets(ptz_profile)
+            except CameraProblem as problem:
+                if problem.state != "not_onvif":
+                    raise  # refused or gone: the camera's trouble, not PTZ's
+                # media answered: an optional service the camera cannot tell costs only itself
+                self._ptz = None
+                unavailable["ptz"] = problem.reason
+                log.warning("%s: ptz unavailable: %s", config.id, problem.reason)
         self.facts = CameraFacts(
             manufacturer=device_text(getattr(info, "Manufacturer", "") or "", 64),
             model=device_text(getattr(info, "Model", "") or "", 64),
@@ -217,8 +222,19 @@ class CameraLink:
             profiles=profiles, stream_profile=stream_profile, stream_uri=stream_uri,
             snapshot_uri=snapshot_uri, presets=presets,
             ptz_profile=ptz_profile if self._ptz is not None else None,
-            events=EVENTS_NS in camera.xaddrs, skew=round(skew, 1))
+            events=EVENTS_NS in camera.xaddrs, skew=round(skew, 1), unavailable=unavailable)
         return self.facts
+
+    async def _presets(self, ptz_profile: str) -> dict[str, str]:
+        """The PTZ service and its presets (name -> token)."""
+        self._ptz = await self.call(self.camera.create_ptz_service(), "PTZ service")
+        presets: dict[str, str] = {}
+        for preset in await self.call(self._ptz.GetPresets({"ProfileToken": ptz_profile}),
+                                      "GetPresets") or []:
+            token = getattr(preset, "token", None)
+            if token:
+                presets[device_text(getattr(preset, "Name", None) or token, 64)] = str(token)
+        return presets
 
     async def _uri(self, request: Awaitable[Any], doing: str) -> str | None:
         """A media URI, or None when the camera has none (it answers a fault)."""

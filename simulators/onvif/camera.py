@@ -32,6 +32,7 @@ from simulators.onvif import actions
 from simulators.onvif.abuse import Abuse, padded, spoiled
 from simulators.onvif.clock import CameraClock
 from simulators.onvif.config import OnvifCameraConfig
+from simulators.onvif.dialects import UNDECLARED_PRESET_PREFIXES, undeclared
 from simulators.onvif.discovery import DiscoveryResponder
 from simulators.onvif.events import EventProducer
 from simulators.onvif.frames import FrameSource
@@ -376,6 +377,8 @@ class SimulatedCamera:
             answer = Answer(parsed)
             await handler(parsed, answer)
             body = self.abuse.flood(answer.to_bytes(), self.clock.now(), self.video_source)
+            if parsed.name[1] == "GetPresets" and self.config.simulator.presets_undeclared:
+                body = undeclared(body, UNDECLARED_PRESET_PREFIXES)
             if parsed.context.get("malformed"):
                 body = spoiled(body, parsed.context["malformed"])
             padding = parsed.context.get("padding", 0)

@@ -47,6 +47,9 @@ class SimulatorOptions(BaseModel):
         "or envelope (no SOAP Envelope around it)")
     answer_delay: float = Field(default=0.0, ge=0, le=60, description="seconds every SOAP "
                                 "answer waits before it is sent")
+    # dialects of other vendors (simulators/onvif/dialects.py)
+    presets_undeclared: bool = Field(default=False, description="the GetPresets answer uses "
+                                     "the tptz: and tt: prefixes without declaring them")
 
     @field_validator("resolution")
     @classmethod

@@ -357,3 +357,25 @@ def test_the_subscription_is_renewed_before_it_ends_never_unsubscribed() -> None
             await wait_for(lambda: active(r.sink, "digital_input"))
 
     run(scenario())
+
+
+def test_presets_a_camera_cannot_tell_cost_its_ptz_only_never_the_camera() -> None:
+    """A camera whose GetPresets answer uses prefixes it never declared (simulator dialect
+    ``presets_undeclared``): the camera is up, follows its events, and its status says PTZ is
+    what it lost and why."""
+    async def scenario() -> None:
+        sim = stanza(simulator={"presets_undeclared": True})
+        async with rig(stanza(presets=[]), sim_sections=[sim]) as r:
+            await subscribed(r.driver)
+            assert [s.state for s in statuses(r.sink)] == ["up"]
+            assert "ptz unavailable: GetPresets" in statuses(r.sink)[-1].reason
+            assert [online for _, online, _ in r.sink.availability_reports] == [True]
+            status = r.driver.status()
+            assert status["state"] == "up" and status["presets"] == []
+            assert "GetPresets" in status["unavailable"]["ptz"]
+            with pytest.raises(ActionError, match="no preset 'gate'"):
+                await r.driver.execute("ptz_preset", {"preset": "gate"})
+            await r.camera.act("walk", {"seconds": 0.5})
+            await wait_for(lambda: active(r.sink, "motion"))
+
+    run(scenario())
