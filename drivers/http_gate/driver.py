@@ -475,17 +475,7 @@ class HttpGateReceiver:
         config = session.config
         door = config.door_for(observation.door, observation.reader)
         if door is None:
-            self._warnings.warning(("unmapped", config.id, observation.door, observation.reader),
-                                   "%s: %s read a credential at door %s reader %s, which the "
-                                   "site file does not map to a gate; refused",
-                                   self.device_id, config.id, observation.door,
-                                   observation.reader)
-            session.accepted["unmapped"] += 1
-            if observation.asks:
-                await self._answer_check(session, observation, False, "unmapped door")
-                return 200, (ok if config.dialect == "isapi"
-                             else webhook.answer(False, "gate_not_allowed", False))
-            return 200, ok
+            return await self._unmapped_credential(session, observation, ok)
         if observation.asks and config.mode == "decides":
             self._warnings.info(("asks", config.id), "%s: %s asks for remote verification "
                                 "although the site file says it decides; answering",
@@ -507,6 +497,37 @@ class HttpGateReceiver:
                                  decision.reason or "granted")
         if config.dialect == "webhook":
             return 200, webhook.answer(decision.granted, decision.reason, decision.granted)
+        return 200, ok
+
+    async def _unmapped_credential(self, session: ControllerSession, observation: Observation,
+                                   ok: bytes) -> tuple[int, bytes]:
+        """A credential at a door the site file does not map: still published (gate ``""``,
+        the reader named after the device's door and reader), refused if the device asks."""
+        config = session.config
+        # named as DoorMap.reader_name would name it
+        where = "-".join(f"{part}{n}" for part, n in (("door", observation.door),
+                                                       ("reader", observation.reader)) if n)
+        self._warnings.warning(("unmapped", config.id, observation.door, observation.reader),
+                               "%s: %s read a credential at door %s reader %s, which the site "
+                               "file does not map to a gate; published as unmapped%s",
+                               self.device_id, config.id, observation.door, observation.reader,
+                               "; refused" if observation.asks else "")
+        session.accepted["unmapped"] += 1
+        reason = f"door {observation.door} reader {observation.reader} maps to no gate"
+        await self._sink.decide(AccessRequest(
+            device_id=config.id, reader=where or config.id, gate="", direction="in",
+            credential=observation.credential, pin=observation.pin,
+            # asked: the receiver refuses it, and the record says so rather than decide it
+            decided_by_device=False if observation.asks else observation.granted,
+            device_reason=(f"{reason}: refused by the receiver" if observation.asks
+                           else f"{observation.device_reason} ({reason})"),
+            time=datetime.now(UTC) if observation.asks
+            else self._device_time(session, observation),
+            reading=reading_of(observation) or None))
+        if observation.asks:
+            await self._answer_check(session, observation, False, "unmapped door")
+            return 200, (ok if config.dialect == "isapi"
+                         else webhook.answer(False, "gate_not_allowed", False))
         return 200, ok
 
     async def _answer_check(self, session: ControllerSession, observation: Observation,

@@ -192,8 +192,11 @@ class Controller(Strict):
     def door_for(self, door: int | None, reader: int | None) -> DoorMap | None:
         """The mapping for a credential at ``door``/``reader`` (a reader-specific one first)."""
         if door is None:
-            if reader is not None:
-                return next((d for d in self.doors if d.reader == reader), None)
+            # single-door terminals push no doorNo (and often cardReaderNo 1): their one door
+            by_reader = next((d for d in self.doors if reader is not None
+                              and d.reader == reader), None)
+            if by_reader is not None:
+                return by_reader
             return self.doors[0] if len({d.door for d in self.doors}) == 1 else None
         exact = next((d for d in self.doors if d.door == door and d.reader == reader), None)
         if exact is not None:

@@ -146,6 +146,7 @@ class SimulatedController:
         self.online = True
         self.push_format: PushFormat = "json"
         self.picture = False
+        self.single_door = False  # no doorNo in events, as single-door terminals push them
         self.sign_wrong_next = False
         self.repeats = 0
         self.device_time: str | None = None
@@ -273,13 +274,17 @@ class SimulatedController:
         mapped = [d.reader for d in self.config.doors if d.door == door and d.reader]
         return mapped[0] if mapped else 1
 
-    def present_card(self, card: str, door: int | None, reader: int | None) -> int:
+    def present_card(self, card: str, door: int | None, reader: int | None,
+                     verify: str = "card") -> int:
         sim_door = self._door(door)
         reader_no = self._reader(sim_door.number, reader)
         serial = next(self._serials)
         event: dict[str, Any] = {"doorNo": sim_door.number, "cardReaderNo": reader_no,
-                                 "cardNo": card, "cardType": 1, "currentVerifyMode": "card",
-                                 "serialNo": serial}
+                                 "cardNo": card, "cardType": 1, "serialNo": serial,
+                                 "currentVerifyMode": "fingerPrint" if verify == "fingerprint"
+                                 else "card"}
+        if self.single_door:
+            del event["doorNo"]
         if self.config.mode == "asks":
             event.update(majorEventType=5, subEventType=0x01, remoteCheck=True)
             self.last_access = {"card": card, "door": sim_door.number, "decided_by": "gateway",
@@ -291,6 +296,8 @@ class SimulatedController:
                 self._tasks.append(task)
         else:
             granted, minor = self._local_decision(card, sim_door)
+            if verify == "fingerprint" and minor in (0x01, 0x09):
+                minor = 0x26 if granted else 0x27  # fingerprint compare pass / fail
             event.update(majorEventType=5, subEventType=minor)
             self.last_access = {"card": card, "door": sim_door.number, "decided_by": "device",
                                 "granted": granted, "serial": serial}

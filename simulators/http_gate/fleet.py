@@ -40,6 +40,9 @@ class CardArgs(_Args):
     card: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")
     door: int | None = Field(default=None, ge=1, le=65535)
     reader: int | None = Field(default=None, ge=1, le=65535)
+    verify: Literal["card", "fingerprint"] = Field(
+        default="card", description="fingerprint: a fingerprint pass or fail (HCNetSDK minor "
+                                    "0x26/0x27) naming the person's card")
 
 
 class DoorArgs(_Args):
@@ -66,6 +69,8 @@ class MisbehaveArgs(_Args):
 class FormatArgs(_Args):
     format: Literal["json", "xml"] = "json"
     pictures: bool = Field(default=False, description="attach a Picture part (96 KiB) to events")
+    single_door: bool = Field(default=False, description="push no doorNo, as single-door "
+                                                         "terminals do")
 
 
 _ARGS: dict[str, type[_Args]] = {
@@ -141,7 +146,7 @@ class ControllerFleet:
         parsed = parse_arguments(model, f"{self.device_id} {action}", args)
         device = self.controller(parsed.controller)
         if isinstance(parsed, CardArgs):
-            device.present_card(parsed.card, parsed.door, parsed.reader)
+            device.present_card(parsed.card, parsed.door, parsed.reader, parsed.verify)
         elif isinstance(parsed, DoorArgs):
             device.door_event(DOOR_STATES[action], parsed.door)
         elif isinstance(parsed, TamperArgs):
@@ -154,6 +159,7 @@ class ControllerFleet:
         elif isinstance(parsed, FormatArgs):
             device.push_format = parsed.format
             device.picture = parsed.pictures
+            device.single_door = parsed.single_door
         elif isinstance(parsed, MisbehaveArgs):
             device.repeats = parsed.repeats
             device.device_time = parsed.device_time

@@ -1,0 +1,72 @@
+"""The driver against controllers that push as other vendors' firmware does (shapes from
+Hikvision's ISAPI access-control documents and captures quoted in open-source projects; see
+docs/http-gate-controllers.md), through the simulator's dialect options over real sockets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.http_gate.support import VEHICLE, Rig, isapi_controller, rig, run, section, until
+
+SINGLE_DOOR = [{"door": 1, "gate": "north-vehicle", "direction": "in",
+                "door_id": "north-barrier"}]
+
+
+def _accepted(r: Rig) -> dict[str, Any]:
+    accepted: dict[str, Any] = r.receiver.counts()["controllers"][VEHICLE]["accepted"]
+    return accepted
+
+
+def test_a_single_door_terminal_without_door_no_is_taken_at_its_one_door() -> None:
+    async def scenario() -> None:
+        stanza = section(isapi_controller("decides", doors=SINGLE_DOOR))
+        async with rig(stanza) as r:
+            await r.act("push-format", single_door=True)
+            await r.act("enrol", card="3000561")
+            await r.act("present-card", card="3000561", verify="fingerprint")
+            await until(lambda: r.sink.requests, "the fingerprint pass")
+            (request,) = r.sink.requests
+            assert (request.gate, request.direction, request.credential) == (
+                "north-vehicle", "in", "3000561")
+            assert request.decided_by_device is True
+            assert "fingerprint compare pass" in request.device_reason
+            assert _accepted(r).get("unmapped", 0) == 0
+    run(scenario())
+
+
+def test_a_credential_at_a_door_the_site_file_does_not_map_is_published_as_unmapped() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"))) as r:
+            alert = {"eventType": "AccessControllerEvent", "dateTime": "2026-11-03T07:58:12Z",
+                     "AccessControllerEvent": {"majorEventType": 5, "subEventType": 0x26,
+                                               "doorNo": 7, "cardNo": "3000561",
+                                               "serialNo": 41}}
+            status, _ = await r.controller().push_raw(json.dumps(alert).encode(),
+                                                      "application/json")
+            assert status == 200
+            (request,) = r.sink.requests
+            assert (request.gate, request.reader, request.credential) == (
+                "", "door7", "3000561")
+            assert request.decided_by_device is True
+            assert _accepted(r)["unmapped"] == 1
+    run(scenario())
+
+
+def test_an_unmapped_credential_the_device_asks_about_is_published_refused() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("asks"))) as r:
+            alert = {"eventType": "AccessControllerEvent", "dateTime": "2026-11-03T07:58:12Z",
+                     "AccessControllerEvent": {"majorEventType": 5, "subEventType": 1,
+                                               "doorNo": 7, "cardReaderNo": 2,
+                                               "cardNo": "3000561", "serialNo": 42,
+                                               "remoteCheck": True}}
+            status, _ = await r.controller().push_raw(json.dumps(alert).encode(),
+                                                      "application/json")
+            assert status == 200
+            (request,) = r.sink.requests
+            assert (request.gate, request.reader) == ("", "door7-reader2")
+            assert request.decided_by_device is False
+            assert "refused by the receiver" in request.device_reason
+            assert _accepted(r)["unmapped"] == 1
+    run(scenario())
