@@ -33,7 +33,7 @@ from drivers.osdp.models import GateMode, OsdpBusConfig, Signal, parse_key
 from drivers.osdp.panel import Member, Panel, set_library_log_level
 from drivers.osdp.reader import CLEAR_KEYS, ENTER_KEYS, CardRead, EntryEnd, ReaderSession
 from drivers.osdp.wire import LINK, MALFORMED, SECURE_CHANNEL, ReplyTap
-from gateway.kernel.access import AccessDecision, AccessRequest
+from gateway.kernel.access import AccessDecision, AccessRequest, DenyReason
 from gateway.kernel.events import (
     DOOR_CLOSED,
     DOOR_EXIT_REQUEST,
@@ -62,6 +62,10 @@ COMMAND_TIMEOUT = 3.0
 # back at once, unseen, and reports it offline only for this many within SPOILED_WINDOW seconds.
 SPOILED_OFFLINE = 3
 SPOILED_WINDOW = 60.0
+# A reader that was not polled keeps a card read in its event queue and sends it on the first
+# polls after it is back (libosdp's PD does): the read carries no time, so one heard this soon
+# after an outage longer than stale_read is taken as made during it.
+HELD_WINDOW = 0.5
 LIBRARY_LOG_LEVELS = {"emergency": LogLevel.Emergency, "error": LogLevel.Error,
                       "warning": LogLevel.Warning, "info": LogLevel.Info, "debug": LogLevel.Debug}
 
@@ -166,6 +170,12 @@ class OsdpBusDriver:
 
     def reader_online(self, index: int) -> None:
         session = self._by_index[index]
+        assert self._loop is not None
+        now = self._loop.time()
+        if session.offline_since is not None and now - session.offline_since > \
+                self.config.stale_read:
+            session.back_at = now
+        session.offline_since = None
         session.online = True
         session.failures = 0
         if session.installing is not None and not session.installing.done():
@@ -215,6 +225,9 @@ class OsdpBusDriver:
                 self._schedule_retry(session, 0.0)
                 return
             reason = f"malformed replies: {count} in {SPOILED_WINDOW:.0f} s; the last: {reason}"
+        if session.offline_since is None:
+            assert self._loop is not None
+            session.offline_since = self._loop.time()
         session.entry.cancel()
         session.entry.credential = None
         session.entry.digits = ""
@@ -251,7 +264,10 @@ class OsdpBusDriver:
         if kind == OsdpEvent.CardRead:
             data, length = event.get("data"), event.get("length")
             if isinstance(data, bytes) and isinstance(length, int):
-                session.work.put_nowait(CardRead(data, length))
+                assert self._loop is not None
+                now = self._loop.time()
+                held = session.back_at is not None and now - session.back_at <= HELD_WINDOW
+                session.work.put_nowait(CardRead(data, length, now, held))
         elif kind == OsdpEvent.KeyPress:
             data = event.get("data")
             if isinstance(data, bytes):
@@ -269,7 +285,7 @@ class OsdpBusDriver:
             item = await session.work.get()
             try:
                 if isinstance(item, CardRead):
-                    await self._card(session, item.data, item.length)
+                    await self._card(session, item)
                 else:
                     await self._entry_done(session, item.digits)
             except asyncio.CancelledError:
@@ -278,10 +294,10 @@ class OsdpBusDriver:
                 log.exception("%s: reader %s: handling a credential failed", self.device_id,
                               session.id)
 
-    async def _card(self, session: ReaderSession, data: bytes, length: int) -> None:
+    async def _card(self, session: ReaderSession, read: CardRead) -> None:
         reader = session.config
         try:
-            card = decode(reader.card_format, data, length)
+            card = decode(reader.card_format, read.data, read.length)
         except CardError as exc:
             self._warnings.warning(("card", session.id, str(exc)),
                                    "%s: reader %s: card not read: %s", self.device_id,
@@ -291,6 +307,16 @@ class OsdpBusDriver:
         session.entry.cancel()
         session.entry.credential = None
         session.entry.digits = ""
+        assert self._loop is not None
+        age = self._loop.time() - read.heard
+        if read.held or age > self.config.stale_read:
+            # a grant now would open the lane for whoever stands there, not the card's holder
+            log.warning("%s: reader %s: card read refused as stale (%s)", self.device_id,
+                        session.id, "held by the reader while it was offline" if read.held
+                        else f"{age:.1f} s old, stale_read {self.config.stale_read:g} s")
+            await self._decide(session, card.credential, None, refused="stale")
+            self._signal(session, reader.feedback.deny)
+            return
         decision = await self._decide(session, card.credential, None)
         if decision.asks_for_pin and reader.pin.enabled:
             session.entry.credential = card.credential
@@ -299,12 +325,12 @@ class OsdpBusDriver:
             return
         self._answer(session, decision)
 
-    async def _decide(self, session: ReaderSession, credential: str,
-                      pin: str | None) -> AccessDecision:
+    async def _decide(self, session: ReaderSession, credential: str, pin: str | None,
+                      refused: DenyReason | None = None) -> AccessDecision:
         reader = session.config
         return await self._sink.decide(AccessRequest(
             device_id=self.device_id, reader=reader.id, gate=reader.gate,
-            direction=reader.direction, credential=credential, pin=pin))
+            direction=reader.direction, credential=credential, pin=pin, refused=refused))
 
     def _answer(self, session: ReaderSession, decision: AccessDecision) -> None:
         reader = session.config

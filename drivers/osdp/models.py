@@ -239,6 +239,11 @@ class OsdpBusConfig(Strict):
         default=300.0, ge=10, le=86400,
         description="a reader that failed the secure channel is tried again after this (libosdp "
                     "waits 300 s by itself); install_key or a restart tries at once")
+    stale_read: Seconds = Field(
+        default=2.0, gt=0, le=60,
+        description="a card read older than this when its decision would start is refused as "
+                    "stale (recorded, never opens), and so is a read a reader delivers on coming "
+                    "back from an outage longer than this: it held the read while offline")
     install_window: Seconds = Field(default=20.0, ge=2, le=300,
                                     description="how long install_key waits for the reader")
     libosdp_log: Literal["emergency", "error", "warning", "info", "debug"] = Field(

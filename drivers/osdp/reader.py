@@ -17,6 +17,8 @@ CLEAR_KEYS = frozenset(b"*\x1b\x7f")
 class CardRead:
     data: bytes
     length: int  # bits
+    heard: float  # loop time the driver heard it
+    held: bool = False  # delivered as the reader came back from an outage: made during it
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ReaderSession:
     power_fault: bool = False
     remote_tamper: bool = False
     permits: dict[str, float] = field(default_factory=dict)  # why the door may open -> when
+    offline_since: float | None = None  # loop time libosdp last took it offline
+    back_at: float | None = None  # loop time it came back from an outage longer than stale_read
 
     @property
     def id(self) -> str:

@@ -124,6 +124,8 @@ class AccessControl:
         if r.decided_by_device is not None:  # the controller decided; we record what it did
             granted = r.decided_by_device
             reason = None if granted else reason
+        if r.refused is not None:  # too late to open for anyone: recorded, never judged
+            granted, reason, passback = False, r.refused, False
         fact = AccessDecisionFact(
             gate=r.gate, reader=r.reader, direction=r.direction, granted=granted, reason=reason,
             credential=r.credential if self._privacy.full_credentials_in_events

@@ -34,11 +34,12 @@ DENY_REASONS: tuple[str, ...] = (
     "pin_wrong",  # the PIN given does not match
     "visit_closed",  # the visitor pass belongs to a visit that is closed or used up
     "no_release",  # a student leaving during school hours without a release
+    "stale",  # the read reached the decision too late to open for the person (refused unjudged)
 )
 DenyReason = Literal[
     "unknown_credential", "revoked", "expired", "not_yet_valid", "outside_schedule",
     "gate_not_allowed", "anti_passback", "lockdown", "pin_required", "pin_wrong",
-    "visit_closed", "no_release",
+    "visit_closed", "no_release", "stale",
 ]
 
 
@@ -58,6 +59,7 @@ class AccessRequest:
     pin: str | None = None  # keypad PIN given with the card, if any
     decided_by_device: bool | None = None  # a controller that decided itself: what it decided
     device_reason: str = ""  # the controller's own word for its decision (vendor code/text)
+    refused: DenyReason | None = None  # the driver refused it unjudged (a stale read): recorded
     time: datetime = field(default_factory=_now)
     reading: str | None = None  # the device's identity of this read: a retry is not re-decided
     device_time: datetime | None = None  # set by the intake when the device's time was not sane

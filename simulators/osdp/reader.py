@@ -12,6 +12,11 @@ For the abuse tests it misbehaves on demand: ``chatter`` flips its tamper switch
 (a flood of status reports), ``slow`` makes it answer each poll late and ``bad-reply`` spoils
 its next replies (a wrong CRC, or a length field claiming 65,535 bytes).
 
+``line-cut`` cuts its pair but not its power (a field fault): it hears no poll and keeps what it
+has not sent. libosdp's PD, like many readers, queues a card read it cannot report and sends it
+on the first polls once a Control Panel is back (``line-mend``); ``offline`` and ``online`` are
+a power cut, after which it starts afresh with an empty queue.
+
 Its key comes from the same secret as the gateway's. ``wrong-key`` gives it another key,
 ``install-mode`` makes it a factory-fresh reader that knows only the default key (SCBK-D) until
 a Control Panel sends it a key (osdp_KEYSET), and ``restore-key`` gives it back the site key.
@@ -48,7 +53,7 @@ from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_
 
 ACTIONS = ("present-card", "keypad", "tamper", "tamper-restore", "power-fault", "power-restore",
            "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow",
-           "bad-reply")
+           "bad-reply", "line-cut", "line-mend")
 COLOR_NAMES = {0: "black", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
                7: "white"}
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
@@ -306,10 +311,19 @@ class SimulatedReader:
             await self.line.call(lambda: setattr(self.port, "powered", False))
         elif action == "online":
             await self.line.call(self._power_on)
+        elif action == "line-cut":
+            await self.line.call(lambda: setattr(self.port, "powered", False))
+        elif action == "line-mend":
+            await self.line.call(self._mend_line)
         else:
             state: KeyState = {"wrong-key": "wrong", "install-mode": "install_mode",
                                "restore-key": "site"}[action]  # type: ignore[assignment]
             await self.set_key_state(state)
+
+    def _mend_line(self) -> None:
+        if not self.port.powered:
+            self.port.clear()  # what was half sent or heard when the pair was cut is lost
+            self.port.powered = True
 
     def _power_on(self) -> None:
         if not self.port.powered:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.commands import CommandError
-from gateway.kernel.access import DENY_REASONS
+from gateway.kernel.access import DENY_REASONS, AccessRequest
 from tests.access.support import MONDAY_10, card, later, person, rig
 
 T0 = MONDAY_10
@@ -70,6 +70,13 @@ def test_each_deny_reason_is_given_where_it_applies(tmp_path: Path) -> None:
             assert (await r.present(code)).granted
             assert (await r.present(code, direction="out", at=later(T0, minutes=30))).granted
             await deny("visit_closed", code, at=later(T0, minutes=40))
+            # a read a reader held while offline: refused unjudged, recorded, even a good card
+            stale = await r.control.decide(AccessRequest(
+                device_id="readers", reader="main-gate-in", gate="main-gate", direction="in",
+                credential="1001", refused="stale", time=later(T0, minutes=50)))
+            assert not stale.granted and stale.reason == "stale"
+            assert r.of("access.denied")[-1].payload.reason == "stale"  # type: ignore[attr-defined]
+            seen.add("stale")
 
     run(scenario())
     assert seen == set(DENY_REASONS)

@@ -1,0 +1,68 @@
+"""Readers as the field has them, not as our simulator first spoke: each test drives the driver
+(libosdp CP) against a simulated reader (libosdp PD) over TCP, with the gateway's decisions made
+by the test (the only fake)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from drivers.osdp.driver import HELD_WINDOW
+from gateway.kernel.access import AccessDecision, AccessRequest
+from tests.osdp.support import bus, free_port, reader, running, until
+
+Run = Callable[..., Any]
+
+
+def grant(request: AccessRequest) -> AccessDecision:
+    return AccessDecision(granted=True, person_id="p-1", category="staff")
+
+
+def test_a_read_the_reader_held_through_an_outage_is_refused_as_stale(run: Run) -> None:
+    # libosdp's PD keeps an event it could not send in its queue and sends it on the first poll
+    # after the Control Panel is back: the card's holder has long gone by then.
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port(),
+                 stale_read="0.5s", reconnect_max="1s")
+
+    async def scenario() -> None:
+        async with running(config, grant) as rig:
+            sim = rig.sims.reader("gate-1-in")
+            await sim.act("line-cut", {})  # the pair, not the power: it keeps its queue
+            await until(lambda: not rig.sink.is_online("gate-1-in"), what="offline")
+            await sim.present_card(40321)
+            await asyncio.sleep(1.0)  # an outage longer than stale_read
+            assert not rig.sink.requests
+            await sim.act("line-mend", {})
+            await until(lambda: rig.sink.requests, 15, what="the held read")
+            (request,) = rig.sink.requests
+            assert (request.credential, request.refused) == ("40321", "stale")
+            await until(lambda: (sim.led()["last_temporary"] or {}).get("color") == "red",
+                        what="red LED")
+            assert sim.pulses(0) == 0, "a stale read never opens the lane"
+
+    run(scenario())
+
+
+def test_a_fresh_read_after_an_outage_is_decided(run: Run) -> None:
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port(),
+                 stale_read="0.5s", reconnect_max="1s")
+
+    async def scenario() -> None:
+        async with running(config, grant) as rig:
+            sim = rig.sims.reader("gate-1-in")
+            await sim.act("line-cut", {})
+            await until(lambda: not rig.sink.is_online("gate-1-in"), what="offline")
+            await asyncio.sleep(1.0)  # an outage longer than stale_read
+            await sim.act("line-mend", {})
+            await until(lambda: rig.sink.is_online("gate-1-in"), 15, what="back online")
+            await until(lambda: sim.led()["permanent"]["color"] == "red", what="idle LED")
+            # a read this soon after the return is taken as held (the read carries no time):
+            # that person presents again; one after it is decided
+            await asyncio.sleep(HELD_WINDOW + 0.1)
+            await sim.present_card(40321)
+            await until(lambda: sim.pulses(0) == 1, what="relay pulse")
+            (request,) = rig.sink.requests
+            assert request.refused is None
+
+    run(scenario())
