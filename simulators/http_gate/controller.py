@@ -71,6 +71,10 @@ DOOR_STATUS = {"normal": 4, "free": 2, "locked": 3}  # AcsWorkStatus doorStatus
 ISAPI_COMMANDS = {"open": None, "close": "normal", "resume": "normal", "alwaysOpen": "free",
                   "alwaysClose": "locked"}
 PushFormat = Literal["json", "xml"]
+# controller: pushes as the simulator always did; face_terminal: as face terminals do (below)
+Firmware = Literal["controller", "face_terminal"]
+# the namespace cameras and face terminals put on their XML (the controllers: isapi.XML_NS)
+HIKVISION_NS = "http://www.hikvision.com/ver20/XMLSchema"
 
 
 @dataclass
@@ -147,6 +151,7 @@ class SimulatedController:
         self.push_format: PushFormat = "json"
         self.picture = False
         self.single_door = False  # no doorNo in events, as single-door terminals push them
+        self.firmware: Firmware = "controller"
         self.sign_wrong_next = False
         self.repeats = 0
         self.device_time: str | None = None
@@ -283,8 +288,10 @@ class SimulatedController:
                                  "cardNo": card, "cardType": 1, "serialNo": serial,
                                  "currentVerifyMode": "fingerPrint" if verify == "fingerprint"
                                  else "card"}
-        if self.single_door:
+        if self.single_door or self.firmware == "face_terminal":
             del event["doorNo"]
+        if self.firmware == "face_terminal":
+            self._as_face_terminal(event, card)
         if self.config.mode == "asks":
             event.update(majorEventType=5, subEventType=0x01, remoteCheck=True)
             self.last_access = {"card": card, "door": sim_door.number, "decided_by": "gateway",
@@ -298,6 +305,8 @@ class SimulatedController:
             granted, minor = self._local_decision(card, sim_door)
             if verify == "fingerprint" and minor in (0x01, 0x09):
                 minor = 0x26 if granted else 0x27  # fingerprint compare pass / fail
+            if self.firmware == "face_terminal" and minor in (0x01, 0x09):
+                minor = 0x4B if granted else 0x4C  # face authentication pass / fail
             event.update(majorEventType=5, subEventType=minor)
             self.last_access = {"card": card, "door": sim_door.number, "decided_by": "device",
                                 "granted": granted, "serial": serial}
@@ -305,6 +314,21 @@ class SimulatedController:
                 self._unlock(sim_door)
         self._push("credential", event, serial)
         return serial
+
+    @staticmethod
+    def _as_face_terminal(event: dict[str, Any], person: str) -> None:
+        """A face terminal's access event (DS-K1T341/671-class captures quoted in open-source
+        integrations' fixtures, docs/http-gate-controllers.md): the person's number in
+        ``employeeNoString``, no ``cardNo``; ``serialNo`` only when it asks (the remoteCheck
+        must name it); fields of its own the gateway does not use."""
+        serial = event.pop("serialNo")
+        remote = event.get("remoteCheck")
+        del event["cardNo"], event["cardType"]
+        event.update(employeeNoString=person, cardReaderKind=1, verifyNo=211,
+                     frontSerialNo=serial - 1, attendanceStatus="undefined", userType="normal",
+                     mask="no", currentVerifyMode="cardOrFaceOrFp", statusValue=0)
+        if remote:
+            event["serialNo"] = serial
 
     def _local_decision(self, card: str, door: SimDoor) -> tuple[bool, int]:
         if door.mode == "locked":
@@ -455,6 +479,8 @@ class SimulatedController:
             "dateTime": item.time,
             "activePostCount": 1,
         }
+        if self.firmware == "face_terminal":  # its pushes name neither
+            del alert["macAddress"], alert["channelID"]
         if item.kind == "heartbeat":
             alert.update(eventType="heartBeat", eventState="active",
                          eventDescription="heartBeat")
@@ -469,13 +495,16 @@ class SimulatedController:
     def _isapi_body(self, item: Push) -> tuple[bytes, str]:
         alert = self._alert(item)
         if self.push_format == "xml":
-            part = _alert_xml(alert)
+            part = _alert_xml(alert, isapi.XML_NS if self.firmware == "controller"
+                              else HIKVISION_NS)
             part_type = 'application/xml; charset="UTF-8"'
         else:
             part = json.dumps(alert, indent="\t").encode()
             part_type = 'application/json; charset="UTF-8"'
         chunks = [f"--{BOUNDARY}\r\n".encode(),
-                  b'Content-Disposition: form-data; name="event_log"\r\n',
+                  b'Content-Disposition: form-data; name="%s"\r\n'
+                  % (b"AccessControllerEvent" if self.firmware == "face_terminal"
+                     else b"event_log"),
                   f"Content-Type: {part_type}\r\nContent-Length: {len(part)}\r\n\r\n".encode(),
                   part, b"\r\n"]
         if item.picture and item.kind != "heartbeat":
@@ -729,7 +758,7 @@ def _status_xml(code: int, text: str, sub: str) -> bytes:
             f'</ResponseStatus>').encode()
 
 
-def _alert_xml(alert: dict[str, Any]) -> bytes:
+def _alert_xml(alert: dict[str, Any], namespace: str) -> bytes:
     def element(name: str, value: Any) -> str:
         if isinstance(value, dict):
             return f"<{name}>" + "".join(element(k, v) for k, v in value.items()) + f"</{name}>"
@@ -739,7 +768,7 @@ def _alert_xml(alert: dict[str, Any]) -> bytes:
 
     inner = "".join(element(k, v) for k, v in alert.items())
     return (f'<?xml version="1.0" encoding="UTF-8"?><EventNotificationAlert version="2.0" '
-            f'xmlns="{isapi.XML_NS}">{inner}</EventNotificationAlert>').encode()
+            f'xmlns="{namespace}">{inner}</EventNotificationAlert>').encode()
 
 
 def _fake_jpeg(size: int) -> bytes:

@@ -71,6 +71,10 @@ class FormatArgs(_Args):
     pictures: bool = Field(default=False, description="attach a Picture part (96 KiB) to events")
     single_door: bool = Field(default=False, description="push no doorNo, as single-door "
                                                          "terminals do")
+    firmware: Literal["controller", "face_terminal"] = Field(
+        default="controller", description="face_terminal: push as face terminals do (no "
+        "macAddress, channelID, doorNo, cardNo; employeeNoString; part AccessControllerEvent; "
+        "XML in the hikvision.com namespace)")
 
 
 _ARGS: dict[str, type[_Args]] = {
@@ -160,6 +164,7 @@ class ControllerFleet:
             device.push_format = parsed.format
             device.picture = parsed.pictures
             device.single_door = parsed.single_door
+            device.firmware = parsed.firmware
         elif isinstance(parsed, MisbehaveArgs):
             device.repeats = parsed.repeats
             device.device_time = parsed.device_time

@@ -70,3 +70,25 @@ def test_an_unmapped_credential_the_device_asks_about_is_published_refused() -> 
             assert "refused by the receiver" in request.device_reason
             assert _accepted(r)["unmapped"] == 1
     run(scenario())
+
+
+def test_a_face_terminal_pushing_as_real_ones_do_is_taken_in_json_and_xml() -> None:
+    async def scenario() -> None:
+        stanza = section(isapi_controller("decides", doors=SINGLE_DOOR))
+        async with rig(stanza) as r:
+            await r.act("enrol", card="1042")
+            await r.act("push-format", firmware="face_terminal")
+            await r.act("present-card", card="1042")
+            await until(lambda: r.sink.requests, "the face pass")
+            await r.act("push-format", firmware="face_terminal", format="xml", pictures=True)
+            await r.act("present-card", card="2077")
+            await until(lambda: len(r.sink.requests) == 2, "the face refusal")
+            granted, refused = r.sink.requests
+            assert (granted.gate, granted.credential, granted.decided_by_device) == (
+                "north-vehicle", "1042", True)
+            assert "face authentication pass" in granted.device_reason
+            assert (refused.credential, refused.decided_by_device) == ("2077", False)
+            assert "face authentication fail" in refused.device_reason
+            assert r.receiver.counts()["refused"] == {}
+            assert _accepted(r)["credential"] == 2
+    run(scenario())
