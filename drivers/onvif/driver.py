@@ -510,6 +510,8 @@ class OnvifCameraDriver:
             else:
                 problems.append("no snapshot URI" if facts else "the camera was never reached")
         if jpeg is None and choice != "snapshot_uri":
+            if problems and facts is not None and facts.snapshot_uri:
+                log.warning("%s: snapshot from the stream: %s", self.device_id, problems[-1])
             try:
                 jpeg, origin = await self._stream_jpeg(facts), "stream"
             except SnapshotFailed as exc:
@@ -627,6 +629,7 @@ class OnvifCameraDriver:
             "model": facts.model if facts else "",
             "stream_profile": facts.stream_profile if facts else None,
             "snapshot_uri": bool(facts and facts.snapshot_uri),
+            "snapshot_auth": self._snapshots.scheme,
             "presets": sorted(facts.presets) if facts else list(self.config.presets),
             "unavailable": dict(facts.unavailable) if facts else {},
             "subscriptions": self.subscriptions,

@@ -1,19 +1,21 @@
-"""Pictures from a camera: its snapshot URI over HTTP (digest), and its stream on a grabber
-thread with a ring buffer for clips and the analytics on top (``drivers.video``).
+"""Pictures from a camera: its snapshot URI over HTTP (Digest or Basic, as it asks), and its
+stream on a grabber thread with a ring buffer for clips and the analytics on top
+(``drivers.video``).
 
-A snapshot for an alarm must be quick, so each camera keeps one HTTP client (its connection and
-its digest challenge reused: one round trip per snapshot, not two or three). A snapshot is
-streamed with a cap (``snapshot.max_bytes``): a Content-Length over it is refused before the
-body is read, and a body without one is counted as it arrives and dropped at the cap, so a
-camera sending gigabytes costs the gateway no more than the cap.
+A snapshot for an alarm must be quick, so each camera keeps one HTTP client (its connection, its
+authentication scheme and Digest challenge reused: one round trip per snapshot, not two). A
+snapshot is streamed with a cap (``snapshot.max_bytes``): a Content-Length over it is refused
+before the body is read, and a body without one is counted as it arrives and dropped at the
+cap, so a camera sending gigabytes costs the gateway no more than the cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import datetime
 
 import cv2
@@ -44,6 +46,50 @@ class SnapshotFailed(Exception):
     pass
 
 
+class ChallengeAuth(httpx.Auth):
+    """Answers the challenge the camera sends, Digest (RFC 7616) or Basic (RFC 7617): cameras'
+    snapshot CGIs use either. Once learnt, the scheme is used at once (Basic sent up front,
+    Digest's challenge reused), so a snapshot costs one round trip."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._credentials = (username, password)
+        self._digest = httpx.DigestAuth(username, password)
+        self._basic = httpx.BasicAuth(username, password)
+        self.scheme: str | None = None  # "digest" or "basic", once the camera challenged
+
+    def forget(self) -> None:
+        """Refused all the same: ask the camera again next time (it may have changed)."""
+        self.scheme = None
+        self._digest = httpx.DigestAuth(*self._credentials)  # its cached challenge goes too
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response,
+                                                                None]:
+        if self.scheme == "digest":
+            yield from self._digest.auth_flow(request)
+            return
+        if self.scheme == "basic":
+            yield from self._basic.auth_flow(request)
+            return
+        response = yield request
+        if response.status_code != 401:
+            return
+        offered = {header.strip().partition(" ")[0].lower()
+                   for header in response.headers.get_list("www-authenticate")}
+        if "digest" in offered:  # the stronger one when both are offered
+            self.scheme = "digest"
+            # httpx's Digest flow starts by sending the request bare: it was, and this is the
+            # challenge it got, so the answer goes out now (two round trips, not three)
+            flow = self._digest.auth_flow(request)
+            next(flow)
+            with contextlib.suppress(StopIteration):
+                answered = flow.send(response)
+                while True:
+                    answered = flow.send((yield answered))
+        elif "basic" in offered:
+            self.scheme = "basic"
+            yield from self._basic.auth_flow(request)
+
+
 class SnapshotClient:
     """One HTTP client per camera for its snapshot URI, kept between snapshots."""
 
@@ -54,13 +100,20 @@ class SnapshotClient:
         self.max_bytes = max_bytes
         self._password: str | None = None
         self._client: httpx.AsyncClient | None = None
+        self._auth: ChallengeAuth | None = None
+
+    @property
+    def scheme(self) -> str | None:
+        """The authentication the snapshot URI took (digest, basic), None until known."""
+        return self._auth.scheme if self._auth is not None else None
 
     async def credentials(self, password: str) -> None:
         """Use ``password`` from now on (a new client if it changed)."""
         if password == self._password and self._client is not None:
             return
+        self._auth = ChallengeAuth(self.username, password)
         old, self._client = self._client, httpx.AsyncClient(
-            auth=httpx.DigestAuth(self.username, password),
+            auth=self._auth,
             timeout=httpx.Timeout(self.timeout), follow_redirects=False,
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2,
                                 keepalive_expiry=60))
@@ -85,6 +138,13 @@ class SnapshotClient:
 
     async def _read(self, uri: str, response: httpx.Response) -> bytes:
         """The body, within ``max_bytes``; leaving the stream early closes the connection."""
+        if response.status_code == 401 and self._auth is not None:
+            offered = device_text(", ".join(response.headers.get_list("www-authenticate"))
+                                  or "no challenge", 128)
+            scheme = self._auth.scheme
+            self._auth.forget()
+            raise SnapshotFailed(f"snapshot URI {redact(uri)} refused the credentials "
+                                 f"({scheme or 'no scheme'} tried; it offers {offered})")
         if response.status_code != 200:
             raise SnapshotFailed(f"snapshot URI {redact(uri)} answered HTTP "
                                  f"{response.status_code}")

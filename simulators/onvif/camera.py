@@ -2,8 +2,8 @@
 
 The camera's HTTP server (aiohttp) serves the ONVIF services at the paths GetServices
 advertises, each pull point at its own address, the snapshot (``/snapshot.jpg``) and the MJPEG
-stream (``/mjpeg``) behind HTTP digest authentication with the ONVIF user and password. An
-RTSP H.264 stream is served by a GStreamer helper where the machine has one.
+stream (``/mjpeg``) behind HTTP digest (or, as a dialect, Basic) authentication with the ONVIF
+user and password. An RTSP H.264 stream is served by a GStreamer helper where the machine has one.
 
 The picture is the truth: actions change the scene (people, the lens, the pan) and an analytics
 pass compares what it shows with the event states, sending what changed. It runs right after
@@ -32,7 +32,12 @@ from simulators.onvif import actions
 from simulators.onvif.abuse import Abuse, padded, spoiled
 from simulators.onvif.clock import CameraClock
 from simulators.onvif.config import OnvifCameraConfig
-from simulators.onvif.dialects import UNDECLARED_PRESET_PREFIXES, undeclared
+from simulators.onvif.dialects import (
+    UNDECLARED_PRESET_PREFIXES,
+    basic_challenge,
+    basic_verify,
+    undeclared,
+)
 from simulators.onvif.discovery import DiscoveryResponder
 from simulators.onvif.events import EventProducer
 from simulators.onvif.frames import FrameSource
@@ -392,6 +397,8 @@ class SimulatedCamera:
                                 headers={"Content-Type": CONTENT_TYPE})
 
     def _media_auth(self, request: web.Request) -> web.Response | None:
+        if self.config.simulator.snapshot_auth == "basic":
+            return self._basic_auth(request)
         result = self.digest.verify(
             request.headers.get("Authorization"), request.method, request.path_qs,
             lambda name: self.password if name == self.config.username else None)
@@ -402,6 +409,16 @@ class SimulatedCamera:
             self.last_refusal = f"{request.path}: {result.reason}"
         return web.Response(status=401, text="401 Unauthorized\n",
                             headers={"WWW-Authenticate": self.digest.challenge(result.stale)})
+
+    def _basic_auth(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization")
+        if basic_verify(header, self.config.username, self.password):
+            return None
+        if header:
+            self.counters["refused"] += 1
+            self.last_refusal = f"{request.path}: not the user and password (Basic)"
+        return web.Response(status=401, text="401 Unauthorized\n", headers={
+            "WWW-Authenticate": basic_challenge(self.digest.realm)})
 
     def _media_profile(self, request: web.Request) -> ProfileSpec:
         token = request.query.get("profile", self.profiles[0].token)

@@ -50,6 +50,8 @@ class SimulatorOptions(BaseModel):
     # dialects of other vendors (simulators/onvif/dialects.py)
     presets_undeclared: bool = Field(default=False, description="the GetPresets answer uses "
                                      "the tptz: and tt: prefixes without declaring them")
+    snapshot_auth: Literal["digest", "basic"] = Field(
+        default="digest", description="how the snapshot and MJPEG URIs challenge a client")
 
     @field_validator("resolution")
     @classmethod

@@ -5,10 +5,15 @@
   site's PTZ camera did whose firmware writes its answers from string templates. libxml2 reads
   such a document with a namespace error, not a fatal one: a client gets elements named
   ``tptz:Preset`` in no namespace, and zeep fails on them (``Invalid tag name``).
+* ``snapshot_auth: basic``: the snapshot and MJPEG URIs challenge with HTTP Basic (RFC 7617)
+  only, as the snapshot CGIs of many cameras do; a client that knows only Digest is refused.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import re
 
 UNDECLARED_PRESET_PREFIXES = ("tptz", "tt")
@@ -19,3 +24,19 @@ def undeclared(body: bytes, prefixes: tuple[str, ...]) -> bytes:
     for prefix in prefixes:
         body = re.sub(rb'\s+xmlns:' + prefix.encode() + rb'="[^"]*"', b"", body)
     return body
+
+
+def basic_challenge(realm: str) -> str:
+    return f'Basic realm="{realm}"'
+
+
+def basic_verify(header: str | None, username: str, password: str) -> bool:
+    """Whether ``header`` is HTTP Basic with ``username`` and ``password`` (RFC 7617)."""
+    scheme, _, encoded = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 1024:
+        return False
+    try:
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(given, f"{username}:{password}".encode())

@@ -379,3 +379,28 @@ def test_presets_a_camera_cannot_tell_cost_its_ptz_only_never_the_camera() -> No
             await wait_for(lambda: active(r.sink, "motion"))
 
     run(scenario())
+
+
+def test_a_snapshot_uri_behind_basic_is_answered_with_basic(tmp_path: Path) -> None:
+    """A camera whose snapshot URI challenges with HTTP Basic only (simulator dialect
+    ``snapshot_auth: basic``): the snapshot comes from that URI, not from the stream, and the
+    status says Basic was used; a Digest camera's says digest."""
+    async def scenario() -> None:
+        basic = stanza(simulator={"snapshot_auth": "basic"})
+        async with rig(stanza(), media_dir=tmp_path, sim_sections=[basic]) as r:
+            await subscribed(r.driver)
+            assert r.driver.status()["snapshot_auth"] is None  # not asked yet
+            for _ in range(2):
+                reference = MediaReference.model_validate(await r.driver.execute(
+                    "snapshot", {"reason": "panic at gate"}))
+                assert reference.source == "snapshot_uri"
+            assert r.driver.status()["snapshot_auth"] == "basic"
+            camera = await r.camera.state()
+            assert camera["requests"]["snapshots"] == 2 and camera["requests"]["refused"] == 0
+        async with rig(stanza(), media_dir=tmp_path / "digest") as r:
+            await subscribed(r.driver)
+            reference = MediaReference.model_validate(await r.driver.execute("snapshot", {}))
+            assert reference.source == "snapshot_uri"
+            assert r.driver.status()["snapshot_auth"] == "digest"
+
+    run(scenario())
