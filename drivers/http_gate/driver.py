@@ -53,6 +53,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from starlette.applications import Starlette
@@ -585,6 +586,11 @@ class HttpGateReceiver:
         time = observation.time
         if time is None:
             return now
+        if time.tzinfo is None:  # a bare wall-clock time: the controller's clock's zone
+            config = session.config
+            time = time.replace(tzinfo=ZoneInfo(config.timezone or self.config.device_timezone))
+        with contextlib.suppress(OverflowError):  # year 1 or 9999 in UTC: kept, the intake
+            time = time.astimezone(UTC)           # replaces such a time anyway
         if not now - DEVICE_TIME_BEHIND <= time <= now + DEVICE_TIME_AHEAD:
             self._warnings.warning(("clock", session.config.id), "%s: %s dates its event %s "
                                    "(is its clock set?)", self.device_id, session.config.id,

@@ -258,15 +258,15 @@ def _true(value: object) -> bool:
 
 def _time(value: object) -> datetime | None:
     """The device's ``dateTime`` as it said it (the intake judges whether it is sane); one
-    without a UTC offset cannot be placed and counts as none; one that is no time at all (year
-    0, an offset of 25 hours) is a ``ParseError`` naming it."""
+    without a UTC offset is returned naive, for the receiver to place in the controller's zone;
+    one that is no time at all (year 0, an offset of 25 hours) is a ``ParseError`` naming it."""
     if value in (None, ""):
         return None
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise ParseError(f"dateTime {device_text(value, 40)!r} is not a date and time") from None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 # --- what the gateway sends ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
-from gateway.kernel.fields import Identifier, Seconds, Secret, Strict
+from gateway.kernel.fields import Identifier, Seconds, Secret, Strict, TimeZone
 from gateway.kernel.http import CONNECTIONS_PER_CLIENT, REQUEST_DEADLINE
 
 Dialect = Literal["isapi", "webhook"]
@@ -140,6 +140,9 @@ class Controller(Strict):
     heartbeat_timeout: Seconds | None = Field(
         default=None, gt=0, le=86400, description="silence for this long: offline (default: the "
                                                   "receiver's)")
+    timezone: TimeZone | None = Field(
+        default=None, description="isapi: the zone of the device's clock, for a dateTime "
+                                  "without an offset (default: the receiver's device_timezone)")
 
     @model_validator(mode="after")
     def _check(self) -> Controller:
@@ -220,6 +223,10 @@ class HttpGateReceiverConfig(Strict):
     heartbeat_timeout: Seconds = Field(default=120.0, gt=0, le=86400,
                                        description="no request from a controller for this "
                                                    "long: offline")
+    device_timezone: TimeZone = Field(
+        default="Asia/Shanghai", description="isapi: the zone of the controllers' clocks, for "
+        "a dateTime without an offset (set it to the site's timezone; a controller's own "
+        "timezone overrides it)")
     replay_window: Seconds = Field(default=300.0, ge=5, le=3600,
                                    description="webhook: how far a request's timestamp may be "
                                                "from ours; digest nonces live this long too")

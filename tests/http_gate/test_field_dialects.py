@@ -5,7 +5,9 @@ docs/http-gate-controllers.md), through the simulator's dialect options over rea
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.http_gate.support import VEHICLE, Rig, isapi_controller, rig, run, section, until
 
@@ -91,4 +93,24 @@ def test_a_face_terminal_pushing_as_real_ones_do_is_taken_in_json_and_xml() -> N
             assert "face authentication fail" in refused.device_reason
             assert r.receiver.counts()["refused"] == {}
             assert _accepted(r)["credential"] == 2
+    run(scenario())
+
+
+def test_device_times_are_normalised_to_utc_and_a_bare_one_is_read_in_the_devices_zone() -> None:
+    async def scenario() -> None:
+        berlin = isapi_controller("decides", doors=SINGLE_DOOR, timezone="Europe/Berlin")
+        stanza = section(berlin, device_timezone="Asia/Shanghai")
+        async with rig(stanza) as r:
+            when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+            shanghai = when.astimezone(ZoneInfo("Asia/Shanghai"))
+            await r.act("misbehave", device_time=shanghai.isoformat())
+            await r.act("present-card", card="1042")
+            # no offset: the controller's own zone (Berlin), not the receiver's default
+            local = when.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+            await r.act("misbehave", device_time=local.isoformat())
+            await r.act("present-card", card="1043")
+            await until(lambda: len(r.sink.requests) == 2, "both reads")
+            for request in r.sink.requests:
+                assert request.time.utcoffset() == timedelta(0)
+                assert request.time == when
     run(scenario())
