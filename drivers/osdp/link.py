@@ -47,6 +47,7 @@ class BusLink(Channel):
     def write(self, buf: bytes) -> int:
         if self.failure is not None:
             return len(buf)  # a dead line swallows what is sent; the driver is restarting
+        self.tap.sent(buf)
         try:
             return self._write(buf)
         except (OSError, serial.SerialException) as exc:

@@ -60,6 +60,7 @@ class Reply:
     address: int
     code: int
     nak: int | None = None  # the NAK's reason code, when it is readable (not encrypted)
+    sequence: int = 0  # the sequence number of the command it answers
 
 
 def parse_packet(packet: bytes) -> Reply | None:
@@ -90,7 +91,7 @@ def parse_packet(packet: bytes) -> Reply | None:
     nak = None
     if code == REPLY_NAK and scs < 0x17 and position + 1 < len(packet):
         nak = packet[position + 1]  # SCS_17/18 encrypt the data; earlier ones do not
-    return Reply(packet[1] & 0x7F, code, nak)
+    return Reply(packet[1] & 0x7F, code, nak, ctrl & 0x03)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Seen:
     codes: set[int] = field(default_factory=set)
     naks: list[int] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)  # the last few
+    late: int = 0  # replies to an earlier command than the last sent: after the CP gave up
 
 
 class ReplyTap:
@@ -122,6 +124,19 @@ class ReplyTap:
         self._buffer = bytearray()
         self._seen: dict[int, Seen] = {}
         self.text_cards: list[int] = []  # addresses that sent osdp_FMT since last taken
+        self._asked: dict[int, int] = {}  # address -> sequence number of the last command
+
+    def sent(self, data: bytes) -> None:
+        """Note the sequence number of each command the CP writes (libosdp writes whole
+        packets, with or without the leading mark byte 0xFF)."""
+        start = data.find(SOM)
+        while start >= 0 and start + 5 <= len(data):
+            length = data[start + 2] | data[start + 3] << 8
+            if not data[start + 1] & 0x80:
+                self._asked[data[start + 1] & 0x7F] = data[start + 4] & 0x03
+            if length < 7:
+                break
+            start = data.find(SOM, start + length)
 
     def feed(self, data: bytes) -> list[Reply]:
         self._buffer += data
@@ -164,6 +179,10 @@ class ReplyTap:
 
     def _note(self, reply: Reply) -> None:
         seen = self._seen.setdefault(reply.address, Seen())
+        asked = self._asked.get(reply.address)
+        if asked is not None and reply.sequence != asked:
+            seen.late += 1
+            return  # libosdp drops it too: what it says was not heard
         seen.codes.add(reply.code)
         if reply.nak is not None:
             seen.naks.append(reply.nak)
@@ -194,6 +213,10 @@ LINK = "link"  # it answered before: try again soon
 SILENT = "silent"  # never answered: try again, backing off
 SECURE_CHANNEL = "secure_channel"  # a configuration problem: a person must act
 MALFORMED = "malformed"  # it answers, but a reply was spoiled on the line: try again at once
+LATE = "late"  # it answers after libosdp's reply timeout: timing, try again, backing off
+# libosdp 3.2's CP waits this long for a reply (OSDP_RESP_TOUT_MS in its osdp_config.h, fixed
+# when the library is built; no call changes it)
+REPLY_TIMEOUT_MS = 200
 
 
 def offline_reason(address: int, seen: Seen, was_online: bool,
@@ -206,6 +229,11 @@ def offline_reason(address: int, seen: Seen, was_online: bool,
     codes = seen.codes
     if was_online and seen.malformed:
         return MALFORMED, f"a malformed reply ({seen.malformed[-1]})"
+    if seen.late:
+        return LATE, (f"the reader answers too late: {seen.late} of its replies came after the "
+                      f"control panel's {REPLY_TIMEOUT_MS} ms reply timeout (a slow reader, a "
+                      "long line or a converter that buffers); a timing fault, not its key or "
+                      "its secure channel")
     if was_online:
         return LINK, "the reader stopped answering (or broke off the secure channel session)"
     if REPLY_CCRYPT in codes:

@@ -10,7 +10,7 @@ from typing import Any
 
 from drivers.osdp.driver import HELD_WINDOW
 from gateway.kernel.access import AccessDecision, AccessRequest
-from tests.osdp.support import bus, free_port, reader, running, until
+from tests.osdp.support import Rig, bus, free_port, reader, running, until
 
 Run = Callable[..., Any]
 
@@ -64,5 +64,34 @@ def test_a_fresh_read_after_an_outage_is_decided(run: Run) -> None:
             await until(lambda: sim.pulses(0) == 1, what="relay pulse")
             (request,) = rig.sink.requests
             assert request.refused is None
+
+    run(scenario())
+
+
+def test_a_reader_that_answers_late_is_a_timing_fault_not_a_missing_secure_channel(
+        run: Run) -> None:
+    # Some field buses (long RS-485 runs, serial-to-Ethernet converters) answer in 300 ms;
+    # libosdp 3.2 waits 200 ms (OSDP_RESP_TOUT_MS, fixed when it is built), then takes the late
+    # reply as a sequence mismatch. That is timing: retried on the back-off, not after
+    # key_retry, and never "replace the reader".
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port(),
+                 reconnect_max="1s")
+
+    async def scenario() -> None:
+        rig = Rig(config, grant)
+        try:
+            await rig.sims.start()
+            sim = rig.sims.reader("gate-1-in")
+            await sim.act("slow", {"seconds": 0.3})
+            rig._task = asyncio.create_task(rig.driver.run())
+            await until(lambda: rig.sink.availability_of("gate-1-in"), 15, what="a reason")
+            online, reason = rig.sink.availability_of("gate-1-in")[-1]
+            assert not online
+            assert "late" in reason and "200 ms" in reason, reason
+            assert "no secure channel support" not in reason, reason
+            await sim.act("slow", {"seconds": 0})
+            await until(lambda: rig.sink.is_online("gate-1-in"), 15, what="online on the back-off")
+        finally:
+            await rig.stop()
 
     run(scenario())
