@@ -114,3 +114,21 @@ def test_device_times_are_normalised_to_utc_and_a_bare_one_is_read_in_the_device
                 assert request.time.utcoffset() == timedelta(0)
                 assert request.time == when
     run(scenario())
+
+
+def test_an_event_without_mac_address_is_taken_and_a_different_one_refused() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"))) as r:
+            alert: dict[str, Any] = {
+                "dateTime": "2026-11-03T07:58:12+08:00", "eventType": "AccessControllerEvent",
+                "AccessControllerEvent": {"majorEventType": 5, "subEventType": 0x4B,
+                                          "cardReaderNo": 1, "employeeNoString": "1042"}}
+            status, _ = await r.controller().push_raw(json.dumps(alert).encode(),
+                                                      "application/json")
+            assert status == 200 and len(r.sink.requests) == 1
+            alert["macAddress"] = "02:00:00:00:00:01"
+            status, _ = await r.controller().push_raw(json.dumps(alert).encode(),
+                                                      "application/json")
+            assert status == 403 and len(r.sink.requests) == 1
+            assert r.receiver.counts()["refused"] == {"wrong_identity": 1}
+    run(scenario())
