@@ -120,6 +120,8 @@ class OnvifCameraDriver:
         self._unreadable = 0  # connections in a row whose event answers were all refused
         self._background: set[asyncio.Task[Any]] = set()
         self.subscriptions = 0  # pull points made (for status and tests)
+        self.keepalives = 0  # clock reads answered while events are not followed
+        self._keepalive: str | None = None  # the request they were
         self.pulls = 0  # answered on the current one
         self.renewals = 0
         self.excess = 0  # notifications the camera sent past MessageLimit (not used)
@@ -189,6 +191,8 @@ class OnvifCameraDriver:
             await asyncio.sleep(CLOCK_CHECK)
             self._check_clock(await link.clock(), facts)
             self._answered = True
+            self.keepalives += 1
+            self._keepalive = link.keepalive
 
     def _events_unreadable(self) -> bool:
         return self.health is not None and self.health[0] == "events_unreadable"
@@ -633,6 +637,7 @@ class OnvifCameraDriver:
             "presets": sorted(facts.presets) if facts else list(self.config.presets),
             "unavailable": dict(facts.unavailable) if facts else {},
             "subscriptions": self.subscriptions,
+            "keepalive": self._keepalive,
             "pulls": self.pulls,
             "renewals": self.renewals,
             "excess_notifications": self.excess,

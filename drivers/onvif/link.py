@@ -159,6 +159,7 @@ class CameraLink:
                                     answer_limit=config.answer_limit)
         self.facts: CameraFacts | None = None
         self._ptz: Any = None
+        self._clock_with_credentials = False
 
     async def call(self, request: Awaitable[T], doing: str, extra: float = 0.0) -> T:
         try:
@@ -259,16 +260,32 @@ class CameraLink:
                 "GetStreamUri")
         return uris
 
+    @property
+    def keepalive(self) -> str:
+        """The request that tells this camera is there (and its clock)."""
+        return ("GetSystemDateAndTime with credentials" if self._clock_with_credentials
+                else "GetSystemDateAndTime")
+
     async def clock(self) -> dt.datetime | None:
-        """The camera's UTC clock (GetSystemDateAndTime, unauthenticated)."""
+        """The camera's UTC clock (GetSystemDateAndTime): without credentials, as ONVIF has
+        every device answer it, or with them once the camera refused it without."""
         device = await self.call(self.camera.create_devicemgmt_service(), "device service")
-        answer = await self.call(device.authless_GetSystemDateAndTime(), "GetSystemDateAndTime")
-        utc = getattr(answer, "UTCDateTime", None)
-        if utc is None:
-            return None
-        date, time = utc.Date, utc.Time
-        return dt.datetime(date.Year, date.Month, date.Day, time.Hour, time.Minute,
-                           time.Second, tzinfo=dt.UTC)
+        if not self._clock_with_credentials:
+            try:
+                answer = await self.call(device.authless_GetSystemDateAndTime(),
+                                         "GetSystemDateAndTime")
+                return _utc(answer)
+            except CameraProblem as problem:
+                if problem.state not in ("auth_refused", "not_onvif"):
+                    raise
+                # cameras that refuse it without credentials exist (the library's connect
+                # retries with them too); a camera that refuses them as well is auth_refused
+                log.info("%s: %s; asking with credentials from now on", self.config.id,
+                         problem.reason)
+                self._clock_with_credentials = True
+        answer = await self.call(device.GetSystemDateAndTime(),
+                                 "GetSystemDateAndTime with credentials")
+        return _utc(answer)
 
     async def subscribe(self, duration: float) -> PullPoint:
         camera = self.camera
@@ -303,6 +320,16 @@ class CameraLink:
                 await self.camera.close()
         except Exception as exc:  # closing sockets of a dead camera: nothing to act on
             log.debug("%s: closing the connection: %s", self.config.id, exc)
+
+
+def _utc(answer: Any) -> dt.datetime | None:
+    """The UTC clock of a GetSystemDateAndTime answer (None when it gives only local time)."""
+    utc = getattr(answer, "UTCDateTime", None)
+    if utc is None:
+        return None
+    date, time = utc.Date, utc.Time
+    return dt.datetime(date.Year, date.Month, date.Day, time.Hour, time.Minute,
+                       time.Second, tzinfo=dt.UTC)
 
 
 def _profile(raw: Any) -> Profile:

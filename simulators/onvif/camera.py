@@ -371,7 +371,7 @@ class SimulatedCamera:
                 if path.startswith(SUBSCRIPTION_PATH + "/"):
                     token = path.rsplit("/", 1)[1]
             parsed.context["subscription"] = token
-            if parsed.name not in UNAUTHENTICATED:
+            if parsed.name not in UNAUTHENTICATED or self.config.simulator.clock_needs_auth:
                 try:
                     self.checker.check(parsed.header, self.config.username, self.password)
                 except SoapFault as refusal:

@@ -52,6 +52,8 @@ class SimulatorOptions(BaseModel):
                                      "the tptz: and tt: prefixes without declaring them")
     snapshot_auth: Literal["digest", "basic"] = Field(
         default="digest", description="how the snapshot and MJPEG URIs challenge a client")
+    clock_needs_auth: bool = Field(default=False, description="GetSystemDateAndTime refused "
+                                   "without credentials (against ONVIF Core)")
 
     @field_validator("resolution")
     @classmethod

@@ -2,11 +2,15 @@
 
 * ``presets_undeclared``: the GetPresets answer uses the ``tptz:`` and ``tt:`` prefixes without
   declaring them, against Namespaces in XML 1.0 section 5 (a prefix must be declared), as a
-  site's PTZ camera did whose firmware writes its answers from string templates. libxml2 reads
-  such a document with a namespace error, not a fatal one: a client gets elements named
-  ``tptz:Preset`` in no namespace, and zeep fails on them (``Invalid tag name``).
+  site's PTZ camera did (reported from the field as ``GetPresets: ValueError: Invalid tag name
+  'tptz:Preset'``). A recovering XML parser names such elements ``tptz:Preset`` in no
+  namespace, which zeep cannot use; a strict one refuses the document.
 * ``snapshot_auth: basic``: the snapshot and MJPEG URIs challenge with HTTP Basic (RFC 7617)
   only, as the snapshot CGIs of many cameras do; a client that knows only Digest is refused.
+* ``clock_needs_auth``: GetSystemDateAndTime without credentials is refused (``NotAuthorized``),
+  although ONVIF Core puts it in access class PRE_AUTH (a device answers it to anyone),
+  so that a client can learn the clock it signs WS-Security with. Cameras do it all the same;
+  onvif-zeep-async retries that call with credentials when it connects for the same reason.
 """
 
 from __future__ import annotations

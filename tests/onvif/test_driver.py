@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import pytest
 
+from drivers.onvif import driver as onvif_driver
 from gateway.kernel.events import (
     CAMERA_PTZ,
     CAMERA_SNAPSHOT,
@@ -402,5 +403,26 @@ def test_a_snapshot_uri_behind_basic_is_answered_with_basic(tmp_path: Path) -> N
             reference = MediaReference.model_validate(await r.driver.execute("snapshot", {}))
             assert reference.source == "snapshot_uri"
             assert r.driver.status()["snapshot_auth"] == "digest"
+
+    run(scenario())
+
+
+def test_a_camera_that_tells_its_clock_only_with_credentials_stays_connected(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera that refuses GetSystemDateAndTime without credentials (simulator dialect
+    ``clock_needs_auth``) and whose events are not followed: its keep-alive (the clock read)
+    is asked with credentials, so it is never reconnected; the status names the keep-alive."""
+    monkeypatch.setattr(onvif_driver, "CLOCK_CHECK", 0.05)  # the 30 s interval, shortened
+
+    async def scenario() -> None:
+        sim = stanza(simulator={"clock_needs_auth": True})
+        async with rig(stanza(events=False), sim_sections=[sim]) as r:
+            await wait_for(lambda: state(r.sink) == "up")
+            before = (await r.camera.state())["requests"]["requests"]
+            await wait_for(lambda: r.driver.keepalives >= 5)
+            assert (await r.camera.state())["requests"]["requests"] > before
+            assert [s.state for s in statuses(r.sink)] == ["up"]
+            assert [online for _, online, _ in r.sink.availability_reports] == [True]
+            assert r.driver.status()["keepalive"] == "GetSystemDateAndTime with credentials"
 
     run(scenario())
