@@ -244,19 +244,19 @@ class SimulatedReader:
         return (status, None)  # a fresh tuple each call: libosdp's binding keeps its reference
 
     def _led(self, command: dict[str, Any], now: float) -> None:
-        pattern = {"color": COLOR_NAMES.get(command.get("on_color", 0), "?"),
-                   "off_color": COLOR_NAMES.get(command.get("off_color", 0), "?"),
-                   "on": command.get("on_count", 0) * TICK,
-                   "off": command.get("off_count", 0) * TICK}
-        if command.get("temporary"):
-            if command.get("control_code") == 2:
-                timer = command.get("timer_count", 0) * TICK
-                self._led_temporary = Timed(now + timer, {**pattern, "seconds": timer})
-                self._led_last_temporary = {**pattern, "seconds": timer}
-            elif command.get("control_code") == 1:
-                self._led_temporary = Timed()
-        elif command.get("control_code") == 1:
-            self._led_permanent = pattern
+        """osdp_LED: each half of one record acts by its own control code (0: leave it).
+        The temporary settings run for their timer, then the permanent ones show; a permanent
+        setting that comes with (or during) a temporary one is kept for after it."""
+        temporary, permanent = led_halves(command)
+        if temporary.get("control_code") == 2:
+            timer = temporary.get("timer_count", 0) * TICK
+            pattern = {**_led_pattern(temporary), "seconds": timer}
+            self._led_temporary = Timed(now + timer, pattern)
+            self._led_last_temporary = pattern
+        elif temporary.get("control_code") == 1:
+            self._led_temporary = Timed()
+        if permanent.get("control_code") == 1:
+            self._led_permanent = _led_pattern(permanent)
 
     def _beep(self, command: dict[str, Any], now: float) -> None:
         on, off = command.get("on_count", 0) * TICK, command.get("off_count", 0) * TICK
@@ -430,6 +430,27 @@ class SimulatedReader:
             "chatter": {"running": self._chatter.running, "flips": self._chatter.flips},
             "actions": list(self.actions),
         }
+
+
+def led_halves(command: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(temporary, permanent) settings of one osdp_LED record.
+
+    libosdp's C record carries both halves; its Python binding passes one, flat, with
+    ``temporary`` saying which (python/osdp_sys/data.c, pyosdp_make_dict_cmd_led: the
+    permanent half is dropped when the temporary one acts). A command may also name both as
+    ``{"temporary": {...}, "permanent": {...}}``, the record's own shape.
+    """
+    temporary, permanent = command.get("temporary"), command.get("permanent")
+    if isinstance(temporary, Mapping) or isinstance(permanent, Mapping):
+        return (temporary if isinstance(temporary, Mapping) else {},
+                permanent if isinstance(permanent, Mapping) else {})
+    return (command, {}) if temporary else ({}, command)
+
+
+def _led_pattern(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {"color": COLOR_NAMES.get(settings.get("on_color", 0), "?"),
+            "off_color": COLOR_NAMES.get(settings.get("off_color", 0), "?"),
+            "on": settings.get("on_count", 0) * TICK, "off": settings.get("off_count", 0) * TICK}
 
 
 def _jsonable(value: Any) -> Any:

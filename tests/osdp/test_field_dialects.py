@@ -8,8 +8,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from osdp import Command
+
 from drivers.osdp.driver import HELD_WINDOW
 from gateway.kernel.access import AccessDecision, AccessRequest
+from simulators.osdp import OsdpSimulators
 from tests.osdp.support import Rig, bus, free_port, reader, running, until
 
 Run = Callable[..., Any]
@@ -95,3 +98,40 @@ def test_a_reader_that_answers_late_is_a_timing_fault_not_a_missing_secure_chann
             await rig.stop()
 
     run(scenario())
+
+
+def test_one_led_command_with_both_halves_flashes_then_keeps_the_permanent(run: Run) -> None:
+    # osdp_LED (OSDP 2.2 section 6.10; libosdp's struct osdp_cmd_led) carries a temporary and
+    # a permanent half: the temporary runs for its timer, then the permanent shows. Our driver
+    # sends them apart; other panels send one record. libosdp's Python PD binding hands over
+    # one half only, so the record is given to the reader's command handler as libosdp's C PD
+    # holds it.
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port())
+    sim = OsdpSimulators([config]).reader("gate-1-in")
+    record = {"command": Command.LED, "reader": 0, "led_number": 0,
+              "temporary": {"control_code": 2, "on_color": 2, "off_color": 0, "on_count": 2,
+                            "off_count": 2, "timer_count": 5},
+              "permanent": {"control_code": 1, "on_color": 1, "off_color": 0, "on_count": 5,
+                            "off_count": 0}}
+
+    async def scenario() -> None:
+        assert sim._on_command(record) == (0, None)
+        led = sim.led()
+        assert led["showing"]["color"] == "green", led
+        assert led["permanent"]["color"] == "red", led
+        await until(lambda: sim.led()["color"] == "red", 5, what="the permanent after the flash")
+
+    run(scenario())
+
+
+def test_a_temporary_half_alone_leaves_the_permanent_as_it_was(run: Run) -> None:
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port())
+    sim = OsdpSimulators([config]).reader("gate-1-in")
+    blue = {"control_code": 1, "on_color": 4, "off_color": 0, "on_count": 5, "off_count": 0}
+    assert sim._on_command({"command": Command.LED, "reader": 0, "led_number": 0,
+                            "permanent": blue}) == (0, None)
+    sim._on_command({"command": Command.LED, "reader": 0, "led_number": 0,
+                     "temporary": {"control_code": 2, "on_color": 1, "off_color": 0,
+                                   "on_count": 1, "off_count": 1, "timer_count": 1},
+                     "permanent": {"control_code": 0}})
+    assert sim.led()["permanent"]["color"] == "blue"
