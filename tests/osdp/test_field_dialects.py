@@ -135,3 +135,32 @@ def test_a_temporary_half_alone_leaves_the_permanent_as_it_was(run: Run) -> None
                                    "on_count": 1, "off_count": 1, "timer_count": 1},
                      "permanent": {"control_code": 0}})
     assert sim.led()["permanent"]["color"] == "blue"
+
+
+def test_a_read_that_waited_behind_a_slow_decision_past_stale_read_is_refused(
+        run: Run) -> None:
+    # Reads at one reader are decided one at a time, in order: the second of two cards waits
+    # for the first one's decision (here a slow one) and is too old when its turn comes.
+    config = bus([reader("gate-1-in", 1, "OSDP_TEST_KEY_IN")], tcp_port=free_port(),
+                 stale_read="0.5s")
+
+    async def scenario() -> None:
+        async with running(config, grant) as rig:
+            sink_decide = rig.sink.decide
+
+            async def slow_decide(request: AccessRequest) -> AccessDecision:
+                if not rig.sink.requests:
+                    await asyncio.sleep(1.0)
+                return await sink_decide(request)
+
+            rig.sink.decide = slow_decide  # type: ignore[method-assign]
+            sim = rig.sims.reader("gate-1-in")
+            await sim.present_card(111)
+            await sim.present_card(222)
+            await until(lambda: len(rig.sink.requests) == 2, 10, what="both reads")
+            first, second = rig.sink.requests
+            assert (first.credential, first.refused) == ("111", None)
+            assert (second.credential, second.refused) == ("222", "stale")
+            await until(lambda: sim.pulses(0) == 1, what="the first one's pulse")
+
+    run(scenario())
