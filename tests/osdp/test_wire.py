@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from drivers.osdp.wire import (
+    LATE,
     LINK,
     MALFORMED,
+    REPLY_PDCAP,
+    REPLY_PDID,
     SECURE_CHANNEL,
     SILENT,
     ReplyTap,
@@ -100,3 +103,23 @@ def test_a_malformed_reply_from_a_reader_that_answers_is_its_own_reason() -> Non
     kind, text = offline_reason(4, tap.seen(4), True, True)
     assert kind == MALFORMED and "a length field of 65535: 53 84 ff ff 04" in text
     assert offline_reason(4, Seen({0x40}), True, True)[0] == LINK  # nothing spoiled: silence
+
+
+def _packet(address: int, code: int, sequence: int) -> bytes:
+    length = 8
+    body = bytes([0x53, address, length, 0, 0x04 | sequence, code])
+    value = crc16(body)
+    return body + bytes([value & 0xFF, value >> 8])
+
+
+def test_a_reply_to_an_earlier_command_than_the_last_sent_is_late() -> None:
+    tap = ReplyTap()
+    tap.sent(b"\xff" + _packet(1, 0x61, 1))  # osdp_ID, sequence 1
+    tap.feed(_packet(0x81, REPLY_PDID, 1))  # answered in time
+    tap.sent(_packet(1, 0x62, 2))  # osdp_CAP, sequence 2: the CP gave up waiting ...
+    tap.sent(_packet(1, 0x62, 3))
+    tap.feed(_packet(0x81, REPLY_PDCAP, 2))  # ... and the reply to 2 comes after 3 was sent
+    seen = tap.seen(1)
+    assert seen.late == 1 and seen.codes == {REPLY_PDID}
+    kind, reason = offline_reason(1, seen, was_online=False, sc_capable=False)
+    assert kind == LATE and "too late" in reason and "200 ms" in reason
