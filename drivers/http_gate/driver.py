@@ -410,7 +410,7 @@ class HttpGateReceiver:
             if status != 200:
                 return Response(body, status_code=status, headers={"Retry-After": RETRY_AFTER},
                                 media_type="text/plain")
-        return Response(isapi.ok_answer(), media_type="application/xml")
+        return Response(isapi.ok_answer(request.url.path), media_type="application/xml")
 
     async def _webhook_push(self, request: Request, peer: str) -> Response:
         device = request.headers.get(DEVICE_HEADER.lower(), "")
@@ -447,7 +447,7 @@ class HttpGateReceiver:
                       observation: Observation) -> tuple[int, bytes]:
         """(status, answer body) for one observation; only 200s are remembered for repeats."""
         dialect = session.config.dialect
-        ok = isapi.ok_answer() if dialect == "isapi" else b'{"ok":true}'
+        ok = isapi.ok_answer(ISAPI_PATH) if dialect == "isapi" else b'{"ok":true}'
         key = reading_of(observation)
         if key and key in session.recent:
             self._warnings.info(("repeated", session.config.id), "%s: %s sent event %s again "

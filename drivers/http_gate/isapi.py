@@ -318,9 +318,21 @@ def door_modes(body: bytes) -> list[str]:
             else f"unknown {device_text(v, 32)}" for v in values[:256]]
 
 
-def ok_answer() -> bytes:
-    """What the receiver answers an accepted push with."""
+def status_answer(path: str, code: int = 1, text: str = "OK", sub: str = "ok",
+                  as_json: bool = False) -> bytes:
+    """An ISAPI ``ResponseStatus`` for a request to ``path`` (devices name the request's path
+    in ``requestURL``; clients log it), XML or, for ``?format=json`` requests, JSON."""
+    if as_json:
+        return json.dumps({"requestURL": path, "statusCode": code, "statusString": text,
+                           "subStatusCode": sub, "errorCode": 0 if code == 1 else code,
+                           "errorMsg": sub}).encode()
+    url = path.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return (f'<?xml version="1.0" encoding="UTF-8"?><ResponseStatus version="2.0" '
-            f'xmlns="{XML_NS}"><requestURL>/</requestURL><statusCode>1</statusCode>'
-            f'<statusString>OK</statusString><subStatusCode>ok</subStatusCode>'
+            f'xmlns="{XML_NS}"><requestURL>{url}</requestURL><statusCode>{code}</statusCode>'
+            f'<statusString>{text}</statusString><subStatusCode>{sub}</subStatusCode>'
             f'</ResponseStatus>').encode()
+
+
+def ok_answer(path: str) -> bytes:
+    """What the receiver answers an accepted push to ``path`` with."""
+    return status_answer(path)

@@ -170,6 +170,7 @@ class SimulatedController:
         self._server: _InLoopServer | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._loop_time = 0.0
+        self._started = 0.0  # loop time at start: the deviceUpTime it reports
         self._secret = ""
         self._digest: DigestAuthority | None = None
         self._command_password = ""
@@ -186,6 +187,7 @@ class SimulatedController:
         return parts.hostname or "127.0.0.1", port
 
     async def start(self) -> None:
+        self._started = asyncio.get_running_loop().time()
         self._read_secrets()
         await self._start_server()
         self._tasks = [asyncio.create_task(self._pushing(), name=f"{self.device_id} pushes"),
@@ -560,12 +562,17 @@ class SimulatedController:
     def _app(self) -> Starlette:
         if self.config.dialect == "isapi":
             routes = [
+                Route("/ISAPI/AccessControl/RemoteControl/door/capabilities",
+                      self._isapi_document, methods=["GET"]),
                 Route("/ISAPI/AccessControl/RemoteControl/door/{door}", self._isapi_door,
                       methods=["PUT"]),
                 Route("/ISAPI/AccessControl/AcsWorkStatus", self._isapi_status, methods=["GET"]),
                 Route("/ISAPI/AccessControl/remoteCheck", self._isapi_remote_check,
                       methods=["PUT"]),
                 Route("/ISAPI/System/deviceInfo", self._isapi_device_info, methods=["GET"]),
+                *(Route(path, self._isapi_document, methods=["GET"]) for path in (
+                    "/ISAPI/System/status", "/ISAPI/System/capabilities",
+                    "/ISAPI/Event/notification/httpHosts")),
             ]
         else:
             routes = [Route(OPEN_PATH, self._webhook_open, methods=["POST"]),
@@ -585,7 +592,7 @@ class SimulatedController:
             return None
         if request.headers.get("authorization") and not result.stale:
             self.counters.refused_commands += 1
-        return Response(_status_xml(4, "Invalid Operation", "badAuthorization"), 401,
+        return Response(_status(request, 4, "Invalid Operation", "badAuthorization"), 401,
                         {"WWW-Authenticate": self._digest.challenge(result.stale)},
                         media_type="application/xml")
 
@@ -598,10 +605,10 @@ class SimulatedController:
             root = SafeXml.fromstring(await request.body())
             cmd = next((el.text or "").strip() for el in root.iter() if el.tag.endswith("cmd"))
         except (ValueError, StopIteration, SafeXml.ParseError):
-            return Response(_status_xml(4, "Invalid XML Content", "badXmlContent"), 400,
+            return Response(_status(request, 4, "Invalid XML Content", "badXmlContent"), 400,
                             media_type="application/xml")
         if number not in self.doors or cmd not in ISAPI_COMMANDS:
-            return Response(_status_xml(4, "Invalid Operation", "notSupport"), 400,
+            return Response(_status(request, 4, "Invalid Operation", "notSupport"), 400,
                             media_type="application/xml")
         door = self.doors[number]
         mode = ISAPI_COMMANDS[cmd]
@@ -610,7 +617,7 @@ class SimulatedController:
             self._unlock(door)
         else:
             door.mode = mode
-        answer = _status_xml(1, "OK", "ok")
+        answer = _status(request, 1, "OK", "ok")
         if self.answer_bytes:
             answer += b"<!--" + b"A" * self.answer_bytes + b"-->"
         return Response(answer, media_type="application/xml")
@@ -641,21 +648,59 @@ class SimulatedController:
             serial = int(check["serialNo"])
             result = str(check["checkResult"])
         except (ValueError, KeyError, TypeError):
-            return Response(json.dumps({"statusCode": 4, "statusString": "Invalid Content",
-                                        "subStatusCode": "badJsonContent"}), 400,
+            return Response(isapi.status_answer(request.url.path, 4, "Invalid Content",
+                                                "badJsonContent", as_json=True), 400,
                             media_type="application/json")
         pending = self._pending.get(serial)
         if pending is None or result not in ("success", "failed"):
-            return Response(json.dumps({"statusCode": 4, "statusString": "Invalid Operation",
-                                        "subStatusCode": "invalidSerialNo"}), 400,
+            return Response(isapi.status_answer(request.url.path, 4, "Invalid Operation",
+                                                "invalidSerialNo", as_json=True), 400,
                             media_type="application/json")
         self.counters.remote_checks += 1
         future, access = pending
         access["info"] = str(check.get("info", ""))
         if not future.done():
             future.set_result(result == "success")
-        return Response(json.dumps({"statusCode": 1, "statusString": "OK",
-                                    "subStatusCode": "ok"}), media_type="application/json")
+        return Response(isapi.status_answer(request.url.path, as_json=True),
+                        media_type="application/json")
+
+    async def _isapi_document(self, request: Request) -> Response:
+        """The documents an ISAPI client reads when it connects (``System/status`` first: a
+        client library probes it when it is constructed), XML or ``?format=json``."""
+        refused = self._isapi_auth(request)
+        if refused is not None:
+            return refused
+        root, value = self._documents()[request.url.path]
+        if _wants_json(request):
+            return Response(json.dumps({root: value}), media_type="application/json")
+        return Response(_xml_document(root, value, isapi.XML_NS), media_type="application/xml")
+
+    def _documents(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Shapes from the ISAPI developer guide (DeviceStatus, DeviceCap,
+        HttpHostNotificationList, the RemoteControlDoor capability), limited to what the
+        simulator does."""
+        up = int(asyncio.get_running_loop().time() - self._started)
+        host, port = urlsplit(self.push_url).hostname or "", urlsplit(self.push_url).port
+        return {
+            "/ISAPI/System/status": ("DeviceStatus", {
+                "currentDeviceTime": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "deviceUpTime": max(up, 0)}),
+            "/ISAPI/System/capabilities": ("DeviceCap", {
+                "SysCap": {"isSupportDeviceInfo": True, "isSupportStatus": True},
+                "isSupportAcsUpdate": False, "isSupportEventNotificationHttpHost": True,
+                "isSupportRemoteControlDoor": True, "isSupportAcsWorkStatus": True,
+                "isSupportRemoteCheck": self.config.mode == "asks"}),
+            "/ISAPI/Event/notification/httpHosts": ("HttpHostNotificationList", {
+                "HttpHostNotification": [{
+                    "id": 1, "url": urlsplit(self.push_url).path,
+                    "protocolType": urlsplit(self.push_url).scheme.upper(),
+                    "parameterFormatType": self.push_format.upper(),
+                    "addressingFormatType": "ipaddress", "ipAddress": host, "portNo": port,
+                    "httpAuthenticationMethod": "MD5digest"}]}),
+            "/ISAPI/AccessControl/RemoteControl/door/capabilities": ("RemoteControlDoor", {
+                "doorNo": {"@min": min(self.doors), "@max": max(self.doors)},
+                "cmd": {"@opt": ",".join(ISAPI_COMMANDS)}}),
+        }
 
     async def _isapi_device_info(self, request: Request) -> Response:
         refused = self._isapi_auth(request)
@@ -751,24 +796,40 @@ class SimulatedController:
         }
 
 
-def _status_xml(code: int, text: str, sub: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><ResponseStatus version="2.0" '
-            f'xmlns="{isapi.XML_NS}"><requestURL>/</requestURL><statusCode>{code}</statusCode>'
-            f'<statusString>{text}</statusString><subStatusCode>{sub}</subStatusCode>'
-            f'</ResponseStatus>').encode()
+def _wants_json(request: Request) -> bool:
+    return request.query_params.get("format", "").lower() == "json"
+
+
+def _status(request: Request, code: int, text: str, sub: str) -> bytes:
+    return isapi.status_answer(request.url.path, code, text, sub, as_json=_wants_json(request))
+
+
+def _xml_element(name: str, value: Any) -> str:
+    """ISAPI's JSON-to-XML convention: ``@key`` is an attribute, a list repeats the element."""
+    if isinstance(value, list):
+        return "".join(_xml_element(name, item) for item in value)
+    if isinstance(value, dict):
+        attributes = "".join(f' {k[1:]}="{_xml_text(v)}"' for k, v in value.items()
+                             if k.startswith("@"))
+        inner = "".join(_xml_element(k, v) for k, v in value.items() if not k.startswith("@"))
+        return f"<{name}{attributes}>{inner}</{name}>"
+    return f"<{name}>{_xml_text(value)}</{name}>"
+
+
+def _xml_text(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
+        .replace('"', "&quot;")
+
+
+def _xml_document(root: str, value: dict[str, Any], namespace: str) -> bytes:
+    inner = "".join(_xml_element(k, v) for k, v in value.items())
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{root} version="2.0" '
+            f'xmlns="{namespace}">{inner}</{root}>').encode()
 
 
 def _alert_xml(alert: dict[str, Any], namespace: str) -> bytes:
-    def element(name: str, value: Any) -> str:
-        if isinstance(value, dict):
-            return f"<{name}>" + "".join(element(k, v) for k, v in value.items()) + f"</{name}>"
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return f"<{name}>{text}</{name}>"
-
-    inner = "".join(element(k, v) for k, v in alert.items())
-    return (f'<?xml version="1.0" encoding="UTF-8"?><EventNotificationAlert version="2.0" '
-            f'xmlns="{namespace}">{inner}</EventNotificationAlert>').encode()
+    return _xml_document("EventNotificationAlert", alert, namespace)
 
 
 def _fake_jpeg(size: int) -> bytes:

@@ -9,7 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.http_gate.support import VEHICLE, Rig, isapi_controller, rig, run, section, until
+import defusedxml.ElementTree as SafeXml
+import httpx
+
+from tests.http_gate.support import (
+    ADMIN_PASSWORD,
+    VEHICLE,
+    Rig,
+    isapi_controller,
+    rig,
+    run,
+    section,
+    until,
+)
 
 SINGLE_DOOR = [{"door": 1, "gate": "north-vehicle", "direction": "in",
                 "door_id": "north-barrier"}]
@@ -131,4 +143,37 @@ def test_an_event_without_mac_address_is_taken_and_a_different_one_refused() -> 
                                                       "application/json")
             assert status == 403 and len(r.sink.requests) == 1
             assert r.receiver.counts()["refused"] == {"wrong_identity": 1}
+    run(scenario())
+
+
+def test_the_device_serves_what_an_isapi_client_reads_when_it_connects() -> None:
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides"))) as r:
+            command = r.config.controllers[0].command
+            assert command is not None
+            auth = httpx.DigestAuth("admin", ADMIN_PASSWORD)
+            async with httpx.AsyncClient(base_url=command.base, auth=auth) as client:
+                for path, root in (("/ISAPI/System/status", "DeviceStatus"),
+                                   ("/ISAPI/System/capabilities", "DeviceCap"),
+                                   ("/ISAPI/Event/notification/httpHosts",
+                                    "HttpHostNotificationList"),
+                                   ("/ISAPI/AccessControl/RemoteControl/door/capabilities",
+                                    "RemoteControlDoor")):
+                    answer = await client.get(path)
+                    assert answer.status_code == 200, path
+                    assert SafeXml.fromstring(answer.content).tag.endswith(root)
+                    answer = await client.get(path, params={"format": "json"})
+                    assert root in answer.json()
+                hosts = (await client.get("/ISAPI/Event/notification/httpHosts",
+                                          params={"format": "json"})).json()
+                (host,) = hosts["HttpHostNotificationList"]["HttpHostNotification"]
+                assert (host["url"], host["portNo"]) == ("/isapi/events", r.config.listen.port)
+                refused = await client.put("/ISAPI/AccessControl/RemoteControl/door/9",
+                                           content=b"<RemoteControlDoor/>")
+                assert refused.status_code == 400
+                assert (b"<requestURL>/ISAPI/AccessControl/RemoteControl/door/9</requestURL>"
+                        in refused.content)
+            status, answer = await r.controller().push_raw(
+                b'{"eventType": "heartBeat"}', "application/json")
+            assert status == 200 and b"<requestURL>/isapi/events</requestURL>" in answer
     run(scenario())

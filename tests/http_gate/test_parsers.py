@@ -105,7 +105,7 @@ def test_what_the_gateway_sends_and_reads() -> None:
     check = json.loads(isapi.remote_check("42", False, "unknown_credential"))
     assert check == {"RemoteCheck": {"serialNo": 42, "checkResult": "failed",
                                      "info": "unknown_credential"}}
-    assert isapi.response_status(isapi.ok_answer()) == (True, "OK ok")
+    assert isapi.response_status(isapi.ok_answer("/isapi/events")) == (True, "OK ok")
     assert isapi.door_modes(b'{"AcsWorkStatus": {"doorStatus": [4, 3, 2, 1]}}') == [
         "normal", "locked", "free", "sleep"]
 
