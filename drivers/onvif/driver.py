@@ -161,6 +161,7 @@ class OnvifCameraDriver:
                     self._set_health(problem.state, problem.reason)
                     raise
                 self._link, self.facts, opened = link, facts, True
+                self.config.found("events", facts.events)
                 if not self._events_unreadable():  # up again once an event answer is used
                     self._set_health("up", self._up_reason(facts), facts)
                 await self._start_feed(facts)

@@ -215,6 +215,11 @@ class CameraLink:
                 self._ptz = None
                 unavailable["ptz"] = problem.reason
                 log.warning("%s: ptz unavailable: %s", config.id, problem.reason)
+        events = EVENTS_NS in camera.xaddrs
+        if config.events and not events:
+            unavailable["events"] = "the camera offers no events service (GetServices)"
+            log.warning("%s: events unavailable: the camera offers no events service; only "
+                        "the gateway's own analytics can tell what happens there", config.id)
         self.facts = CameraFacts(
             manufacturer=device_text(getattr(info, "Manufacturer", "") or "", 64),
             model=device_text(getattr(info, "Model", "") or "", 64),
@@ -223,7 +228,7 @@ class CameraLink:
             profiles=profiles, stream_profile=stream_profile, stream_uri=stream_uri,
             snapshot_uri=snapshot_uri, presets=presets,
             ptz_profile=ptz_profile if self._ptz is not None else None,
-            events=EVENTS_NS in camera.xaddrs, skew=round(skew, 1), unavailable=unavailable)
+            events=events, skew=round(skew, 1), unavailable=unavailable)
         return self.facts
 
     async def _presets(self, ptz_profile: str) -> dict[str, str]:

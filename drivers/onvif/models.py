@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from drivers.video.models import ClipConfig, GrabberConfig, RingConfig, VideoAnalyticsConfig
 from gateway.kernel.events import CameraEventKind
@@ -85,6 +85,8 @@ class OnvifCameraConfig(Strict):
                                description="PTZ preset names the camera holds (ptz_preset "
                                            "takes one of these, or a preset token)")
     stream: StreamChoice = StreamChoice()
+    # capabilities the camera turned out not to offer, as its driver last found (not site file)
+    _lacks: set[str] = PrivateAttr(default_factory=set)
     snapshot: SnapshotChoice = SnapshotChoice()
     events: bool = Field(default=True, description="subscribe to the camera's own events")
     subscription: Subscription = Subscription()
@@ -149,6 +151,13 @@ class OnvifCameraConfig(Strict):
     def endpoints(self) -> list[str]:
         return [f"onvif {self.device_url}"]
 
+    def found(self, capability: str, offered: bool) -> None:
+        """What the driver found the camera to offer (``events``), for the inventory."""
+        if offered:
+            self._lacks.discard(capability)
+        else:
+            self._lacks.add(capability)
+
     def inventory(self) -> list[dict[str, Any]]:
         return [{
             "id": self.id,
@@ -157,7 +166,7 @@ class OnvifCameraConfig(Strict):
             "zone": self.zone or "",
             "endpoint": self.endpoints()[0],
             "presets": list(self.presets),
-            "events": self.events,
+            "events": self.events and "events" not in self._lacks,
             "analytics": self.analytics is not None,
             "clips": self.ring is not None,
         }]

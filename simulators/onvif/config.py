@@ -54,6 +54,8 @@ class SimulatorOptions(BaseModel):
         default="digest", description="how the snapshot and MJPEG URIs challenge a client")
     clock_needs_auth: bool = Field(default=False, description="GetSystemDateAndTime refused "
                                    "without credentials (against ONVIF Core)")
+    events_service: bool = Field(default=True, description="false: no events service (not in "
+                                 "GetServices or GetCapabilities; its operations refused)")
 
     @field_validator("resolution")
     @classmethod

@@ -11,6 +11,9 @@
   although ONVIF Core puts it in access class PRE_AUTH (a device answers it to anyone),
   so that a client can learn the clock it signs WS-Security with. Cameras do it all the same;
   onvif-zeep-async retries that call with credentials when it connects for the same reason.
+* ``events_service: false``: the camera has no events service (GetServices and GetCapabilities
+  leave it out, its operations are ``ActionNotSupported``), as a site's camera had: a client
+  must learn the services from GetServices, not assume them.
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ class OnvifServices:
 
     def handler(self, request: SoapRequest) -> Handler:
         found = self.handlers.get(request.name)
+        if request.name[0] == NS["tev"] and not self._events_served:
+            found = None  # a camera without an events service (dialect)
         if found is None:
             namespace, name = request.name
             raise SoapFault(f"{name} ({namespace}) is not supported by this device",
@@ -121,11 +123,16 @@ class OnvifServices:
             add(date, "tt:Month", now.month)
             add(date, "tt:Day", now.day)
 
+    @property
+    def _events_served(self) -> bool:
+        return self.camera.config.simulator.events_service
+
     def _services(self) -> list[tuple[str, str, tuple[int, int]]]:
         base = self.camera.base_url
         services = [(NS["tds"], base + DEVICE_PATH, (2, 60)),
-                    (NS["trt"], base + MEDIA_PATH, (2, 60)),
-                    (NS["tev"], base + EVENTS_PATH, (2, 60))]
+                    (NS["trt"], base + MEDIA_PATH, (2, 60))]
+        if self._events_served:
+            services.append((NS["tev"], base + EVENTS_PATH, (2, 60)))
         if self.camera.head.enabled:
             services.append((NS["tptz"], base + PTZ_PATH, (2, 60)))
         return services
@@ -184,7 +191,8 @@ class OnvifServices:
         def wanted(name: str) -> bool:
             return "All" in categories or name in categories
 
-        served = {"Device", "Events", "Media"} | ({"PTZ"} if self.camera.head.enabled else set())
+        served = ({"Device", "Media"} | ({"Events"} if self._events_served else set())
+                  | ({"PTZ"} if self.camera.head.enabled else set()))
         if not any(wanted(name) for name in served):
             raise SoapFault("the device has no such capability", "ter:ActionNotSupported",
                             "ter:NoSuchService", code="Receiver")
@@ -212,7 +220,7 @@ class OnvifServices:
             for name in ("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig",
                          "X.509Token", "SAMLToken", "KerberosToken", "RELToken"):
                 add(security, f"tt:{name}", False)
-        if wanted("Events"):
+        if wanted("Events") and self._events_served:
             events = add(caps, "tt:Events")
             add(events, "tt:XAddr", base + EVENTS_PATH)
             add(events, "tt:WSSubscriptionPolicySupport", False)

@@ -426,3 +426,23 @@ def test_a_camera_that_tells_its_clock_only_with_credentials_stays_connected(
             assert r.driver.status()["keepalive"] == "GetSystemDateAndTime with credentials"
 
     run(scenario())
+
+
+def test_a_camera_without_events_is_warned_of_and_the_inventory_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A camera whose GetServices lists no events service (simulator dialect ``events_service:
+    false``) while the site file follows its events: a warning names it, the camera is up with
+    ``events unavailable`` in its reason and status, and the inventory says no events."""
+    async def scenario() -> None:
+        sim = stanza(simulator={"events_service": False})
+        async with rig(stanza(), sim_sections=[sim]) as r:
+            assert r.driver.config.inventory()[0]["events"] is True  # not known yet
+            await wait_for(lambda: state(r.sink) == "up")
+            assert "events unavailable" in statuses(r.sink)[-1].reason
+            assert "events service" in r.driver.status()["unavailable"]["events"]
+            assert r.driver.config.inventory()[0]["events"] is False
+            warned = [m for m in caplog.messages if "gate-cam" in m and "events" in m]
+            assert warned and "no events service" in warned[0]
+
+    with caplog.at_level(logging.WARNING, logger="drivers.onvif"):
+        run(scenario())
