@@ -81,9 +81,15 @@ def _bounded_model(model: BaseModel, text: int | None = None) -> tuple[BaseModel
 CREDENTIAL = 64  # characters of a card number or pass code
 
 
-def _insane(moment: datetime, received: datetime, past: float, future: float) -> bool:
-    return moment.tzinfo is None or not (
-        received - timedelta(seconds=past) <= moment <= received + timedelta(seconds=future))
+def _sane_time(moment: datetime, received: datetime, past: float,
+               future: float) -> dict[str, datetime]:
+    """No change if ``moment`` is within the window around ``received``; else the receipt
+    time, with the device's own (read as UTC if it had no zone) as ``device_time``."""
+    if moment.tzinfo is not None and (
+            received - timedelta(seconds=past) <= moment <= received + timedelta(seconds=future)):
+        return {}
+    return {"time": received, "device_time": moment if moment.tzinfo else
+            moment.replace(tzinfo=UTC)}
 
 
 def bound_request(request: AccessRequest, received: datetime, past: float,
@@ -108,9 +114,7 @@ def bound_request(request: AccessRequest, received: datetime, past: float,
         changes["pin"] = request.pin[:KEY]
     if request.reading is not None and len(request.reading) > VALUE:
         changes["reading"] = request.reading[:VALUE]
-    if _insane(request.time, received, past, future):
-        said = request.time if request.time.tzinfo else request.time.replace(tzinfo=UTC)
-        changes.update(time=received, device_time=said)
+    changes.update(_sane_time(request.time, received, past, future))
     return dataclasses.replace(request, **changes) if changes else request
 
 
@@ -123,9 +127,7 @@ def bound(event: Event, received: datetime, past: float, future: float) -> Event
     changes: dict[str, Any] = {}
     if cut:
         changes.update(payload=payload, truncated=(*event.truncated, *cut))
-    if _insane(event.time, received, past, future):
-        said = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
-        changes.update(time=received, device_time=said)
+    changes.update(_sane_time(event.time, received, past, future))
     if event.subject is not None and len(event.subject) > TEXT:
         changes["subject"] = device_text(event.subject, TEXT)
     if event.reading is not None and len(event.reading) > VALUE:

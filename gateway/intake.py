@@ -76,18 +76,17 @@ class Intake:
         (what the device sent past what was asked) is charged to ``device``, by default the
         first event's, also when the reading holds no news."""
         charged = device or (events[0].device_id if events else None)
-        if not events:
-            return not excess or charged is None or self.flood.admit(charged, [], excess)
-        now = utcnow()
-        limits = self._limits
-        events = [bound(e, now, limits.device_time_past, limits.device_time_future)
-                  for e in events]
         readings = self._readings
-        if readings is not None:  # a retry of an accepted reading: taken, no new event
-            events = [e for e in events
-                      if e.reading is None or not readings.seen(e.device_id, e.reading)]
-            if not events:
-                return not excess or charged is None or self.flood.admit(charged, [], excess)
+        if events:
+            now = utcnow()
+            limits = self._limits
+            events = [bound(e, now, limits.device_time_past, limits.device_time_future)
+                      for e in events]
+            if readings is not None:  # a retry of an accepted reading: taken, no new event
+                events = [e for e in events
+                          if e.reading is None or not readings.seen(e.device_id, e.reading)]
+        if not events:  # no news: what it sent past what was asked still costs its budget
+            return not excess or charged is None or self.flood.admit(charged, [], excess)
         by_device: dict[str, list[Event]] = {}
         for event in events:
             by_device.setdefault(event.device_id, []).append(event)
