@@ -78,21 +78,15 @@ def _addresses(model: Any) -> list[tuple[str, int]]:
 
 def refuse_taken_ports(listeners: list[tuple[str, str, int]]) -> None:
     """A DemoError naming the first address something else already listens on."""
-    import socket
+    from gateway.doctor import listen_refused
 
     for what, host, port in listeners:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # as the servers do: a port left in TIME_WAIT is free, a listener is not
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                raise DemoError(
-                    f"{host}:{port} ({what}) is in use ({exc.strerror}): another demo may be "
-                    "running on this machine. Stop it (Ctrl-C in its terminal) and start this "
-                    "one again; to run two at once, give the second a copy of the site file "
-                    "with other ports, and other --port, --control and --console-port") from None
+        if (refused := listen_refused(host, port)) is not None:
+            raise DemoError(
+                f"{host}:{port} ({what}) is in use ({refused.strerror}): another demo may be "
+                "running on this machine. Stop it (Ctrl-C in its terminal) and start this "
+                "one again; to run two at once, give the second a copy of the site file "
+                "with other ports, and other --port, --control and --console-port")
 
 
 async def _start_broker(port: int) -> Any:

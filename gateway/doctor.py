@@ -148,14 +148,22 @@ def _device(device: object) -> Iterator[Finding]:
         yield from _free_to_listen(f"device {device_id}", listen.host, listen.port)
 
 
-def _free_to_listen(what: str, host: str, port: int) -> Iterator[Finding]:
+def listen_refused(host: str, port: int) -> OSError | None:
+    """Why host:port cannot be listened on, or None if it is free. As the servers do: a port
+    left in TIME_WAIT is free, a listener is not."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            yield Finding("warn", what, f"cannot listen on {host}:{port} ({exc.strerror}): "
-                          "in use, perhaps by the running gateway")
-            return
+            return exc
+    return None
+
+
+def _free_to_listen(what: str, host: str, port: int) -> Iterator[Finding]:
+    if (refused := listen_refused(host, port)) is not None:
+        yield Finding("warn", what, f"cannot listen on {host}:{port} ({refused.strerror}): "
+                      "in use, perhaps by the running gateway")
+        return
     yield Finding("ok", what, f"{host}:{port} is free to listen on")
