@@ -34,10 +34,10 @@ def every_problem(model: type[BaseModel], raw: dict[str, Any], context: dict[str
     removed: set[Place] = set()
     ids: set[str] = set()  # ids of list entries taken out
     error: ValidationError | None = first
+    _copy, kept = _without(raw, removed, ())  # the copy this round's errors are about
     for _round in range(MAX_ROUNDS):
         if error is None:
             break
-        _copy, kept = _without(raw, removed, ())  # the copy this round's errors are about
         grown = False
         for err in error.errors():
             place = _original(_yaml_path(tuple(err["loc"]), skip), kept)
@@ -60,7 +60,7 @@ def every_problem(model: type[BaseModel], raw: dict[str, Any], context: dict[str
                 grown = True
         if not grown:
             break
-        copy, _kept = _without(raw, removed, ())
+        copy, kept = _without(raw, removed, ())
         try:
             model.model_validate(copy, context=context)
             error = None
