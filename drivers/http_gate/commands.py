@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from drivers.http_gate import isapi, webhook
+from drivers.http_gate.body import BodyError, read_all
 from drivers.http_gate.models import CommandChannel, Controller, GateMode
 from drivers.http_gate.observations import ParseError
 from drivers.http_gate.signing import (
@@ -98,13 +99,11 @@ class ControllerCommands:
 
     async def _read(self, response: httpx.Response) -> bytes:
         """The controller's answer, streamed and refused past ``MAX_ANSWER`` bytes."""
-        content = bytearray()
-        async for chunk in response.aiter_bytes():
-            content += chunk
-            if len(content) > MAX_ANSWER:
-                raise CommandFailed(f"{self.channel.base} answered more than {MAX_ANSWER} "
-                                    "bytes; refused")
-        return bytes(content)
+        try:
+            return await read_all(response.aiter_bytes(), MAX_ANSWER)
+        except BodyError:
+            raise CommandFailed(f"{self.channel.base} answered more than {MAX_ANSWER} "
+                                "bytes; refused") from None
 
     def _check_answer(self, response: httpx.Response, content: bytes, nonce: str) -> None:
         """A webhook controller signs its answers: an answer we cannot verify is no answer."""
