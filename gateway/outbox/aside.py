@@ -55,9 +55,15 @@ def writes_that_apply(db: sqlite3.Connection, writes: list[StateWrite]) -> list[
             db.execute("ROLLBACK")
     return kept
 
-def aside_write(entry: dict[str, Any]) -> StateWrite:
-    return StateWrite(
+def aside_writes(entries: list[dict[str, Any]]) -> list[StateWrite]:
+    """The rows of ``entries`` into ``outbox_aside``, and the oldest past ``ASIDE_KEPT`` out."""
+    if not entries:
+        return []
+    now = time.time()
+    return [*(StateWrite(
         "INSERT OR REPLACE INTO outbox_aside (id, moved, device, kind, seq, topic, size,"
         " reason, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (entry["row"], time.time(), entry["device"], entry["kind"], entry["sequence"],
-         entry["topic"], entry["size"], entry["reason"], entry["head"]))
+        (entry["row"], now, entry["device"], entry["kind"], entry["sequence"],
+         entry["topic"], entry["size"], entry["reason"], entry["head"])) for entry in entries),
+        StateWrite("DELETE FROM outbox_aside WHERE id NOT IN (SELECT id FROM outbox_aside"
+                   " ORDER BY id DESC LIMIT ?)", (ASIDE_KEPT,))]

@@ -22,15 +22,16 @@ from typing import Any, Protocol
 from gateway.config import Outbox as OutboxLimits
 from gateway.outbox.aside import (
     ASIDE_HEAD,
-    ASIDE_KEPT,
     REFUSALS_BEFORE_ASIDE,
-    aside_write,
+    aside_writes,
     rows_or_aside,
     writes_that_apply,
 )
 from gateway.outbox.lanes import Lanes
 from gateway.outbox.store import (
     COLUMNS,
+    ROW,
+    ROW_MARKS,
     SCHEMA,
     OutboxStats,
     Outgoing,
@@ -344,7 +345,7 @@ class Outbox:
         if not groups and not done and not refused:
             return
         rows, aside = rows_or_aside(items, now, durable=self._spilled is None)
-        writes += [aside_write(entry) for entry in aside]
+        writes += aside_writes(aside)
         try:
             try:
                 delivered_urgent = self._write(db, rows, writes, done, seq)
@@ -387,10 +388,7 @@ class Outbox:
         db.execute("BEGIN IMMEDIATE")
         try:
             if rows:
-                db.executemany(
-                    "INSERT INTO outbox (id, created, priority, device, kind, seq, topic,"
-                    " payload, qos, retain, content_type, expiry)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany(f"INSERT INTO outbox ({ROW}) VALUES ({ROW_MARKS})", rows)
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
             if spilled:  # the state tables are on disk only: their changes wait for it
                 self._waiting_writes.extend(writes)
@@ -421,10 +419,8 @@ class Outbox:
         # still reads, and a device's older messages must not wait for the disk while its
         # newer ones go out (the lanes hold row ids; the same ids are used here).
         waiting = self._db_now.execute(
-            "SELECT id, created, priority, device, kind, seq, topic, payload, qos, retain,"
-            " content_type, expiry FROM outbox ORDER BY id LIMIT ?", (SPILL_LIMIT,)).fetchall()
-        memory.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           waiting)
+            f"SELECT {ROW} FROM outbox ORDER BY id LIMIT ?", (SPILL_LIMIT,)).fetchall()
+        memory.executemany(f"INSERT INTO outbox ({ROW}) VALUES ({ROW_MARKS})", waiting)
         self._on_disk = {row[0] for row in waiting}
         self._file_db, self._spilled = self._db_now, memory
         self._db_now = memory
@@ -436,9 +432,7 @@ class Outbox:
         """Move what waits in memory onto the disk, if it has room again, and go back to it."""
         memory, disk = self._spilled, self._file_db
         assert memory is not None and disk is not None
-        rows = memory.execute(
-            "SELECT id, created, priority, device, kind, seq, topic, payload, qos, retain,"
-            " content_type, expiry FROM outbox ORDER BY id").fetchall()
+        rows = memory.execute(f"SELECT {ROW} FROM outbox ORDER BY id").fetchall()
         rows = [row for row in rows if row[0] not in self._on_disk]  # there already
         try:
             self._write(disk, [], [], [], self._stats.last_sequence)  # a cheap probe first
@@ -577,13 +571,11 @@ class Outbox:
         entry = {"row": row_id, "device": device, "kind": kind, "sequence": seq,
                  "topic": topic, "size": size, "reason": reason, "head": bytes(head),
                  "life_safety": bool(priority)}
-        write = aside_write(entry)
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.execute(write.sql, write.params)
             db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-            db.execute("DELETE FROM outbox_aside WHERE id NOT IN (SELECT id FROM outbox_aside"
-                       " ORDER BY id DESC LIMIT ?)", (ASIDE_KEPT,))
+            for write in aside_writes([entry]):
+                db.execute(write.sql, write.params)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

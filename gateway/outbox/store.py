@@ -155,3 +155,7 @@ class OutboxStats:
 
 # the columns of a row as it is handed to MQTT
 COLUMNS = "id, topic, payload, qos, retain, content_type, expiry"
+# every column of a row, in the order ``row_of`` makes it
+ROW = ("id, created, priority, device, kind, seq, topic, payload, qos, retain, content_type,"
+       " expiry")
+ROW_MARKS = ", ".join("?" * len(ROW.split(",")))
