@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,10 @@ async def rig(*sections: dict[str, Any], media_dir: Path | None = None,
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await sims.stop()
+
+
+def run(coroutine: Coroutine[Any, Any, None], timeout: float = 60.0) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -4,9 +4,8 @@ goes on; a flood goes through the real flood budget (``FloodGuard``)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.onvif.support import (
     camera_events,
     facts,
     rig,
+    run,
     stanza,
     state,
     statuses,
@@ -33,10 +33,6 @@ from tests.onvif.support import (
 from tests.sink import ReportingSink
 
 MiB = 1024 * 1024
-
-
-def run(coroutine: Coroutine[Any, Any, None], timeout: float = 60.0) -> None:
-    asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
 class BudgetedSink(ReportingSink):

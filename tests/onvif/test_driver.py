@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import logging
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import cv2
 import pytest
@@ -28,6 +25,7 @@ from tests.onvif.support import (
     camera_events,
     facts,
     rig,
+    run,
     stanza,
     state,
     statuses,
@@ -35,10 +33,6 @@ from tests.onvif.support import (
     wait_for,
 )
 from tests.sink import ReportingSink
-
-
-def run(coroutine: Coroutine[Any, Any, None], timeout: float = 60.0) -> None:
-    asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
 def active(sink: ReportingSink, kind: str) -> list[CameraFact]:
