@@ -316,17 +316,20 @@ class Gateway:
                "contract": CONTRACT_VERSION, "devices": inventory(self.site)}
         return [(self.topics.devices, json.dumps(doc).encode())]
 
-    def _dropped(self, summary: dict[str, Any]) -> None:
-        event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
+    def _emit_from_thread(self, event: Event) -> None:
+        """An event the outbox thread raises, emitted on the loop."""
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.intake.emit, event)
+
+    def _dropped(self, summary: dict[str, Any]) -> None:
+        event = Event(EVENTS_DROPPED, self.topics.gateway, EventsDropped(**summary), Severity.MAJOR)
+        self._emit_from_thread(event)
 
     def _set_aside(self, summary: dict[str, Any]) -> None:
         """From the outbox thread: a message could not be published and left its lane."""
         event = Event(MESSAGE_SET_ASIDE, self.topics.gateway, MessageSetAside(**summary),
                       Severity.CRITICAL if summary["life_safety"] else Severity.MAJOR)
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.intake.emit, event)
+        self._emit_from_thread(event)
 
     def _delivered(self, seconds: float) -> None:
         if self.metrics is not None:
@@ -338,8 +341,7 @@ class Gateway:
                       StorageState(state_dir=str(self.site.gateway.state_dir), reason=reason),
                       Severity.INFO if ok else Severity.MAJOR)
         self.link.storage(reason)
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.intake.emit, event)
+        self._emit_from_thread(event)
 
     def _status_event(self, event: Event) -> None:
         """The retained status carries the credential version and the gates' modes."""
