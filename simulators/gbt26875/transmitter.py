@@ -375,12 +375,17 @@ class TransmissionDeviceSimulator:
 
     def report(self, units: list[Unit]) -> int:
         """Queue one data frame in the current variant; returns its serial number."""
+        outgoing = self._data_frame(units)
+        self._queue.append(outgoing)
+        self._wake.set()
+        return outgoing.serial
+
+    def _data_frame(self, units: list[Unit]) -> Outgoing:
+        """A data frame of ``units`` in the current variant, with the next serial number."""
         serial = self._next_serial()
         frame = Frame(serial, Command.SEND_DATA, self.config.wire_address, self.centre,
                       encode_units(units, self.variant), self.stamp())
-        self._queue.append(Outgoing(serial, encode_frame(frame, self.variant)))
-        self._wake.set()
-        return serial
+        return Outgoing(serial, encode_frame(frame, self.variant))
 
     # --- the link -----------------------------------------------------------------------------
 
@@ -454,17 +459,14 @@ class TransmissionDeviceSimulator:
         if self._writer is None:
             raise SimulatorError(f"{self.device_id}: not connected, cannot send a frame now")
         component.status |= CONDITION_BITS[condition]
-        serial = self._next_serial()
-        frame = Frame(serial, Command.SEND_DATA, self.config.wire_address, self.centre,
-                      encode_units([component.unit(self.stamp())], self.variant), self.stamp())
-        raw = encode_frame(frame, self.variant)
+        outgoing = self._data_frame([component.unit(self.stamp())])
         for _ in range(times):
             if self._writer is None:
                 break
-            self._writer.write(raw)
+            self._writer.write(outgoing.raw)
             self.counters.retransmitted += 1
             await asyncio.sleep(0.05)
-        return serial
+        return outgoing.serial
 
     def hang(self, on: bool = True) -> None:
         """Keep the connection but say nothing (no frame, heartbeat or answer) while ``on``."""
