@@ -38,27 +38,30 @@ CONNECTIONS_PER_CLIENT = 16  # a browser opens 6; a controller one or two
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def client_key(host: str) -> str:
-    """What one client is counted as: its address, an IPv6 one by its /64."""
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an address (an IPv4-mapped IPv6 one as its IPv4), None if it is none."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_key(host: str) -> str:
+    """What one client is counted as: its address, an IPv6 one by its /64."""
+    address = _address(host)
+    if address is None:
         return host
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
 
 
 def _exempt(host: str, unlimited: Sequence[Network]) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in unlimited)
+    address = _address(host)
+    return address is not None and any(address in network for network in unlimited)
 
 
 def guarded_http(server: str, deadline: float = REQUEST_DEADLINE,
