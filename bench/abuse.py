@@ -434,9 +434,8 @@ def modbus_only_site(workdir: Path, broker: str, inputs: int, console: bool) -> 
 def demo_campus_site(workdir: Path, broker: str) -> Path:
     """config/demo-campus.yaml with this run's broker, state, secrets and free ports (the
     simulators read the same copy), its people imported as the demo does."""
-    from gateway.access.credentials import CredentialStore, read_import_file, snapshot_parts
     from gateway.config import load_site
-    from gateway.demo import DEMO_PEOPLE, make_secrets
+    from gateway.demo import load_people, make_secrets
 
     doc = yaml.safe_load(DEMO_CAMPUS.read_text())
     doc["gateway"]["state_dir"] = str(workdir / "state")
@@ -463,13 +462,7 @@ def demo_campus_site(workdir: Path, broker: str) -> Path:
     site = load_site(path)
     make_secrets(site)
     site.gateway.state_dir.mkdir(parents=True, exist_ok=True)
-    store = CredentialStore(site.gateway.state_dir)
-    try:
-        persons, credentials = read_import_file(DEMO_PEOPLE)
-        for part in snapshot_parts(1, persons, credentials, per_part=10_000):
-            asyncio.run(store.snapshot(part))
-    finally:
-        store.close()
+    asyncio.run(load_people(site))
     return path
 
 

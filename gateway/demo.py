@@ -137,7 +137,7 @@ def make_secrets(site: Any) -> None:
                 secret.file.write_text(secrets.token_hex(16) + "\n")
 
 
-async def _load_people(site: Any) -> str:
+async def load_people(site: Any) -> str:
     """The demo's people, when the credential list is empty (a first run)."""
     from gateway.access.credentials import CredentialStore, read_import_file, snapshot_parts
 
@@ -251,7 +251,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
     async def main(stop: asyncio.Event) -> None:
         from gateway.app import Gateway
 
-        people = await _load_people(site)
+        people = await load_people(site)
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(
             [sys.executable, "-m", "simulators", "serve", "-c", str(config_path),
