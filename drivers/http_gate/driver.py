@@ -65,7 +65,13 @@ from drivers.http_gate import isapi, webhook
 from drivers.http_gate.body import BodyError, event_parts, read_all
 from drivers.http_gate.commands import CommandFailed, ControllerCommands, Outcome
 from drivers.http_gate.digest import DigestAuthority
-from drivers.http_gate.models import Controller, DoorMap, GateMode, HttpGateReceiverConfig
+from drivers.http_gate.models import (
+    Controller,
+    DoorMap,
+    GateMode,
+    HttpGateReceiverConfig,
+    default_reader_name,
+)
 from drivers.http_gate.observations import Observation, ParseError
 from drivers.http_gate.signing import (
     DEVICE_HEADER,
@@ -505,9 +511,7 @@ class HttpGateReceiver:
         """A credential at a door the site file does not map: still published (gate ``""``,
         the reader named after the device's door and reader), refused if the device asks."""
         config = session.config
-        # named as DoorMap.reader_name would name it
-        where = "-".join(f"{part}{n}" for part, n in (("door", observation.door),
-                                                       ("reader", observation.reader)) if n)
+        where = default_reader_name(observation.door, observation.reader)
         self._warnings.warning(("unmapped", config.id, observation.door, observation.reader),
                                "%s: %s read a credential at door %s reader %s, which the site "
                                "file does not map to a gate; published as unmapped%s",

@@ -101,6 +101,12 @@ class CommandChannel(Strict):
         return self.url.rstrip("/")
 
 
+def default_reader_name(door: int | None, reader: int | None) -> str:
+    """A reader's id in events when the site file gives none: ``door<n>[-reader<m>]`` (either
+    part left out when the device does not say it)."""
+    return "-".join(f"{part}{n}" for part, n in (("door", door), ("reader", reader)) if n)
+
+
 class DoorMap(Strict):
     """A door (or a reader of a door) of the controller: the gate it lets people through."""
 
@@ -119,9 +125,7 @@ class DoorMap(Strict):
 
     @property
     def reader_name(self) -> str:
-        if self.reader_id:
-            return self.reader_id
-        return f"door{self.door}" + (f"-reader{self.reader}" if self.reader else "")
+        return self.reader_id or default_reader_name(self.door, self.reader)
 
 
 class Controller(Strict):
