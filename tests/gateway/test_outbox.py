@@ -18,9 +18,11 @@ TOPICS = Topics("campus", "s1", "gw1")
 
 
 def start(tmp_path: Path, broker: Mosquitto, limits: Limits | None = None,
-          dropped: list[dict[str, object]] | None = None) -> tuple[Outbox, MqttLink]:
+          dropped: list[dict[str, object]] | None = None,
+          aside: list[dict[str, object]] | None = None) -> tuple[Outbox, MqttLink]:
     outbox = Outbox(tmp_path / "state.sqlite3", limits or Limits(),
-                    (dropped if dropped is not None else []).append)
+                    (dropped if dropped is not None else []).append,
+                    on_set_aside=(aside if aside is not None else []).append)
     link = MqttLink(Mqtt(url=broker.url, protocol="5"), TOPICS, on_request=lambda r: None,
                     on_connection=lambda up: outbox.connection_changed(), on_ack=outbox.acked,
                     announce=lambda: [])
@@ -157,13 +159,7 @@ def test_a_message_that_cannot_be_encoded_is_set_aside_and_the_rest_go_on(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     sub = Subscriber(mosquitto.url, "campus/s1/event/#")
     aside: list[dict[str, object]] = []
-    outbox = Outbox(tmp_path / "state.sqlite3", Limits(), on_set_aside=aside.append)
-    link = MqttLink(Mqtt(url=mosquitto.url, protocol="5"), TOPICS, on_request=lambda r: None,
-                    on_connection=lambda up: outbox.connection_changed(), on_ack=outbox.acked,
-                    announce=lambda: [])
-    outbox.start()
-    outbox.attach(link)
-    link.start()
+    outbox, link = start(tmp_path, mosquitto, aside=aside)
     try:
         outbox.put(event("d1", 1, life_safety=True))
         outbox.put(Outgoing(topic=TOPICS.event("test", "d1"), body={"n": 2 ** 70}, device="d1",
