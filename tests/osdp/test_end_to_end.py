@@ -15,14 +15,10 @@ from drivers.osdp import driver as driver_module
 from drivers.osdp.models import OsdpBusConfig
 from gateway.kernel.access import AccessDecision, AccessRequest
 from gateway.kernel.ports import ActionError
-from tests.osdp.support import Rig, bus, free_port, reader, running, until
+from tests.osdp.support import Rig, bus, free_port, grant, reader, running, until
 
 Run = Callable[..., Any]
 DOOR = {"id": "door-1", "contact_input": 0, "rex_input": 1, "expect_open_within": "5s"}
-
-
-def grant(request: AccessRequest) -> AccessDecision:
-    return AccessDecision(granted=True, person_id="p-1", category="staff")
 
 
 def deny(request: AccessRequest) -> AccessDecision:

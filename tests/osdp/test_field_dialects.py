@@ -13,13 +13,9 @@ from osdp import Command
 from drivers.osdp.driver import HELD_WINDOW
 from gateway.kernel.access import AccessDecision, AccessRequest
 from simulators.osdp import OsdpSimulators
-from tests.osdp.support import Rig, bus, free_port, reader, running, until
+from tests.osdp.support import Rig, bus, free_port, grant, reader, running, until
 
 Run = Callable[..., Any]
-
-
-def grant(request: AccessRequest) -> AccessDecision:
-    return AccessDecision(granted=True, person_id="p-1", category="staff")
 
 
 def test_a_read_the_reader_held_through_an_outage_is_refused_as_stale(run: Run) -> None:
