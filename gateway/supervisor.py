@@ -256,7 +256,7 @@ class Supervisor:
         except Exception:
             log.exception("%s: its failure could not be counted", name)
         if health.state == state:
-            self.on_change()  # the count and the error changed, the state did not
+            self._changed()  # the count and the error changed, the state did not
         self._set(name, state)
 
     def _set(self, name: str, state: str) -> None:
@@ -265,10 +265,13 @@ class Supervisor:
             return
         health.state, health.since = state, datetime.now(UTC).isoformat()
         if health.failures:  # the status shows parts that failed: say how each one is now
-            try:
-                self.on_change()
-            except Exception:
-                log.exception("the status could not be refreshed")
+            self._changed()
+
+    def _changed(self) -> None:
+        try:
+            self.on_change()
+        except Exception:  # the status is news about failures: never a failure of its own
+            log.exception("the status could not be refreshed")
 
     async def execute(self, device_id: str, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
         driver = self._drivers.get(device_id)
