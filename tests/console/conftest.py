@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,10 @@ def console_site(tmp_path: Path, broker: str, modules: int = 2, extra: dict[str,
     return site, f"http://127.0.0.1:{port}/"
 
 
-@pytest.fixture
-def console(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
-            request: pytest.FixtureRequest) -> Iterator[Console]:
-    alarms = getattr(request, "param", {}) or {"first_report_within": "6s"}
-    site, url = console_site(tmp_path, mosquitto.url, **alarms)
+@contextmanager
+def running_console(site: Path, url: str, subscriber: Subscriber) -> Iterator[Console]:
+    """The site's simulators and gateway, once both modules are online; the gateway's last
+    output printed when they stop."""
     sims = SimulatorThread(site)
     gateway = GatewayProcess(site).start()
     try:
@@ -95,6 +95,15 @@ def console(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
         gateway.stop()
         sims.stop()
         print(gateway.output()[-3000:])
+
+
+@pytest.fixture
+def console(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
+            request: pytest.FixtureRequest) -> Iterator[Console]:
+    alarms = getattr(request, "param", {}) or {"first_report_within": "6s"}
+    site, url = console_site(tmp_path, mosquitto.url, **alarms)
+    with running_console(site, url, subscriber) as running:
+        yield running
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import Mosquitto, Subscriber
-from tests.console.conftest import PASSWORDS, Console, console_site
-from tests.rig import CHIEF_TOKEN, GatewayProcess, SimulatorThread, cli
+from tests.console.conftest import PASSWORDS, Console, console_site, running_console
+from tests.rig import CHIEF_TOKEN, cli
 
 ATTACKER = "127.0.0.2"  # another client address on the loopback network
 
@@ -34,15 +34,8 @@ def guarded(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
     temp.mkdir()
     monkeypatch.setenv("TMPDIR", str(temp))
     site, url = console_site(tmp_path, mosquitto.url, console=getattr(request, "param", None))
-    sims = SimulatorThread(site)
-    gateway = GatewayProcess(site).start()
-    try:
-        subscriber.wait_event("device.online", count=2, timeout=20)
-        yield Console(url, site, sims, gateway, subscriber)
-    finally:
-        gateway.stop()
-        sims.stop()
-        print(gateway.output()[-3000:])
+    with running_console(site, url, subscriber) as running:
+        yield running
 
 
 def client(console: Console, address: str = "127.0.0.1") -> httpx.Client:
