@@ -106,6 +106,18 @@ def console(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
         yield running
 
 
+@pytest.fixture
+def guarded(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
+            monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """A console whose gateway keeps its temporary files in a folder of the test's."""
+    temp = tmp_path / "gateway-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    site, url = console_site(tmp_path, mosquitto.url, console=getattr(request, "param", None))
+    with running_console(site, url, subscriber) as running:
+        yield running
+
+
 def screenshot(page: Page, name: str) -> None:
     """Keep a picture of what the test saw (var/screenshots/, for the docs)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,7 @@ import socket
 from gateway.console.bodies import DEADLINE as BODY_DEADLINE
 from gateway.kernel.http import CONNECTIONS_PER_CLIENT
 from tests.console.conftest import Console
-from tests.console.test_outsiders import ATTACKER, guarded, signed_in
-
-__all__ = ["guarded"]  # the fixture, used by name
+from tests.console.test_outsiders import ATTACKER, signed_in
 
 HALF_REQUEST = b"GET /login HTTP/1.1\r\nHost: console\r\n"
 

@@ -19,23 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import Mosquitto, Subscriber
-from tests.console.conftest import PASSWORDS, Console, console_site, running_console
+from tests.console.conftest import PASSWORDS, Console
 from tests.rig import CHIEF_TOKEN, cli
 
 ATTACKER = "127.0.0.2"  # another client address on the loopback network
-
-
-@pytest.fixture
-def guarded(tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber,
-            monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Console]:
-    """A console whose gateway keeps its temporary files in a folder of the test's."""
-    temp = tmp_path / "gateway-tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))
-    site, url = console_site(tmp_path, mosquitto.url, console=getattr(request, "param", None))
-    with running_console(site, url, subscriber) as running:
-        yield running
 
 
 def client(console: Console, address: str = "127.0.0.1") -> httpx.Client:
