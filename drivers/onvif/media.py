@@ -76,13 +76,19 @@ class ChallengeAuth(httpx.Auth):
         offered = {header.strip().partition(" ")[0].lower()
                    for header in response.headers.get_list("www-authenticate")}
         if "digest" in offered:  # the stronger one when both are offered
-            self.scheme = "digest"
             # httpx's Digest flow starts by sending the request bare: it was, and this is the
             # challenge it got, so the answer goes out now (two round trips, not three)
             flow = self._digest.auth_flow(request)
             next(flow)
-            with contextlib.suppress(StopIteration):
+            try:
                 answered = flow.send(response)
+            except StopIteration:
+                return
+            except (ValueError, KeyError) as exc:  # httpx unpacks the challenge's fields bare
+                raise httpx.ProtocolError(f"malformed Digest challenge ({exc})",
+                                          request=request) from None
+            self.scheme = "digest"  # only once the camera's challenge could be answered
+            with contextlib.suppress(StopIteration):
                 while True:
                     answered = flow.send((yield answered))
         elif "basic" in offered:

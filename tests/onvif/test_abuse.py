@@ -4,6 +4,7 @@ goes on; a flood goes through the real flood budget (``FloodGuard``)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from zeep.wsdl.bindings.soap import SoapBinding
 
+from drivers.onvif.media import SnapshotClient, SnapshotFailed
 from gateway.config import Flood
 from gateway.event_bounds import VALUE, bound
 from gateway.flood import FloodGuard
@@ -216,3 +218,32 @@ def test_camera_answers_are_parsed_off_the_event_loop(monkeypatch: pytest.Monkey
         assert len(parsed_on) >= 8  # connect, device information, profiles ... and pulls
         assert loop_thread not in parsed_on
     run(scenario())
+
+
+@pytest.mark.parametrize("challenge", ['Digest foo', 'Digest realm="x, nonce='],
+                         ids=["fields-without-values", "unterminated"])
+def test_a_malformed_digest_challenge_is_a_failed_snapshot_not_a_crash(challenge: str) -> None:
+    """A snapshot URI whose 401 carries a Digest challenge that does not parse: the snapshot
+    fails with the reason (the driver then falls back to the stream), and the camera is not
+    said to use Digest, since it never authenticated with it."""
+    async def scenario() -> None:
+        async def camera(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " + challenge.encode()
+                         + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(camera, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = SnapshotClient("cam-1", "admin", timeout=2.0, max_bytes=1 << 20)
+        await client.credentials("secret")
+        try:
+            with pytest.raises(SnapshotFailed, match=r"(?i)digest"):
+                await client.fetch(f"http://127.0.0.1:{port}/snapshot.jpg")
+            assert client.scheme is None
+        finally:
+            server.close()
+            await client.close()
+
+    asyncio.run(scenario())
