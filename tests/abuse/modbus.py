@@ -60,7 +60,7 @@ def chatter(device: str) -> Abuse:
     return Abuse(start, observe, stop)
 
 
-def malformed_replies(device: str, known_defect: str = "") -> Abuse:
+def malformed_replies(device: str) -> Abuse:
     """Every read answered with a byte count one more than the bytes, which are all 1s: read
     blindly, every input active. The gateway must call the device offline, naming the reply,
     and take none of it for a state."""
@@ -81,7 +81,7 @@ def malformed_replies(device: str, known_defect: str = "") -> Abuse:
         rig.act(device, "reply-fault", kind="none")
         rig.wait(mark, "device.online", device, timeout=15)
 
-    return Abuse(start, observe, stop, known_defect=known_defect)
+    return Abuse(start, observe, stop)
 
 
 def slow_replies(device: str, prove: Any) -> Abuse:
