@@ -277,4 +277,12 @@ class Supervisor:
         driver = self._drivers.get(device_id)
         if driver is None:
             raise ActionError(f"no device {device_id!r}")
-        return await driver.execute(action, args)
+        try:
+            return await driver.execute(action, args)
+        except (ActionError, asyncio.CancelledError, TimeoutError):
+            raise
+        except Exception as exc:  # a driver's defect: every caller (linkage, sirens, commands)
+            log.exception("%s: action %s failed", device_id,  # sees a refusal it handles
+                          action, extra={"device": device_id})
+            raise ActionError(f"{device_id}: {action} failed: {type(exc).__name__}: "
+                              f"{exc}") from exc
