@@ -590,12 +590,14 @@ class HttpGateReceiver:
         time = observation.time
         if time is None:
             return now
+        zone = None
         if time.tzinfo is None:  # a bare wall-clock time: the controller's clock's zone
-            config = session.config
-            time = time.replace(tzinfo=ZoneInfo(config.timezone or self.config.device_timezone))
-        with contextlib.suppress(OverflowError):  # year 1 or 9999 in UTC: kept, the intake
-            time = time.astimezone(UTC)           # replaces such a time anyway
-        if not now - DEVICE_TIME_BEHIND <= time <= now + DEVICE_TIME_AHEAD:
+            zone = ZoneInfo(session.config.timezone or self.config.device_timezone)
+        with contextlib.suppress(OverflowError):  # year 1 or 9999 in UTC: kept as it came
+            time = (time.replace(tzinfo=zone) if zone else time).astimezone(UTC)
+            # (a bare one stays bare rather than take the zone's local mean time, +08:05:43,
+            # which no RFC 3339 offset can carry; the intake replaces such a time anyway)
+        if time.tzinfo is None or not now - DEVICE_TIME_BEHIND <= time <= now + DEVICE_TIME_AHEAD:
             self._warnings.warning(("clock", session.config.id), "%s: %s dates its event %s "
                                    "(is its clock set?)", self.device_id, session.config.id,
                                    time.isoformat())

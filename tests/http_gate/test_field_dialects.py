@@ -177,3 +177,17 @@ def test_the_device_serves_what_an_isapi_client_reads_when_it_connects() -> None
                 b'{"eventType": "heartBeat"}', "application/json")
             assert status == 200 and b"<requestURL>/isapi/events</requestURL>" in answer
     run(scenario())
+
+
+def test_a_bare_time_no_zone_can_place_stays_bare_for_the_intake_to_judge() -> None:
+    """0001-01-01T00:00:00 with no offset cannot be moved to UTC: it is passed on as it came,
+    never with the zone's local mean time (+08:05:43, an offset RFC 3339 cannot carry)."""
+    async def scenario() -> None:
+        async with rig(section(isapi_controller("decides", doors=SINGLE_DOOR),
+                               device_timezone="Asia/Shanghai")) as r:
+            await r.act("misbehave", device_time="0001-01-01T00:00:00")
+            await r.act("present-card", card="1044")
+            await until(lambda: len(r.sink.requests) == 1, "the read")
+            (request,) = r.sink.requests
+            assert request.time == datetime(1, 1, 1) and request.time.tzinfo is None
+    run(scenario())
