@@ -1,5 +1,6 @@
-"""Golden tests: notification messages as cameras send them (tests/onvif/captures/), through
-zeep's own PullMessages reply parsing, to what the driver publishes."""
+"""Golden tests: notification messages as cameras send them (tests/captures/onvif/, each
+file's provenance in tests/captures/SOURCES.md), through zeep's own PullMessages reply
+parsing, to what the driver publishes."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from zeep.loader import parse_xml
 
 from drivers.onvif.parsers import PARSERS, Notification, notification_of, parse, topic_path
 
-CAPTURES = Path(__file__).parent / "captures"
+CAPTURES = Path(__file__).parents[1] / "captures" / "onvif"
 ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?><env:Envelope '
     'xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
