@@ -15,6 +15,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 EVENT_TYPES = ("json", "xml", "text/plain")
+# Bytes read before the parser starts, to find the first delimiter (after any preamble).
+PEEK = 4096
 
 
 class BodyError(Exception):
@@ -30,6 +32,32 @@ class Part:
     name: str
     data: bytearray = field(default_factory=bytearray)
     keep: bool = True
+
+
+async def _peek(chunks: AsyncIterator[bytes], size: int) -> bytes:
+    head = bytearray()
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= size:
+            break
+    return bytes(head)
+
+
+async def _rejoined(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for chunk in rest:
+        yield chunk
+
+
+def boundary_as_sent(boundary: bytes, head: bytes) -> bytes:
+    """The boundary as the body spells it. Some terminals name it in another case in their
+    Content-Type (``boundary=mime_boundary``) than they delimit their parts with
+    (``--MIME_boundary``); RFC 2046 makes it case-sensitive, so a strict parser finds no part."""
+    if b"--" + boundary in head:
+        return boundary
+    at = head.lower().find(b"--" + boundary.lower())
+    return head[at + 2:at + 2 + len(boundary)] if at >= 0 else boundary
 
 
 async def read_all(chunks: AsyncIterator[bytes], limit: int) -> bytes:
@@ -91,6 +119,9 @@ async def event_parts(content_type: str, chunks: AsyncIterator[bytes], max_body:
             raise BodyError(413, f"event data over {max_body} bytes")
         part.data += data[start:end]
 
+    stream = aiter(chunks)
+    head = await _peek(stream, len(boundary) + PEEK)
+    boundary = boundary_as_sent(boundary, head)
     parser = MultipartParser(boundary, {
         "on_part_begin": on_part_begin, "on_header_field": on_header_field,
         "on_header_value": on_header_value, "on_header_end": on_header_end,
@@ -98,7 +129,7 @@ async def event_parts(content_type: str, chunks: AsyncIterator[bytes], max_body:
     })
     total = 0
     try:
-        async for chunk in chunks:
+        async for chunk in _rejoined(head, stream):
             total += len(chunk)
             if total > max_request:
                 raise BodyError(413, f"request over {max_request} bytes")
