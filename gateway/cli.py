@@ -475,7 +475,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     os.umask(0o077)
-    return run_demo(Path(args.config), args.broker, args.port, args.control, args.console_port)
+    return run_demo(Path(args.config), args.broker, args.port, args.control, args.console_port,
+                    args.dialect)
 
 
 def _add_remote(p: argparse.ArgumentParser) -> None:
@@ -653,6 +654,9 @@ def parser() -> argparse.ArgumentParser:
                    help="address of the simulators' control API")
     p.add_argument("--console-port", type=int, help="port of the guard-room console (default: "
                    "the site file's)")
+    p.add_argument("--dialect", action="append", default=[], metavar="ID=NAME",
+                   help="a simulated camera, gate controller or reader speaks another vendor's "
+                        "dialect (campus-sim dialects lists them); repeatable")
     p.set_defaults(func=cmd_demo)
     return root
 

@@ -213,8 +213,22 @@ async def _wait_for_simulators(sim: subprocess.Popen[bytes], control: str) -> No
     raise DemoError(f"the simulators' control API at {control} did not answer")
 
 
+def with_dialects(site: Any, chosen: list[str]) -> Any:
+    """The site with ``--dialect`` choices written in, or a DemoError saying what the
+    simulators would refuse (an unknown id or dialect, one the stanza cannot take)."""
+    from simulators.cli import parse_dialects
+    from simulators.dialects import choose
+    from simulators.simulator import SimulatorError
+
+    try:
+        return choose(site, dict(parse_dialects(chosen)))
+    except SimulatorError as exc:
+        raise DemoError(str(exc)) from None
+
+
 def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
-             console_port: int | None = None) -> int:
+             console_port: int | None = None, dialects: list[str] | None = None) -> int:
+    """``dialects``: ``ID=NAME`` choices for the simulated devices (campus-sim dialects)."""
     # the embedded broker narrates every session state change; the gateway says what matters
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)
@@ -229,7 +243,9 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
         console = console.model_copy(update={
             "listen": console.listen.model_copy(update={"port": console_port})})
     site = site.model_copy(update={"console": console})
+    chosen = list(dialects or [])
     try:  # before anything is written: a demo already running keeps its token and secrets
+        with_dialects(site, chosen)
         refuse_taken_ports(demo_listeners(site, port if broker_url is None else None, control))
     except DemoError as exc:
         print(f"campus-gateway demo: {exc}", file=sys.stderr)
@@ -255,7 +271,7 @@ def run_demo(config_path: Path, broker_url: str | None, port: int, control: str,
         broker = await _start_broker(port) if broker_url is None else None
         sim = subprocess.Popen(
             [sys.executable, "-m", "simulators", "serve", "-c", str(config_path),
-             "--control", control],
+             "--control", control, *(f"--dialect={pair}" for pair in chosen)],
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:

@@ -3,6 +3,8 @@
     campus-sim serve -c config/demo-campus.yaml [--control 127.0.0.1:8787]
     campus-sim act gate-house-io press point=btn-1 [--control URL]
     campus-sim scenario config/scenarios/demo-panic.yaml [--control URL] [--speed 2]
+    campus-sim serve -c SITE.yaml --dialect gate-cam=basic-snapshot   # a vendor's dialect
+    campus-sim dialects [--markdown]                                  # the dialects there are
 
 Exit codes: 0 done, 1 the simulators or the control API refused or failed, 2 bad input
 (an invalid site or scenario file, a malformed argument).
@@ -27,7 +29,7 @@ from simulators.control_client import (
     ControlError,
 )
 from simulators.scenario import Commander, Scenario, ScenarioError, load_scenario, play
-from simulators.simulator import SimulatorError
+from simulators.simulator import InvalidArguments, SimulatorError
 
 if TYPE_CHECKING:
     from simulators.campus import SimulatedCampus
@@ -59,7 +61,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="where the HTTP control API listens (default %(default)s)",
     )
+    serve.add_argument(
+        "--dialect", action="append", default=[], metavar="ID=NAME",
+        help="the camera, gate controller or reader ID speaks dialect NAME (campus-sim "
+             "dialects lists them); repeatable")
     serve.set_defaults(run=_serve)
+
+    dialects = commands.add_parser("dialects", help="list the device dialects simulated")
+    dialects.add_argument("--markdown", action="store_true",
+                          help="the interop matrix as Markdown (docs/interop.md)")
+    dialects.set_defaults(run=_dialects)
 
     act = commands.add_parser("act", help="make a simulated device do something")
     act.add_argument("device")
@@ -89,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Site loading, Modbus and the web stack are imported only here: `act` starts quickly.
     from gateway.config import ConfigError, load_site
     from simulators.campus import SimulatedCampus
+    from simulators.dialects import choose
 
     try:
         host, port = _host_port(args.control)
@@ -103,10 +115,35 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     try:
+        site = choose(site, dict(parse_dialects(args.dialect)))
         asyncio.run(_serve_until_signal(SimulatedCampus(site), host, port))
     except SimulatorError as exc:
         print(f"campus-sim: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return 0
+
+
+def parse_dialects(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """``ID=NAME`` pairs of ``--dialect``, or InvalidArguments naming the malformed one."""
+    chosen = []
+    for pair in pairs:
+        device_id, sep, name = pair.partition("=")
+        if not sep or not device_id or not name:
+            raise InvalidArguments(f"--dialect: expected ID=NAME, got {pair!r}")
+        chosen.append((device_id, name))
+    return chosen
+
+
+def _dialects(args: argparse.Namespace) -> int:
+    from simulators.dialects import families, matrix
+
+    if args.markdown:
+        print(matrix())
+        return 0
+    for family, dialects in families().items():
+        for name, dialect in dialects.items():
+            degraded = f" (degraded: {', '.join(dialect.degraded)})" if dialect.degraded else ""
+            print(f"{family:<10} {name:<26} {dialect.device}{degraded}")
     return 0
 
 

@@ -19,7 +19,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
-from gateway.kernel.fields import Identifier, Seconds, Secret, Strict, TimeZone
+from gateway.kernel.fields import (
+    Identifier,
+    Seconds,
+    Secret,
+    SimulatorBlock,
+    Strict,
+    TimeZone,
+)
 from gateway.kernel.http import CONNECTIONS_PER_CLIENT, REQUEST_DEADLINE
 
 Dialect = Literal["isapi", "webhook"]
@@ -147,6 +154,7 @@ class Controller(Strict):
     timezone: TimeZone | None = Field(
         default=None, description="isapi: the zone of the device's clock, for a dateTime "
                                   "without an offset (default: the receiver's device_timezone)")
+    simulator: SimulatorBlock = None
 
     @model_validator(mode="after")
     def _check(self) -> Controller:

@@ -48,6 +48,9 @@ def _known_zone(value: str) -> str:
 
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+SimulatorBlock = Annotated[dict[str, Any] | None, Field(
+    default=None, description="the device simulator's options (a dialect: simulators/"
+                              "dialects.py); the gateway ignores it")]
 
 
 class Strict(BaseModel):

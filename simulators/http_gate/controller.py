@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeXml
@@ -60,7 +60,9 @@ from drivers.http_gate.signing import (
     signed_headers,
 )
 from drivers.http_gate.webhook import MODE_PATH, OPEN_PATH, PUSH_PATH, STATE_PATH
-from simulators.simulator import InvalidArguments, StartError
+from simulators.dialects import settings_of
+from simulators.http_gate.dialects import ControllerOptions, Firmware, PushFormat
+from simulators.simulator import InvalidArguments, StartError, parse_arguments
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,6 @@ UNLOCK_SECONDS = 3.0
 DOOR_STATUS = {"normal": 4, "free": 2, "locked": 3}  # AcsWorkStatus doorStatus
 ISAPI_COMMANDS = {"open": None, "close": "normal", "resume": "normal", "alwaysOpen": "free",
                   "alwaysClose": "locked"}
-PushFormat = Literal["json", "xml"]
-# controller: pushes as the simulator always did; face_terminal: as face terminals do (below)
-Firmware = Literal["controller", "face_terminal"]
 # the namespace cameras and face terminals put on their XML (the controllers: isapi.XML_NS)
 HIKVISION_NS = "http://www.hikvision.com/ver20/XMLSchema"
 
@@ -148,10 +147,13 @@ class SimulatedController:
         self.doors = {n: SimDoor(n) for n in sorted({d.door for d in config.doors})}
         self.cards: set[str] = set()
         self.online = True
-        self.push_format: PushFormat = "json"
-        self.picture = False
-        self.single_door = False  # no doorNo in events, as single-door terminals push them
-        self.firmware: Firmware = "controller"
+        options = parse_arguments(ControllerOptions, f"controller {config.id}: simulator",
+                                  settings_of("http_gate", config.model_dump(), config.simulator,
+                                              f"controller {config.id}"))
+        self.push_format: PushFormat = options.format
+        self.picture = options.pictures
+        self.single_door = options.single_door  # no doorNo, as single-door terminals push
+        self.firmware: Firmware = options.firmware
         self.sign_wrong_next = False
         self.repeats = 0
         self.device_time: str | None = None

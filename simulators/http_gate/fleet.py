@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.http_gate.models import HttpGateReceiverConfig
 from simulators.http_gate.controller import SimulatedController
+from simulators.http_gate.dialects import ControllerOptions
 from simulators.simulator import UnknownAction, UnknownPoint, parse_arguments
 
 ACTIONS = ("present-card", "open-door", "close-door", "force-door", "hold-door",
@@ -66,15 +67,8 @@ class MisbehaveArgs(_Args):
                                     "its real clock")
 
 
-class FormatArgs(_Args):
-    format: Literal["json", "xml"] = "json"
-    pictures: bool = Field(default=False, description="attach a Picture part (96 KiB) to events")
-    single_door: bool = Field(default=False, description="push no doorNo, as single-door "
-                                                         "terminals do")
-    firmware: Literal["controller", "face_terminal"] = Field(
-        default="controller", description="face_terminal: push as face terminals do (no "
-        "macAddress, channelID, doorNo, cardNo; employeeNoString; part AccessControllerEvent; "
-        "XML in the hikvision.com namespace)")
+class FormatArgs(ControllerOptions, _Args):
+    """``push-format``: the controller's simulator options, changed while it runs."""
 
 
 _ARGS: dict[str, type[_Args]] = {

@@ -8,11 +8,13 @@ same site file. Keys only the simulator reads are ``scene`` and the ``simulator:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.kernel.fields import Identifier, Secret
+from simulators.dialects import settings_of
 
 SceneKind = Literal["gate", "stairwell", "field"]
 DEVICE_SERVICE_PATH = "/onvif/device_service"
@@ -108,9 +110,14 @@ class OnvifCameraConfig(BaseModel):
 
     @classmethod
     def read(cls, section: Any) -> OnvifCameraConfig:
-        """A stanza given as a mapping, or as the driver's own config model once there is one."""
+        """A stanza given as a mapping or as the driver's config model; a ``dialect`` in its
+        ``simulator:`` block is replaced by that dialect's options (simulators/dialects.py)."""
         if isinstance(section, OnvifCameraConfig):
             return section
         if isinstance(section, BaseModel):
-            return cls.model_validate(section.model_dump(mode="python", exclude_none=True))
-        return cls.model_validate(section)
+            section = section.model_dump(mode="python", exclude_none=True)
+        stanza = dict(section)
+        if isinstance(stanza.get("simulator"), Mapping):
+            stanza["simulator"] = settings_of("onvif", stanza, stanza["simulator"],
+                                              f"camera {stanza.get('id')}")
+        return cls.model_validate(stanza)

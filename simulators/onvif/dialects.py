@@ -1,4 +1,5 @@
-"""How cameras of other vendors bend ONVIF, spoken on demand (the stanza's ``simulator:`` block).
+"""How cameras of other vendors bend ONVIF, spoken on demand (the stanza's ``simulator:`` block:
+a named dialect from ``DIALECTS``, or these options one by one).
 
 * ``presets_undeclared``: the GetPresets answer uses the ``tptz:`` and ``tt:`` prefixes without
   declaring them, against Namespaces in XML 1.0 section 5 (a prefix must be declared), as a
@@ -23,7 +24,40 @@ import binascii
 import hmac
 import re
 
+from simulators.dialects import Dialect
+
 UNDECLARED_PRESET_PREFIXES = ("tptz", "tt")
+
+_CORE = "ONVIF Core Specification 2.x"
+DIALECTS = (
+    Dialect("onvif", "strict", "ONVIF Profile S/T camera that follows the specifications",
+            f"{_CORE}; Profile S and Profile T specifications; WS-BaseNotification 1.3"),
+    Dialect("onvif", "sloppy-prefixes",
+            "PTZ camera whose GetPresets answer uses tptz:/tt: prefixes it never declares",
+            "Namespaces in XML 1.0 section 5 (a prefix must be declared); seen on a site's "
+            "camera as `GetPresets: ValueError: Invalid tag name 'tptz:Preset'`",
+            settings={"presets_undeclared": True},
+            works="events, snapshots, stream", degraded=("ptz",)),
+    Dialect("onvif", "basic-snapshot",
+            "camera whose snapshot CGI challenges with HTTP Basic only",
+            "RFC 7617; Bosch cameras with Basic enabled (github.com/jimm98y/SharpOnvif issue "
+            "16); cameras that refuse mixed credentials (github.com/openvideolibs/"
+            "python-onvif-zeep-async pull 88)",
+            settings={"snapshot_auth": "basic"}, status={"snapshot_auth": "basic"}),
+    Dialect("onvif", "clock-needs-auth",
+            "camera that refuses GetSystemDateAndTime without credentials",
+            f"{_CORE} puts it in access class PRE_AUTH; Vivotek, Panasonic and Digital "
+            "Barriers cameras refuse it (github.com/agsh/onvif issue 301; github.com/lumeohq/"
+            "onvif-rs pull 65)",
+            settings={"clock_needs_auth": True}),
+    Dialect("onvif", "no-events",
+            "camera (or encoder) with no events service",
+            f"{_CORE}, GetServices (a device lists the services it has); the events service "
+            "is optional outside Profile S/T",
+            settings={"events_service": False},
+            works="snapshots, stream, PTZ; the gateway's own analytics if configured",
+            degraded=("events",)),
+)
 
 
 def undeclared(body: bytes, prefixes: tuple[str, ...]) -> bytes:
