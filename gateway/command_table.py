@@ -35,7 +35,8 @@ class CommandSpec:
 DEVICE_ACTION_ROLES: dict[str, str] = {
     "output": "guard", "open": "guard", "snapshot": "guard", "clip": "guard",
     "ptz_preset": "guard", "status": "guard", "reconnect": "guard", "duty-check": "guard",
-    "gate_mode": "supervisor", "install_key": "supervisor", "clock-sync": "supervisor",
+    "gate_mode": "supervisor", "install_key": "supervisor", "rotate_key": "supervisor",
+    "clock-sync": "supervisor",
     "reset": "supervisor",
 }
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from osdp import Command, LogLevel, StatusReportType
@@ -28,6 +29,7 @@ from osdp import Event as OsdpEvent
 
 from drivers.osdp import feedback
 from drivers.osdp.cards import CardError, decode
+from drivers.osdp.keys import KeyFileError, next_key_path, read_next_key, replace_key_file
 from drivers.osdp.link import BusLink, open_link
 from drivers.osdp.models import GateMode, OsdpBusConfig, Signal, parse_key
 from drivers.osdp.panel import Member, Panel, set_library_log_level
@@ -55,7 +57,7 @@ from gateway.kernel.ports import ActionError, DeviceSink, DeviceUnavailable
 log = logging.getLogger(__name__)
 
 MODES: tuple[GateMode, ...] = ("normal", "locked", "free")
-ACTIONS = ("open", "gate_mode", "install_key", "reconnect")
+ACTIONS = ("open", "gate_mode", "install_key", "rotate_key", "reconnect")
 WATCH = 0.2  # how often the link's health is looked at
 COMMAND_TIMEOUT = 3.0
 # A malformed reply (line noise) makes libosdp drop a reader that answers; the driver takes it
@@ -117,8 +119,8 @@ class OsdpBusDriver:
                     session.retry.cancel()
                 if session.settle is not None:
                     session.settle.cancel()
-                if session.installing is not None and not session.installing.done():
-                    session.installing.set_result(False)
+                if session.keying is not None and not session.keying.done():
+                    session.keying.set_result(False)
             await asyncio.to_thread(panel.stop)
             link.close()
             timing = panel.timing
@@ -144,11 +146,12 @@ class OsdpBusDriver:
             session.work = asyncio.Queue()
             reader = session.config
             try:
-                key = parse_key(reader.key.read())
+                key = session.pinned or parse_key(reader.key.read())
             except (ConfigError, ValueError) as exc:
                 self._tell(session, False, f"no usable key: {exc}")
                 session.index = None
                 continue
+            session.key = key
             session.index = len(members)
             self._by_index[session.index] = session
             members.append(Member(reader.address, key, reader.id))
@@ -178,8 +181,8 @@ class OsdpBusDriver:
         session.offline_since = None
         session.online = True
         session.failures = 0
-        if session.installing is not None and not session.installing.done():
-            session.installing.set_result(True)
+        if session.keying is not None and not session.keying.done():
+            session.keying.set_result(True)
         log.info("%s: reader %s (address %d) online with secure channel", self.device_id,
                  session.id, session.config.address)
         self._tell_online(session)
@@ -211,7 +214,7 @@ class OsdpBusDriver:
         session.online = False
         shown_online = session.told is not None and session.told[0]
         noisy = False  # already reported offline for malformed replies
-        if kind == MALFORMED and session.installing is None:
+        if kind == MALFORMED and session.keying is None:
             assert self._loop is not None
             count = session.spoiled_reply(self._loop.time(), SPOILED_WINDOW)
             noisy = session.told is not None and session.told[1].startswith("malformed")
@@ -231,9 +234,9 @@ class OsdpBusDriver:
         session.entry.cancel()
         session.entry.credential = None
         session.entry.digits = ""
-        if session.installing is not None:
-            if not session.installing.done():
-                session.installing.set_exception(ActionError(reason))
+        if session.keying is not None:
+            if not session.keying.done():
+                session.keying.set_exception(ActionError(reason))
             return  # install_key is trying: it decides what comes next
         if noisy:  # the noise goes on: counted and summarised, not reported again
             self._warnings.warning(("malformed", session.id), "%s: reader %s (address %d): "
@@ -544,6 +547,8 @@ class OsdpBusDriver:
             return await self._gate_mode(gate, mode)
         if action == "install_key":
             return await self._install_key(self._reader_arg(args))
+        if action == "rotate_key":
+            return await self._rotate_key(self._reader_arg(args))
         if action == "reconnect":
             session = self._reader_arg(args)
             if self._panel is None or session.index is None:
@@ -629,13 +634,13 @@ class OsdpBusDriver:
         if session.online:
             raise ActionError(f"{self.device_id}: reader {session.id} is already online with "
                               "its key")
-        if session.installing is not None:
+        if session.keying is not None:
             raise ActionError(f"{self.device_id}: install_key for {session.id} is under way")
         assert self._loop is not None
         if session.retry is not None:
             session.retry.cancel()
             session.retry = None
-        session.installing = self._loop.create_future()
+        session.keying = self._loop.create_future()
         log.warning("%s: install_key: reader %s: the secure channel may use the default key "
                     "for up to %.0f s to install its key", self.device_id, session.id,
                     self.config.install_window)
@@ -644,7 +649,7 @@ class OsdpBusDriver:
             await panel.set_enforce(index, False)
             await panel.retry(index)
             try:
-                await asyncio.wait_for(asyncio.shield(session.installing),
+                await asyncio.wait_for(asyncio.shield(session.keying),
                                        self.config.install_window)
             except TimeoutError:
                 error = (f"reader {session.id} did not take its key within "
@@ -654,7 +659,7 @@ class OsdpBusDriver:
         finally:
             with contextlib.suppress(Exception):
                 await panel.set_enforce(index, True)
-            session.installing = None
+            session.keying = None
         installed = not error and session.online
         if installed:
             log.warning("%s: install_key: reader %s has its key; secure channel enforced",
@@ -668,3 +673,124 @@ class OsdpBusDriver:
             session.failures = 1
         return {"reader": session.id, "installed": installed, "error": error}
 
+
+    async def _rotate_key(self, session: ReaderSession) -> dict[str, Any]:
+        """Give a reader in a working secure channel the next key from beside its key file
+        (osdp_KEYSET inside that channel), and confirm it with a new secure session.
+
+        libosdp takes the new key once the reader acknowledges it and sets the secure channel
+        up again with it. If that session does not come, the key that works is found: the old
+        one (the reader refused the new key, or acknowledged it and kept the old), else the
+        new one (the reader took it and its acknowledgement was lost). The site file's key file
+        is replaced only once the new key is proven; the answer says which key is in use.
+        """
+        panel, index = self._panel, session.index
+        if panel is None or index is None or session.key is None:
+            raise ActionError(f"{self.device_id}: rotate_key: " + (
+                "the bus is not connected" if panel is None else
+                f"reader {session.id} has no usable key in the site file"))
+        if not session.online:
+            raise ActionError(f"{self.device_id}: rotate_key: reader {session.id} is offline; "
+                              "a key is changed only inside a working secure channel")
+        if session.keying is not None:
+            raise ActionError(f"{self.device_id}: a key change for {session.id} is under way")
+        secret = session.config.key
+        try:
+            source = next_key_path(secret, session.id)
+            new = await asyncio.to_thread(read_next_key, source)
+        except KeyFileError as exc:
+            raise ActionError(f"{self.device_id}: rotate_key: {exc}") from None
+        old = session.key
+        if new == old:
+            raise ActionError(f"{self.device_id}: rotate_key: the key in {source} is the key "
+                              f"reader {session.id} already uses")
+        log.warning("%s: rotate_key: reader %s: sending its new key from %s inside the secure "
+                    "channel", self.device_id, session.id, source)
+        refused = ""
+        outcome = self._await_key(session)
+        keyset = {"command": Command.Keyset, "type": 1, "data": new}
+        try:
+            acknowledged = await asyncio.wait_for(panel.command(index, keyset), COMMAND_TIMEOUT)
+        except TimeoutError:
+            acknowledged = False
+        if acknowledged:
+            panel.keyed(index, new)
+            if not await self._key_works(session, outcome):
+                refused = "it acknowledged the new key but no secure session came with it"
+        else:
+            # a NAK takes it offline in libosdp, which keeps the old key; so does no answer
+            refused = "it refused the new key (NAK) or did not answer"
+            outcome.cancel()
+        in_use: bytes | None = new
+        if refused:
+            in_use = await self._working_key(session, (old, new))
+            if in_use is None:  # back to the site file's key, tried again after key_retry
+                if panel.members[index].key == old:
+                    await panel.retry(index)
+                else:
+                    await panel.rekey(index, old)
+        return self._rotated(session, source, old, new, in_use, refused)
+
+    def _await_key(self, session: ReaderSession) -> asyncio.Future[bool]:
+        assert self._loop is not None
+        if session.retry is not None:
+            session.retry.cancel()
+            session.retry = None
+        session.keying = self._loop.create_future()
+        return session.keying
+
+    async def _key_works(self, session: ReaderSession, outcome: asyncio.Future[bool]) -> bool:
+        """Whether the reader comes online with a secure channel (``outcome``) in time."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), self.config.install_window)
+        except (TimeoutError, ActionError):
+            return False
+        finally:
+            session.keying = None
+
+    async def _working_key(self, session: ReaderSession,
+                           keys: tuple[bytes, bytes]) -> bytes | None:
+        """The first of ``keys`` the reader sets a secure channel up with, or None."""
+        panel, index = self._panel, session.index
+        assert panel is not None and index is not None
+        for key in keys:
+            outcome = self._await_key(session)
+            if session.online and panel.members[index].key == key:
+                outcome.set_result(True)  # it never went offline: the key it has works
+            elif panel.members[index].key == key:
+                await panel.retry(index)
+            else:
+                await panel.rekey(index, key)
+            if await self._key_works(session, outcome):
+                return key
+        return None
+
+    def _rotated(self, session: ReaderSession, source: Path, old: bytes, new: bytes,
+                 in_use: bytes | None, refused: str) -> dict[str, Any]:
+        """Keep the key that works (in the key file, or pinned while that cannot be written)
+        and say which it is."""
+        error = f"reader {session.id}: {refused}" if refused else ""
+        if in_use == new and refused:
+            error += (", yet it sets a secure channel up only with the new key (its "
+                      "acknowledgement was lost): rotated")
+        key = {old: "old", new: "new", None: "none"}[in_use]
+        secret_file = session.config.key.file
+        if in_use == new and secret_file is not None:
+            session.key = new
+            try:
+                replace_key_file(secret_file, new, source)
+                session.pinned = None
+            except KeyFileError as exc:
+                session.pinned = new  # the reader has it: a restart must not go back to the old
+                error = "; ".join(filter(None, (error, f"the reader has the new key but {exc}; "
+                                                f"the gateway uses it until it restarts: copy "
+                                                f"{source} over {secret_file}")))
+        elif in_use == old:
+            session.key = old
+            session.pinned = None
+        elif in_use is None:
+            error += ("; neither the old nor the new key sets up a secure channel now; the "
+                      "gateway keeps the old key")
+        log.warning("%s: rotate_key: reader %s: key in use: %s%s", self.device_id, session.id,
+                    key, f" ({error})" if error else "")
+        return {"reader": session.id, "rotated": in_use == new, "key": key, "error": error}

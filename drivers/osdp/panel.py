@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 import osdp_sys  # type: ignore[import-not-found]
@@ -85,16 +85,7 @@ class Panel:
         self.timing = Timing()
         self._listener = listener
         self._loop = loop
-        flags = LibFlag.EnforceSecure | LibFlag.EnableNotification
-        infos = [
-            {"name": m.name, "address": m.address, "flags": flags, "scbk": m.key,
-             "channel": link, "version": 0, "model": 0, "vendor_code": 0, "serial_number": 0,
-             "firmware_version": 0}
-            for m in members
-        ]
-        self._ctx: Ctx = osdp_sys.ControlPanel(infos)
-        self._ctx.set_event_callback(self._on_event)
-        self._ctx.set_command_completion_callback(self._on_completion)
+        self._ctx: Ctx = self._context(members)
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -103,6 +94,19 @@ class Panel:
         self._held = [False] * len(members)  # disabled by us, waiting for a retry
         self._submitted: set[asyncio.Future[bool]] = set()
         self._thread = threading.Thread(target=self._run, name=f"osdp-cp-{name}", daemon=True)
+
+    def _context(self, members: list[Member]) -> Ctx:
+        flags = LibFlag.EnforceSecure | LibFlag.EnableNotification
+        infos = [
+            {"name": m.name, "address": m.address, "flags": flags, "scbk": m.key,
+             "channel": self.link, "version": 0, "model": 0, "vendor_code": 0,
+             "serial_number": 0, "firmware_version": 0}
+            for m in members
+        ]
+        ctx = osdp_sys.ControlPanel(infos)
+        ctx.set_event_callback(self._on_event)
+        ctx.set_command_completion_callback(self._on_completion)
+        return ctx
 
     # --- the thread ---------------------------------------------------------------------------
 
@@ -121,12 +125,11 @@ class Panel:
                 self._resolve(pending.popleft(), False)
 
     def _run(self) -> None:
-        ctx = self._ctx
         while not self._stop.is_set():
             self._drain()
             started = time.perf_counter()
             try:
-                ctx.refresh()
+                self._ctx.refresh()  # read each time: ``rekey`` may have replaced it
             except Exception:  # a bug in a callback must not stop the bus
                 log.exception("%s: libosdp refresh failed", self.name)
             self.timing.add(time.perf_counter() - started)
@@ -208,6 +211,28 @@ class Panel:
                 ctx.set_flag(index, LibFlag.EnforceSecure)
             else:
                 ctx.clear_flag(index, LibFlag.EnforceSecure)
+
+        await self.call(work)
+
+    def keyed(self, index: int, key: bytes) -> None:
+        """Note the key libosdp now holds for a reader (it took it from an acknowledged
+        osdp_KEYSET), so that a later ``rekey`` sets every reader up with the key it has."""
+        self.members[index] = replace(self.members[index], key=key)
+
+    async def rekey(self, index: int, key: bytes) -> None:
+        """Set one reader up with another key. libosdp takes a reader's key only at setup or
+        from an acknowledged osdp_KEYSET (which needs a working secure channel), so the bus gets
+        a new libosdp context: every reader sets its secure channel up again (the others come
+        back online within a few polls; commands sent meanwhile are not acknowledged)."""
+        def work(ctx: Ctx) -> None:
+            self.members[index] = replace(self.members[index], key=key)
+            for pending in self._pending:
+                while pending:
+                    self._resolve(pending.popleft(), False)
+            self.link.tap.reset(self.members[index].address)
+            self._ctx = self._context(self.members)
+            self._was_online = [False] * len(self.members)
+            self._held = [False] * len(self.members)
 
         await self.call(work)
 

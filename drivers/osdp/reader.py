@@ -53,7 +53,11 @@ class ReaderSession:
     spoiled: deque[float] = field(default_factory=deque)  # when, of the recent malformed ones
     retry: asyncio.TimerHandle | None = None
     settle: asyncio.TimerHandle | None = None  # when a noisy reader may be told online again
-    installing: asyncio.Future[bool] | None = None
+    # install_key or rotate_key waits for the outcome of a key: True once online with a secure
+    # channel, the reason as an ActionError once libosdp takes it offline
+    keying: asyncio.Future[bool] | None = None
+    key: bytes | None = None  # the key the panel holds for it
+    pinned: bytes | None = None  # a key proven to work that the site file does not hold
     entry: KeyEntry = field(default_factory=KeyEntry)
     work: asyncio.Queue[CardRead | EntryEnd] = field(default_factory=asyncio.Queue)
     door_open: bool = False

@@ -20,6 +20,8 @@ a power cut, after which it starts afresh with an empty queue.
 Its key comes from the same secret as the gateway's. ``wrong-key`` gives it another key,
 ``install-mode`` makes it a factory-fresh reader that knows only the default key (SCBK-D) until
 a Control Panel sends it a key (osdp_KEYSET), and ``restore-key`` gives it back the site key.
+It takes a new key (osdp_KEYSET) inside a secure channel and keeps it; ``keyset`` makes it
+refuse the next ones, acknowledge and forget them, or take them with the acknowledgement lost.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_
 
 ACTIONS = ("present-card", "keypad", "tamper", "tamper-restore", "power-fault", "power-restore",
            "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow",
-           "bad-reply", "line-cut", "line-mend")
+           "bad-reply", "line-cut", "line-mend", "keyset")
 COLOR_NAMES = {0: "black", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
                7: "white"}
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
@@ -61,6 +63,10 @@ COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "
                  Command.Manufacturer: "manufacturer", Command.Status: "status"}
 TICK = 0.1
 KeyState = Literal["site", "wrong", "install_mode", "installed"]
+# How it answers osdp_KEYSET: takes the key (as the standard says), refuses it (NAK), acknowledges
+# it and keeps its old key (a reader that lost power before storing it), or takes it while its
+# acknowledgement is lost on the line.
+KeysetAnswer = Literal["accept", "refuse", "forget", "lost-ack"]
 
 
 class _Args(BaseModel):
@@ -81,6 +87,10 @@ class SlowArgs(_Args):
     seconds: float = Field(ge=0, le=10, description="how late it answers each poll (0: at once)")
 
 
+class KeysetArgs(_Args):
+    answer: KeysetAnswer = Field(description="how it answers the next osdp_KEYSET commands")
+
+
 class BadReplyArgs(_Args):
     kind: Literal["crc", "oversized"] = "crc"
     count: int = Field(default=1, ge=1, le=100, description="how many of its next replies")
@@ -88,7 +98,7 @@ class BadReplyArgs(_Args):
 
 _ARGS: dict[str, type[BaseModel]] = {"present-card": CardArgs, "keypad": KeypadArgs,
                                      "chatter": ChatterArgs, "slow": SlowArgs,
-                                     "bad-reply": BadReplyArgs}
+                                     "bad-reply": BadReplyArgs, "keyset": KeysetArgs}
 
 
 @dataclass
@@ -113,6 +123,8 @@ class SimulatedReader:
         self.line = line
         self.port = Port(line)
         self.key_state: KeyState = "site"
+        self.keyset: KeysetAnswer = "accept"
+        self._forgetting = False  # acknowledged a key it keeps only until the next tick
         self.inputs = bytearray(self._input_count())
         self.tamper = False
         self.power_fault = False
@@ -196,6 +208,10 @@ class SimulatedReader:
             return
         self.port.send_due()
         self._pd.refresh()
+        if self._forgetting:  # the acknowledgement went out; the key was never stored
+            self._forgetting = False
+            self.setup()
+            return
         active = bool(self._pd.is_sc_active())
         if active and not self._sc_was_active:
             self._report_status()  # a CP that just (re)connected learns the present state
@@ -235,13 +251,22 @@ class SimulatedReader:
             elif kind == Command.Output:
                 status = self._output(command, now)
             elif kind == Command.Keyset:
-                data = command.get("data")
-                if isinstance(data, bytes) and len(data) == 16:
-                    self._key = data
-                    self.key_state = "installed"
-                else:
-                    status = -1
+                status = self._take_key(command.get("data"))
         return (status, None)  # a fresh tuple each call: libosdp's binding keeps its reference
+
+    def _take_key(self, data: object) -> int:
+        """osdp_KEYSET: libosdp's PD uses the new key from its next secure session once this
+        answers 0 (ACK); the reader keeps it across power cycles (``setup``)."""
+        if not isinstance(data, bytes) or len(data) != 16 or self.keyset == "refuse":
+            return -1  # libosdp answers NAK (SC conditions not met) and keeps the old key
+        if self.keyset == "forget":
+            self._forgetting = True
+            return 0
+        if self.keyset == "lost-ack":
+            self.port.spoil.append("crc")
+        self._key = data
+        self.key_state = "installed"
+        return 0
 
     def _led(self, command: dict[str, Any], now: float) -> None:
         """osdp_LED: each half of one record acts by its own control code (0: leave it).
@@ -301,6 +326,8 @@ class SimulatedReader:
         elif isinstance(parsed, BadReplyArgs):
             kind, count = parsed.kind, parsed.count
             await self.line.call(lambda: self.port.spoil.extend([kind] * count))
+        elif isinstance(parsed, KeysetArgs):
+            self.keyset = parsed.answer
         elif isinstance(parsed, SlowArgs):
             await self.line.call(lambda: setattr(self.port, "delay", parsed.seconds))
         elif action in ("tamper", "tamper-restore"):
@@ -418,7 +445,8 @@ class SimulatedReader:
         return {
             "id": self.device_id, "driver": self.driver, "address": self.address,
             "online": self.online, "powered": self.port.powered, "cp_link": linked,
-            "secure_channel": sc, "key": self.key_state, "gate": self.config.gate,
+            "secure_channel": sc, "key": self.key_state, "keyset": self.keyset,
+            "gate": self.config.gate,
             "direction": self.config.direction, "led": self.led(), "buzzer": buzzer,
             "outputs": outputs,
             "relay": None if relay is None else {"output": relay.output,
