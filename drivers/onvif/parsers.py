@@ -125,7 +125,9 @@ register("VideoSource/MotionAlarm", "RuleEngine/MotionRegionDetector/Motion")(
     _state_parser("motion", "State"))
 register("RuleEngine/CellMotionDetector/Motion")(_state_parser("motion", "IsMotion"))
 register(*_per_service("VideoSource/GlobalSceneChange"))(_state_parser("tamper", "State"))
-register("RuleEngine/TamperDetector/Tamper")(_state_parser("tamper", "IsTamper"))
+# TP-Link Tapo cameras put their tamper rule under the cell motion detector's topic
+register("RuleEngine/TamperDetector/Tamper", "RuleEngine/CellMotionDetector/Tamper")(
+    _state_parser("tamper", "IsTamper"))
 register("RuleEngine/FieldDetector/ObjectsInside")(_state_parser("field", "IsInside"))
 register("Device/Trigger/DigitalInput")(_state_parser("digital_input", "LogicalState",
                                                       "State"))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simulators.onvif.events import RAW_LIMIT, RawMessage, RawMessageError
 from simulators.simulator import SimulatorError
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 ACTIONS = ("people", "walk", "cross", "crowd", "clear", "cover", "blind", "defocus", "uncover",
            "goto-preset", "motion", "stuck-motion", "input", "reboot", "offline", "online",
-           "clock", "password", "unknown-event", "discovery")
+           "clock", "password", "unknown-event", "discovery", "notify-raw")
 # What may be done while the camera reboots: the world goes on, the camera is not there.
 TOPIC_PATH = r"^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$"
 WHILE_DOWN = frozenset({"people", "walk", "cross", "crowd", "clear", "cover", "blind",
@@ -108,6 +109,12 @@ class VendorArgs(_Args):
     topic: str | None = Field(default=None, pattern=TOPIC_PATH,
                               description="a tnssim: topic path; default Diagnostics/FanFailure")
     on: bool = True
+
+
+class RawArgs(_Args):
+    xml: str = Field(min_length=1, max_length=RAW_LIMIT, description="one wsnt:Notification"
+                     "Message as a camera wrote it (a capture), sent in the next PullMessages "
+                     "answers as it is")
 
 
 def busy(device_id: str, why: str) -> SimulatorError:
@@ -204,6 +211,12 @@ def handlers(camera: SimulatedCamera) -> dict[str, tuple[type[_Args], Run]]:
     async def discovery(args: SwitchArgs) -> None:
         await camera.set_discovery(args.on)
 
+    async def notify_raw(args: RawArgs) -> None:
+        try:
+            camera.events.emit_raw(RawMessage.parse(args.xml))
+        except RawMessageError as exc:
+            raise SimulatorError(f"{camera.device_id} notify-raw: {exc}") from None
+
     table: dict[str, tuple[type[_Args], Run]] = {
         "people": (PeopleArgs, people),
         "walk": (WalkArgs, walk),
@@ -225,6 +238,7 @@ def handlers(camera: SimulatedCamera) -> dict[str, tuple[type[_Args], Run]]:
         "password": (PasswordArgs, password),
         "unknown-event": (VendorArgs, unknown_event),
         "discovery": (SwitchArgs, discovery),
+        "notify-raw": (RawArgs, notify_raw),
     }
     assert tuple(table) == ACTIONS
     return table

@@ -11,6 +11,7 @@ it does on a real camera), on Unsubscribe, and when the camera reboots.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import secrets
@@ -65,6 +66,61 @@ class EventMessage:
                 "data": dict(self.data)}
 
 
+# A raw message (``notify-raw``): bounded, parsed without entities, DTDs or network, and given
+# the prefixes a PullMessages answer declares when it declares none of its own (the capture
+# files keep them out: they are message fragments as they appear inside such an answer).
+RAW_LIMIT = 64 * 1024
+RAW_PREFIXES = {"wsnt": "http://docs.oasis-open.org/wsn/b-2", "tt": NS["tt"],
+                "tns1": NS["tns1"], "tnsaxis": "http://www.axis.com/2009/event/topics",
+                "wsa5": "http://www.w3.org/2005/08/addressing"}
+_RAW_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False, remove_comments=True)
+
+
+class RawMessageError(ValueError):
+    """A raw notification that cannot be sent; the message says why."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A ``wsnt:NotificationMessage`` exactly as a camera wrote it (a capture), sent to every
+    live subscription whatever its topic filter, and never a property state to resend."""
+
+    element: etree._Element
+
+    @classmethod
+    def parse(cls, text: str) -> RawMessage:
+        raw = text.strip().encode()
+        if len(raw) > RAW_LIMIT:
+            raise RawMessageError(f"{len(raw)} bytes, at most {RAW_LIMIT}")
+        if raw.startswith(b"<?xml"):
+            raw = raw[raw.index(b"?>") + 2:].lstrip()
+        declared = " ".join(f'xmlns:{p}="{u}"' for p, u in RAW_PREFIXES.items())
+        try:
+            wrapper = etree.fromstring(f"<raw {declared}>".encode() + raw + b"</raw>",
+                                       _RAW_PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise RawMessageError(f"not well-formed XML: {exc}") from None
+        children = [c for c in wrapper if isinstance(c.tag, str)]
+        if len(children) != 1 or etree.QName(children[0]).localname != "NotificationMessage":
+            raise RawMessageError("not one wsnt:NotificationMessage element")
+        element = children[0]
+        # declared on the message itself, every prefix in scope: the topic's text names one,
+        # and no serialiser keeps a declaration that only text uses
+        message = etree.Element(element.tag, attrib=dict(element.attrib), nsmap=element.nsmap)
+        message.text = element.text
+        message.extend(list(element))
+        return cls(message)
+
+    def to_xml(self, parent: etree._Element, subscription_address: str | None) -> None:
+        parent.append(copy.deepcopy(self.element))
+
+    def view(self) -> dict[str, object]:
+        topic = next((c.text for c in self.element.iter()
+                      if isinstance(c.tag, str) and etree.QName(c).localname == "Topic"), "")
+        return {"topic": (topic or "").strip(), "raw": True}
+
+
 class TopicFilter:
     """A ConcreteSet topic expression: ``|``-separated topics, ``//.`` for a whole subtree."""
 
@@ -114,14 +170,16 @@ class PullPointSubscription:
     created: datetime
     termination: datetime
     filter: TopicFilter
-    queue: deque[EventMessage] = field(default_factory=lambda: deque(maxlen=QUEUE_LIMIT))
+    queue: deque[EventMessage | RawMessage] = field(
+        default_factory=lambda: deque(maxlen=QUEUE_LIMIT))
     delivered: int = 0
     pulls: int = 0
     closed: bool = False
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, message: EventMessage) -> None:
-        if self.closed or not self.filter.matches(message.topic):
+    def offer(self, message: EventMessage | RawMessage) -> None:
+        if self.closed or (isinstance(message, EventMessage)
+                           and not self.filter.matches(message.topic)):
             return
         self.queue.append(message)
         self._arrived.set()
@@ -131,7 +189,7 @@ class PullPointSubscription:
         self._arrived.set()
 
     async def pull(self, clock: CameraClock, timeout: timedelta,
-                   limit: int) -> list[EventMessage]:
+                   limit: int) -> list[EventMessage | RawMessage]:
         """Up to ``limit`` messages, waiting up to ``timeout`` (and no longer than the
         subscription lives) for the first one."""
         self.pulls += 1
@@ -166,7 +224,7 @@ class EventProducer:
         self.subscription_base = subscription_base
         self._states: dict[tuple[str, tuple[tuple[str, str], ...]], EventMessage] = {}
         self.subscriptions: dict[str, PullPointSubscription] = {}
-        self.recent: deque[EventMessage] = deque(maxlen=50)
+        self.recent: deque[EventMessage | RawMessage] = deque(maxlen=50)
         self._ids = itertools.count(1)
 
     # --- producing ---------------------------------------------------------------------------
@@ -191,6 +249,12 @@ class EventProducer:
         for subscription in self.live():
             subscription.offer(message)
         return message
+
+    def emit_raw(self, message: RawMessage) -> None:
+        """Send a captured message as it is, to every live subscription."""
+        self.recent.append(message)
+        for subscription in self.live():
+            subscription.offer(message)
 
     def state(self, topic: Topic, source: Iterable[tuple[str, str]]) -> EventMessage | None:
         return self._states.get((topic.path, tuple(source)))

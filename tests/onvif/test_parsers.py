@@ -65,6 +65,7 @@ GOLDEN = [
     ("axis-motion-alarm", "motion", True, "0", "Changed"),
     ("hikvision-tamper", "tamper", True, "VideoSourceToken/MyTamperDetectorRule", "Changed"),
     ("scene-change", "tamper", True, "VideoSource_1", "Changed"),
+    ("tapo-tamper", "tamper", True, "vsconf/MyTamperDetectorRule", "Changed"),
     ("hikvision-field", "field", True, "VideoSourceToken/MyFieldDetector1", "Changed"),
     ("hikvision-line", "line_crossed", None, "VideoSourceToken/MyLineDetector1", None),
     ("dahua-digital-input", "digital_input", False, "1", "Initialized"),
