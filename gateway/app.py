@@ -291,6 +291,8 @@ class Gateway:
     async def _stats(self, _pulse: Pulse) -> None:
         while True:
             await asyncio.sleep(self.site.gateway.stats_interval)
+            if self.link.connected:
+                self.link.reannounce()
             self.link.publish(self.topics.stats, json.dumps(self.stats()).encode(), qos=0,
                               retain=False, content_type="application/json",
                               expiry=int(self.site.gateway.stats_interval * 2))

@@ -94,6 +94,7 @@ class MqttLink:
         self._on_connection = on_connection
         self._on_ack = on_ack
         self._announce = announce
+        self._announced: dict[str, bytes] = {}
         self._response_prefixes = response_prefixes
         self._storage = ""
         self._connected = threading.Event()
@@ -196,6 +197,16 @@ class MqttLink:
             return None
         return int(info.mid)
 
+    def reannounce(self) -> None:
+        """Publish the retained announcements (the device inventory) that changed since they
+        were last published: a driver learns what a device offers only once it is up."""
+        props = self._props("application/json", None) if self.v5 else None
+        for topic, payload in self._announce():
+            if self._announced.get(topic) != payload:
+                info = self.client.publish(topic, payload, qos=1, retain=True, properties=props)
+                if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                    self._announced[topic] = payload
+
     def respond(self, request: Request, body: dict[str, Any]) -> None:
         """Answer a command (QoS 1, not retained, expires after 5 minutes on MQTT 5)."""
         topic = request.response_topic or self.topics.response(request.name)
@@ -222,9 +233,8 @@ class MqttLink:
         else:
             client.subscribe(self.topics.requests, qos=1)
         self._publish_status(True, storage=self._storage)
-        props = self._props("application/json", None) if self.v5 else None
-        for topic, payload in self._announce():
-            client.publish(topic, payload, qos=1, retain=True, properties=props)
+        self._announced.clear()
+        self.reannounce()
         self._connected.set()
         self._on_connection(True)
 

@@ -123,3 +123,39 @@ def test_snapshot_references_taken_while_the_broker_is_down_arrive_after(
     finally:
         gateway.stop()
         sims.stop()
+
+
+def test_the_retained_inventory_says_what_a_camera_turned_out_to_offer(
+        tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber) -> None:
+    """A camera with no events service (dialect ``no-events``): the inventory announced at
+    start says events (not known yet); once the driver has found out, the retained inventory is
+    published again saying no events, so a platform that subscribes later reads the truth."""
+    site = camera_site(tmp_path, mosquitto.url)
+    doc: dict[str, Any] = yaml.safe_load(site.read_text())
+    doc["devices"][-1]["simulator"]["dialect"] = "no-events"
+    site.write_text(yaml.safe_dump(doc, sort_keys=False))
+    sims = SimulatorThread(site)
+    gateway = GatewayProcess(site).start()
+
+    def camera_entries(messages: list[Any]) -> list[dict[str, Any]]:
+        return [entry for m in messages if m.topic.endswith("/devices") and m.payload
+                for entry in m.json()["devices"] if entry["id"] == "gate-cam"]
+
+    try:
+        first = subscriber.wait_for(camera_entries, timeout=30, what="the inventory")[0]
+        assert first["events"] is True
+        status, = subscriber.wait_event("camera.status", timeout=30)
+        assert "events unavailable" in status["data"]["reason"]
+        later = subscriber.wait_for(lambda m: [e for e in camera_entries(m)
+                                               if e["events"] is False],
+                                    timeout=15, what="the inventory again")
+        assert later
+        late = Subscriber(mosquitto.url)  # a platform that subscribes now
+        try:
+            retained = late.wait_for(camera_entries, timeout=10, what="the retained inventory")
+            assert [entry["events"] for entry in retained] == [False]
+        finally:
+            late.close()
+    finally:
+        gateway.stop()
+        sims.stop()
