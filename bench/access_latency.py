@@ -1,5 +1,6 @@
-"""Access latency: decisions with 100,000 credentials, card -> relay over OSDP, decision and HTTP
-push -> event on MQTT, and the morning rush. Prints figures; judges nothing.
+"""Access latency: decisions with 100,000 credentials, card -> relay over OSDP and HTTP push ->
+event on MQTT per reader / controller dialect, and the morning rush. Prints figures; judges
+nothing.
 
 Parts (``--only`` runs one):
 
@@ -10,13 +11,19 @@ Parts (``--only`` runs one):
   just before the PD submits the card read); the relay pulse is seen at the PD when its output
   command arrives (polled every millisecond on the simulators' loop). The grant's event on MQTT
   is matched by card number: its receive time minus the event's ``time`` (stamped when the
-  driver read the card) is "decision -> MQTT".
-* **http**: a simulated ISAPI controller that decides by itself pushes each card to the
-  gateway's receiver; push (just before the simulator sends it) -> event at the subscriber.
+  driver read the card) is "decision -> MQTT". Once per reader dialect the simulator speaks
+  (``--reader-dialects a,b`` to choose; the standard reader alone when it speaks none), every
+  reader speaking it, one table.
+* **http**: a simulated controller that decides by itself pushes each card to the gateway's
+  receiver; push (just before the simulator sends it) -> event at the subscriber. Once per
+  controller dialect (``--gate-dialects a,b``), the controller's stanza written as the dialect
+  requires (ISAPI or webhook), one table.
 * **rush**: 2,000 students through the 8 lanes (``--rush-students``, ``--rush-seconds``; the
   issue's 10 minutes is ``--rush-seconds 600``); every event must arrive; gateway CPU and RSS.
 
-The simulators run in a child process, the subscriber here.
+Each dialect's run (and the rush) has a site of its own: a private mosquitto, the simulators in
+a child process, the gateway with a copy of the same 100,000-credential state, the subscriber
+here.
 
     .venv/bin/python bench/access_latency.py              # every part
     .venv/bin/python bench/access_latency.py --only osdp
@@ -26,15 +33,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -45,18 +54,26 @@ from benchlib import (
     Recorder,
     SimProcess,
     check_quiet,
+    dialects_of,
     event_time,
     free_port,
     latency_row,
     machine,
+    percentiles,
     quiet_logging,
     rss_mib,
+    speaking,
+    table,
 )
+
+if TYPE_CHECKING:
+    from simulators.dialects import Dialect
 
 LANES = 8
 FIRST_CARD = 1_000_000
 KEYS = {f"BENCH_OSDP_KEY_{n}": os.urandom(16).hex() for n in range(LANES)}
 PUSH_PASSWORD, ADMIN_PASSWORD = os.urandom(12).hex(), os.urandom(12).hex()
+WEBHOOK_SECRET = os.urandom(16).hex()
 
 
 # -- decision, in this process ------------------------------------------------------------------
@@ -139,30 +156,46 @@ async def load_credentials(store: Any, holders: int) -> None:
 # -- the site for the OSDP, HTTP and rush parts -------------------------------------------------
 
 
-def write_site(workdir: Path, broker_url: str) -> Path:
-    readers = [{"id": f"lane-{n}", "address": n + 1, "gate": "main-gate", "direction": "in",
-                "key": {"env": f"BENCH_OSDP_KEY_{n}"}, "relay": {"output": 0, "pulse": "0.5s"},
-                "card_format": {"type": "raw", "length": 32, "bit_count": 32}}
+def osdp_device(dialect: Dialect | None) -> dict[str, Any]:
+    """The 8 lanes' readers on one bus, every one speaking ``dialect`` (None: the standard)."""
+    readers = [speaking({"id": f"lane-{n}", "address": n + 1, "gate": "main-gate",
+                         "direction": "in", "key": {"env": f"BENCH_OSDP_KEY_{n}"},
+                         "relay": {"output": 0, "pulse": "0.5s"},
+                         "card_format": {"type": "raw", "length": 32, "bit_count": 32}}, dialect)
                for n in range(LANES)]
-    push, command = free_port(), free_port()
+    return {"id": "lanes", "driver": "osdp", "tcp": {"host": "127.0.0.1", "port": free_port()},
+            "readers": readers}
+
+
+def controller_device(dialect: Dialect) -> dict[str, Any]:
+    """One controller that decides by itself at the vehicle gate, its stanza as ``dialect``
+    needs it (its ``requires``: ISAPI with digest push auth, or a signed webhook). One door with
+    no reader number: a face terminal has no other, and every dialect gets the same."""
+    doors = [{"door": 1, "gate": "vehicle-gate", "direction": "in"}]
+    command = f"http://127.0.0.1:{free_port()}"
+    if dialect.requires.get("dialect") == "webhook":
+        stanza: dict[str, Any] = {
+            "id": "vehicle", "mode": "decides", "identity": {"serial": "BENCH-VEHICLE-1"},
+            "secret": {"env": "BENCH_WEBHOOK"}, "command": {"url": command}, "doors": doors}
+    else:
+        stanza = {
+            "id": "vehicle", "dialect": "isapi", "mode": "decides",
+            "identity": {"peer": "127.0.0.1"},
+            "push_auth": {"username": "vehicle", "password": {"env": "BENCH_PUSH"}},
+            "command": {"url": command, "username": "admin",
+                        "password": {"env": "BENCH_ADMIN"}},
+            "doors": doors}
+    return {"id": "controllers", "driver": "http_gate",
+            "listen": {"host": "127.0.0.1", "port": free_port()},
+            "controllers": [speaking(stanza, dialect)]}
+
+
+def write_site(workdir: Path, broker_url: str, devices: list[dict[str, Any]]) -> Path:
     site = {
         "site": {"id": "school-1"},
         "gateway": {"id": "gw1", "state_dir": str(workdir / "state"), "stats_interval": "60s"},
         "mqtt": {"url": broker_url, "protocol": "5"},
-        "devices": [
-            {"id": "lanes", "driver": "osdp", "tcp": {"host": "127.0.0.1", "port": free_port()},
-             "readers": readers},
-            {"id": "controllers", "driver": "http_gate",
-             "listen": {"host": "127.0.0.1", "port": push},
-             "controllers": [{
-                 "id": "vehicle", "dialect": "isapi", "mode": "decides",
-                 "identity": {"peer": "127.0.0.1"},
-                 "push_auth": {"username": "vehicle", "password": {"env": "BENCH_PUSH"}},
-                 "command": {"url": f"http://127.0.0.1:{command}", "username": "admin",
-                             "password": {"env": "BENCH_ADMIN"}},
-                 "doors": [{"door": 1, "reader": 1, "gate": "vehicle-gate",
-                            "direction": "in"}]}]},
-        ],
+        "devices": devices,
         "access": {"gates": [{"id": "main-gate"}, {"id": "vehicle-gate"}],
                    "privacy": {"full_credentials_in_events": True}},
         "flood": {"burst": 10_000, "per_second": 1000},
@@ -180,7 +213,9 @@ async def play(campus: Any, kind: str, plan: list[tuple[str, int, float]]) -> li
     loop = asyncio.get_running_loop()
     start = loop.time()
     done: list[Any] = []
-    if kind == "osdp":  # one at a time, each waiting for its relay
+    if kind == "hello":  # a heartbeat: a controller is online from its first request
+        campus.device("controllers").controller("vehicle").heartbeat()
+    elif kind == "osdp":  # one at a time, each waiting for its relay
         for reader_id, card, _ in plan:
             reader = campus.device(reader_id)
             before = reader.pulses(0)
@@ -238,7 +273,7 @@ def wait_for(recorder: Recorder, cards: set[str], timeout: float) -> dict[str, A
     return received(recorder, ("campus.access.granted", "campus.access.denied"))
 
 
-def osdp_part(sim: SimProcess, recorder: Recorder, count: int) -> None:
+def osdp_part(sim: SimProcess, recorder: Recorder, count: int) -> dict[str, Any]:
     plan = [(f"lane-{n % LANES}", FIRST_CARD + 50_000 + n, 0.0) for n in range(count)]
     done = sim.play("osdp", plan, timeout=count * 3 + 30)
     got = wait_for(recorder, {str(card) for _, card, *_ in done}, 30)
@@ -249,23 +284,18 @@ def osdp_part(sim: SimProcess, recorder: Recorder, count: int) -> None:
             when, body = got[str(card)]
             to_mqtt.append((when - event_time(body)) * 1000)
             decided.append((when - t0) * 1000)
-    print(f"osdp: {count} cards at {LANES} readers on one bus (TCP), one at a time; "
-          f"{len(relay)} relay pulses seen, {len(got)} decision events received")
-    print(latency_row("card -> relay pulse (ms)", np.array(relay)))
-    print(latency_row("card -> event on MQTT (ms)", np.array(decided)))
-    print(latency_row("decision -> MQTT (ms)", np.array(to_mqtt)))
+    return {"relay": np.array(relay), "decided": np.array(decided), "to_mqtt": np.array(to_mqtt),
+            "missing": f"{count - len(relay)}/{count - len(decided)}"}
 
 
-def http_part(sim: SimProcess, recorder: Recorder, count: int) -> None:
+def http_part(sim: SimProcess, recorder: Recorder, count: int) -> dict[str, Any]:
     plan = [("vehicle", FIRST_CARD + 80_000 + n, 0.0) for n in range(count)]
     done = sim.play("http", plan, timeout=count + 30)
     got = wait_for(recorder, {str(card) for _, card, *_ in done}, 30)
     push = [(got[str(card)][0] - t0) * 1000 for _, card, t0, _ in done if str(card) in got]
     answered = [(t1 - t0) * 1000 for _, _, t0, t1 in done]
-    print(f"http: {count} ISAPI pushes (digest auth) from a controller that decides by itself, "
-          f"one at a time; {len(push)} events received")
-    print(latency_row("push -> event on MQTT (ms)", np.array(push)))
-    print(latency_row("push -> answered (ms)", np.array(answered)))
+    return {"push": np.array(push), "answered": np.array(answered),
+            "missing": str(count - len(push))}
 
 
 def rush_part(sim: SimProcess, recorder: Recorder, gateway: Gateway, students: int,
@@ -290,41 +320,124 @@ def rush_part(sim: SimProcess, recorder: Recorder, gateway: Gateway, students: i
     print(f"  gateway CPU {cpu.percent:.1f} % of one core, RSS {rss_mib(gateway.proc.pid):.1f} MiB")
 
 
-def lanes(args: argparse.Namespace, workdir: Path) -> int:
-    os.environ.update(KEYS, BENCH_PUSH=PUSH_PASSWORD, BENCH_ADMIN=ADMIN_PASSWORD)
-    check_quiet({os.getpid()})
-    workdir.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(workdir).start()
-    site = write_site(workdir, broker.url)
+def credential_state(workdir: Path, holders: int) -> Path:
+    """A gateway state directory whose credential store holds ``holders`` students, built
+    once and copied into every run's site."""
     from gateway.access.credentials import CredentialStore
     from gateway.outbox import state_database
 
-    state = workdir / "state"
+    state = workdir / "credential-state"
     state_database(state)
     store = CredentialStore(state)
-    asyncio.run(load_credentials(store, args.credentials))
+    asyncio.run(load_credentials(store, holders))
     store.close()
-    sim = SimProcess(site, play)
-    recorder = Recorder(broker.port, "campus/+/event/access/#")
-    gateway = Gateway(site)
-    try:
-        wanted = {f"lane-{n}" for n in range(LANES)} | {"vehicle"}
+    return state
+
+
+@contextlib.contextmanager
+def lanes_running(workdir: Path, state: Path, devices: list[dict[str, Any]]
+                  ) -> Iterator[tuple[SimProcess, Recorder, Gateway]]:
+    """A private mosquitto, the simulators of ``devices`` and the gateway of a site with them
+    (and a copy of ``state``), every reader and controller online; all stopped after.
+    RuntimeError when they do not start or come online."""
+    workdir.mkdir(parents=True)
+    shutil.copytree(state, workdir / "state")
+    with contextlib.ExitStack() as running:
+        broker = Mosquitto(workdir).start()
+        running.callback(broker.stop)
+        site = write_site(workdir, broker.url, devices)
+        sim = SimProcess(site, play)
+        running.callback(sim.stop)
+        recorder = Recorder(broker.port, "campus/+/event/access/#")
+        running.callback(recorder.close)
+        gateway = Gateway(site)
+        running.callback(gateway.stop)
+        wanted = {part["id"] for device in devices
+                  for part in [*device.get("readers", []), *device.get("controllers", [])]}
+        if any(device.get("controllers") for device in devices):
+            sim.play("hello", [], timeout=10)
         if not recorder.wait_online(wanted, 60, gateway.alive):
-            print(f"ERROR: online {sorted(recorder.online)}; gateway log:\n{gateway.tail()}")
-            return 1
+            offline = ", ".join(sorted(wanted - recorder.online))
+            raise RuntimeError(f"not online within 60 s: {offline}; gateway log:\n"
+                               f"{gateway.tail()}")
         time.sleep(1.0)
-        if args.only in (None, "osdp"):
-            osdp_part(sim, recorder, args.cards)
-        if args.only in (None, "http"):
-            http_part(sim, recorder, args.pushes)
-        if args.only in (None, "rush"):
-            rush_part(sim, recorder, gateway, args.rush_students, args.rush_seconds)
-        return 0
-    finally:
-        gateway.stop()
-        recorder.close()
-        sim.stop()
-        broker.stop()
+        yield sim, recorder, gateway
+
+
+def osdp_table(args: argparse.Namespace, workdir: Path, state: Path) -> None:
+    """The osdp part once per reader dialect the simulator speaks (the standard reader alone
+    when it speaks none), one table."""
+    chosen: list[Dialect | None] = [*dialects_of("osdp", args.reader_dialects)]
+    if not chosen:
+        print("osdp: the reader simulator speaks no dialects (none registered in "
+              "simulators/dialects.py families()): the standard reader only")
+        chosen = [None]
+    rows, failures = [], []
+    for dialect in chosen:
+        name = dialect.name if dialect is not None else "(standard reader)"
+        degraded = ", ".join(dialect.degraded) if dialect is not None else ""
+        try:
+            with lanes_running(workdir / f"osdp-{name.strip('()')}", state,
+                               [osdp_device(dialect)]) as (sim, recorder, _):
+                got = osdp_part(sim, recorder, args.cards)
+        except RuntimeError as exc:
+            failures.append(f"{name}: {exc}")
+            rows.append([name, "did not run (see below)", "", "", "", degraded or "nothing"])
+            continue
+        rows.append([name, percentiles(got["relay"]), percentiles(got["decided"]),
+                     percentiles(got["to_mqtt"]), got["missing"], degraded or "nothing"])
+    print(f"osdp: {args.cards} cards per reader dialect at {LANES} readers speaking it on one "
+          "bus (TCP, secure channel), one at a time; latencies in ms")
+    print(table(["reader dialect", "card -> relay pulse p50/p95/p99",
+                 "card -> event on MQTT p50/p95/p99", "decision -> MQTT p50/p95/p99",
+                 "missing relay/event", "degraded"], rows))
+    for failure in failures:
+        print(f"  {failure}")
+
+
+def http_table(args: argparse.Namespace, workdir: Path, state: Path) -> None:
+    """The http part once per gate controller dialect the simulator speaks, one table."""
+    rows, failures = [], []
+    for dialect in dialects_of("http_gate", args.gate_dialects):
+        degraded = ", ".join(dialect.degraded) or "nothing"
+        try:
+            with lanes_running(workdir / f"http-{dialect.name}", state,
+                               [controller_device(dialect)]) as (sim, recorder, _):
+                got = http_part(sim, recorder, args.pushes)
+        except RuntimeError as exc:
+            failures.append(f"{dialect.name}: {exc}")
+            rows.append([dialect.name, "did not run (see below)", "", "", degraded])
+            continue
+        rows.append([dialect.name, percentiles(got["push"]), percentiles(got["answered"]),
+                     got["missing"], degraded])
+    print(f"http: {args.pushes} pushes per controller dialect, one at a time, from a controller "
+          "that decides by itself (ISAPI: digest auth, a challenge each time; webhook: "
+          "HMAC-signed); latencies in ms")
+    print(table(["controller dialect", "push -> event on MQTT p50/p95/p99",
+                 "push -> answered p50/p95/p99", "missing events", "degraded"], rows))
+    for failure in failures:
+        print(f"  {failure}")
+
+
+def lanes(args: argparse.Namespace, workdir: Path) -> int:
+    os.environ.update(KEYS, BENCH_PUSH=PUSH_PASSWORD, BENCH_ADMIN=ADMIN_PASSWORD,
+                      BENCH_WEBHOOK=WEBHOOK_SECRET)
+    check_quiet({os.getpid()})
+    workdir.mkdir(parents=True, exist_ok=True)
+    state = credential_state(workdir, args.credentials)
+    if args.only in (None, "osdp"):
+        osdp_table(args, workdir, state)
+    if args.only in (None, "http"):
+        http_table(args, workdir, state)
+    if args.only in (None, "rush"):
+        try:
+            with lanes_running(workdir / "rush", state, [osdp_device(None)]) as (
+                    sim, recorder, gateway):
+                rush_part(sim, recorder, gateway, args.rush_students, args.rush_seconds)
+        except RuntimeError as exc:
+            print(f"rush: did not run: {exc}")
+            return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,8 +446,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=["decision", "osdp", "http", "rush"])
     parser.add_argument("--credentials", type=int, default=100_000)
     parser.add_argument("--decisions", type=int, default=2000)
-    parser.add_argument("--cards", type=int, default=300, help="osdp: cards, one at a time")
-    parser.add_argument("--pushes", type=int, default=200, help="http: pushes")
+    parser.add_argument("--cards", type=int, default=100,
+                        help="osdp: cards per reader dialect, one at a time")
+    parser.add_argument("--reader-dialects", help="osdp: comma-separated reader dialects "
+                        "(default: every one the reader simulator speaks)")
+    parser.add_argument("--pushes", type=int, default=200, help="http: pushes per dialect")
+    parser.add_argument("--gate-dialects", help="http: comma-separated controller dialects "
+                        "(default: every one the controller simulator speaks)")
     parser.add_argument("--rush-students", type=int, default=2000)
     parser.add_argument("--rush-seconds", type=float, default=120.0)
     args = parser.parse_args(argv)

@@ -19,14 +19,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
+
+if TYPE_CHECKING:
+    from simulators.dialects import Dialect
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -450,3 +453,47 @@ def latency_row(name: str, values: np.ndarray, width: int = 28) -> str:
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return (f"  {name:<{width}} p50 {p50:7.1f}   p95 {p95:7.1f}   p99 {p99:7.1f}   "
             f"max {values.max():7.1f}   min {values.min():6.1f}")
+
+
+# -- per-dialect figures -------------------------------------------------------------------------
+
+
+def dialects_of(family: str, chosen: str | None = None) -> list[Dialect]:
+    """The dialects the simulators speak for ``family`` (whatever is registered when the bench
+    runs, so a new one is measured without touching the bench), or the comma-separated
+    ``chosen`` among them; SystemExit naming an unknown one and those there are."""
+    from simulators.dialects import families
+
+    known = families().get(family, {})
+    if chosen is None:
+        return list(known.values())
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SystemExit(f"no {family} dialect {', '.join(unknown)} "
+                         f"(dialects: {', '.join(known) or 'none'})")
+    return [known[name] for name in names]
+
+
+def speaking(stanza: dict[str, Any], dialect: Dialect | None) -> dict[str, Any]:
+    """``stanza`` with its simulator speaking ``dialect`` and the fields the dialect requires of
+    the gateway's stanza (e.g. ``dialect: isapi``); ``None``: the stanza as it is."""
+    if dialect is None:
+        return stanza
+    block = {**(stanza.get("simulator") or {}), "dialect": dialect.name}
+    return {**stanza, **dialect.requires, "simulator": block}
+
+
+def percentiles(values: np.ndarray) -> str:
+    """p50/p95/p99 of ``values`` (ms) as one table cell."""
+    if not len(values):
+        return "no samples"
+    return "/".join(f"{v:.1f}" for v in np.percentile(values, [50, 95, 99]))
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """``rows`` under ``header``, indented, each column as wide as its widest cell."""
+    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
+    return "\n".join("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                               strict=True))
+                     .rstrip() for row in [header, *rows])

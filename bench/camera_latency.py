@@ -1,23 +1,27 @@
-"""Camera latency: panic press -> snapshot reference on MQTT, camera event -> MQTT, analytics
-fps and CPU per camera, and panic latency with 8 cameras' analytics running beside it.
+"""Camera latency per ONVIF dialect: panic press -> snapshot reference on MQTT and camera event
+-> MQTT; and panic latency with 8 cameras' analytics running beside it, with the CPU they cost.
 Prints figures; judges nothing.
 
 Everything runs on this machine: a private mosquitto, the simulators (a Modbus I/O module with
 16 buttons, ``--cameras`` simulated ONVIF cameras serving 640x480 MJPEG at 10 fps) in a child
-process, the gateway as its own process, the subscriber here. Two runs of the same site:
+process, the gateway as its own process, the subscriber here. Runs of the same site:
 
-1. **without analytics**: the cameras are connected (events, snapshots), none analysed;
-2. **with analytics**: every camera's stream is grabbed and analysed (tamper + crowding +
-   intrusion at 5 fps, 320x240).
+1. **without analytics, once per dialect** the camera simulator speaks (every one registered in
+   simulators/onvif/dialects.py, or ``--dialects a,b``): ``--dialect-cameras`` cameras speaking
+   it are connected (events, snapshots), none analysed;
+2. **with analytics**, once, strict cameras: every one of ``--cameras`` cameras' streams is
+   grabbed and analysed (tamper + crowding + intrusion at 5 fps, 320x240).
 
-In each run ``--presses`` panic presses (a press is timestamped right after its input is
-written to the module's data store, as in panic_latency.py) -> ``campus.panic.pressed`` at the
-subscriber, and a linkage rule takes a snapshot of the gate camera for each panic alarm ->
-``campus.camera.snapshot`` (matched by alarm id) at the subscriber. In the first run also
-``--inputs`` digital-input changes at the cameras (timestamped just before the simulator
-queues the ONVIF notification) -> ``campus.camera.event`` at the subscriber.
+In each run panic presses (a press is timestamped right after its input is written to the
+module's data store, as in panic_latency.py) -> ``campus.panic.pressed`` at the subscriber, and a
+linkage rule takes a snapshot of the gate camera for each panic alarm ->
+``campus.camera.snapshot`` (matched by alarm id) at the subscriber. In the dialect runs also
+digital-input changes at the cameras (timestamped just before the simulator queues the ONVIF
+notification) -> ``campus.camera.event`` at the subscriber, except for a dialect whose record
+says its events are degraded (the gateway reports them unavailable): that cell is "n/a".
 
     .venv/bin/python bench/camera_latency.py
+    .venv/bin/python bench/camera_latency.py --dialects strict,no-events --only dialects
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import random
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -42,12 +47,19 @@ from benchlib import (
     Recorder,
     SimProcess,
     check_quiet,
+    dialects_of,
     free_port,
     latency_row,
     machine,
+    percentiles,
     quiet_logging,
     rss_mib,
+    speaking,
+    table,
 )
+
+if TYPE_CHECKING:
+    from simulators.dialects import Dialect
 
 BUTTONS = [f"btn-{n}" for n in range(16)]
 PASSWORD = os.urandom(12).hex()
@@ -60,7 +72,7 @@ def modules_for(presses: int) -> int:
 
 
 def write_site(workdir: Path, broker_url: str, cameras: int, analytics: bool,
-               presses: int) -> Path:
+               presses: int, dialect: Dialect | None) -> Path:
     camera_sections = []
     for n in range(cameras):
         section: dict[str, Any] = {
@@ -78,7 +90,7 @@ def write_site(workdir: Path, broker_url: str, cameras: int, analytics: bool,
                 "intrusion": [{"id": "zone", "points": [[0.5, 0.4], [0.95, 0.4], [0.95, 1.0],
                                                         [0.5, 1.0]]}],
             }
-        camera_sections.append(section)
+        camera_sections.append(speaking(section, dialect))
     site = {
         "site": {"id": "school-1"},
         "gateway": {"id": "gw1", "state_dir": str(workdir / "state"), "stats_interval": "60s"},
@@ -125,27 +137,42 @@ async def play(campus: Any, kind: str, count: int, cameras: int) -> list[tuple[s
     return done
 
 
-def run_once(workdir: Path, args: argparse.Namespace, analytics: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Run:
+    """One run: its site (cameras, what they speak, analysed or not) and what is played."""
+
+    cameras: int
+    presses: int
+    inputs: int
+    """camera input changes played after the presses (0: none)"""
+    analytics: bool = False
+    dialect: Dialect | None = None
+    idle_window: float = 0.0
+    """seconds of the gateway's idle CPU measured before the presses (0: not measured)"""
+
+
+def run_once(workdir: Path, run: Run, settle: float) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Mosquitto(workdir).start()
-    site = write_site(workdir, broker.url, args.cameras, analytics, args.presses)
+    site = write_site(workdir, broker.url, run.cameras, run.analytics, run.presses, run.dialect)
     sim = SimProcess(site, play)
     recorder = Recorder(broker.port, "campus/+/event/#")
     gateway = Gateway(site)
     out: dict[str, Any] = {}
     try:
-        wanted = ({f"io-{m}" for m in range(modules_for(args.presses))}
-                  | {f"cam-{n}" for n in range(args.cameras)})
+        wanted = ({f"io-{m}" for m in range(modules_for(run.presses))}
+                  | {f"cam-{n}" for n in range(run.cameras)})
         if not recorder.wait_online(wanted, 60, gateway.alive):
             raise RuntimeError(f"online: {sorted(recorder.online)}\n{gateway.tail()}")
-        time.sleep(args.settle)
-        cpu = CpuWindow(gateway.proc.pid).start()
-        time.sleep(args.idle_window)
-        cpu.stop()
-        out["idle_cpu"] = cpu.percent
+        time.sleep(settle)
+        if run.idle_window:
+            cpu = CpuWindow(gateway.proc.pid).start()
+            time.sleep(run.idle_window)
+            cpu.stop()
+            out["idle_cpu"] = cpu.percent
         cpu = CpuWindow(gateway.proc.pid).start()
         first = len(recorder.events)
-        presses = sim.play("presses", args.presses, args.cameras, timeout=args.presses * 2 + 60)
+        presses = sim.play("presses", run.presses, run.cameras, timeout=run.presses * 2 + 60)
         time.sleep(3.0)
         cpu.stop()
         out["press_cpu"] = cpu.percent
@@ -168,9 +195,9 @@ def run_once(workdir: Path, args: argparse.Namespace, analytics: bool) -> dict[s
         out["snapshot"] = np.array(snapshot_ms)
         out["missing_presses"] = len(presses) - len(press_ms)
         out["missing_snapshots"] = len(presses) - len(snapshot_ms)
-        if not analytics:
+        if run.inputs:
             first = len(recorder.events)
-            inputs = sim.play("inputs", args.inputs, args.cameras, timeout=args.inputs + 60)
+            inputs = sim.play("inputs", run.inputs, run.cameras, timeout=run.inputs + 60)
             time.sleep(2.0)
             events: dict[str, list[float]] = {}
             for when, payload in recorder.events[first:]:
@@ -193,42 +220,95 @@ def run_once(workdir: Path, args: argparse.Namespace, analytics: bool) -> dict[s
         broker.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--cameras", type=int, default=8)
-    parser.add_argument("--presses", type=int, default=100)
-    parser.add_argument("--inputs", type=int, default=200)
-    parser.add_argument("--settle", type=float, default=5.0)
-    parser.add_argument("--idle-window", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    quiet_logging()
-    os.environ["BENCH_CAMERA_PASSWORD"] = PASSWORD
-    print(f"machine: {machine()}")
-    check_quiet({os.getpid()})
-    with tempfile.TemporaryDirectory(prefix="bench-cameras-") as tmp:
-        plain = run_once(Path(tmp) / "plain", args, analytics=False)
-        analysed = run_once(Path(tmp) / "analytics", args, analytics=True)
-    print(f"{args.cameras} cameras (640x480 MJPEG, 10 fps), {modules_for(args.presses)} I/O "
-          f"modules of 16 buttons polled every 100 ms, {args.presses} presses per run")
-    print("without analytics:")
-    print(latency_row("press -> panic on MQTT (ms)", plain["press"], 32))
-    print(latency_row("press -> snapshot ref (ms)", plain["snapshot"], 32))
-    print(latency_row("camera input -> MQTT (ms)", plain["input"], 32))
-    print(f"  missing: {plain['missing_presses']} presses, {plain['missing_snapshots']} "
-          f"snapshots, {plain['missing_inputs']} camera events; gateway CPU "
-          f"{plain['idle_cpu']:.1f} % idle, {plain['press_cpu']:.1f} % pressing; "
-          f"RSS {plain['rss']:.0f} MiB")
-    print(f"with analytics on all {args.cameras} (tamper, crowding, intrusion; 5 fps at 320x240):")
+def dialect_row(dialect: Dialect, result: dict[str, Any] | None) -> list[str]:
+    """One row of the dialect table; a capability the dialect's record says is degraded is
+    "n/a", not a figure (the gateway reports it unavailable; nothing is measured)."""
+    degraded = ", ".join(dialect.degraded) or "nothing"
+    if result is None:
+        return [dialect.name, "did not run (see below)", "", "", "", "", degraded]
+
+    def unless(capability: str, values: np.ndarray | None) -> str:
+        if capability in dialect.degraded:
+            return f"n/a (degraded: {capability})"
+        return "not played" if values is None else percentiles(values)
+
+    missing = (f"{result['missing_presses']}/{result['missing_snapshots']}/"
+               f"{result.get('missing_inputs', '-')}")
+    return [dialect.name, percentiles(result["press"]), unless("events", result.get("input")),
+            unless("snapshots", result["snapshot"]), missing,
+            f"{result['press_cpu']:.0f} %, {result['rss']:.0f} MiB", degraded]
+
+
+def dialect_runs(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The no-analytics run once per chosen dialect; prints its table and returns the results
+    by dialect name (a run that failed is left out and its error printed)."""
+    chosen = dialects_of("onvif", args.dialects)
+    results: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    for dialect in chosen:
+        events = 0 if "events" in dialect.degraded else args.dialect_inputs
+        run = Run(args.dialect_cameras, args.dialect_presses, events, dialect=dialect)
+        try:
+            results[dialect.name] = run_once(workdir / dialect.name, run, args.settle)
+        except RuntimeError as exc:
+            failures.append(f"{dialect.name}: {exc}")
+    print(f"without analytics, per camera dialect: {args.dialect_cameras} cameras speaking it "
+          f"(640x480 MJPEG, 10 fps), {modules_for(args.dialect_presses)} I/O modules of 16 "
+          f"buttons polled every 100 ms, {args.dialect_presses} presses (each a snapshot of "
+          f"cam-0), {args.dialect_inputs} camera input changes; latencies in ms")
+    header = ["dialect", "press -> panic p50/p95/p99", "camera event -> MQTT p50/p95/p99",
+              "press -> snapshot ref p50/p95/p99", "missing press/snap/event",
+              "gateway CPU, RSS", "degraded"]
+    print(table(header, [dialect_row(d, results.get(d.name)) for d in chosen]))
+    for failure in failures:
+        print(f"  {failure}")
+    return results
+
+
+def analytics_run(workdir: Path, args: argparse.Namespace, strict: dict[str, Any] | None) -> None:
+    run = Run(args.cameras, args.presses, 0, analytics=True, idle_window=args.idle_window)
+    analysed = run_once(workdir, run, args.settle)
+    print(f"with analytics on all {args.cameras} strict cameras (tamper, crowding, intrusion; "
+          f"5 fps at 320x240), {modules_for(args.presses)} I/O modules, {args.presses} presses:")
     print(latency_row("press -> panic on MQTT (ms)", analysed["press"], 32))
     print(latency_row("press -> snapshot ref (ms)", analysed["snapshot"], 32))
     print(f"  missing: {analysed['missing_presses']} presses, {analysed['missing_snapshots']} "
           f"snapshots; gateway CPU {analysed['idle_cpu']:.1f} % idle (= "
           f"{analysed['idle_cpu'] / args.cameras:.1f} % a camera), {analysed['press_cpu']:.1f} "
           f"% pressing; RSS {analysed['rss']:.0f} MiB")
-    if len(plain["press"]) and len(analysed["press"]):
-        ratio = np.percentile(analysed["press"], 99) / np.percentile(plain["press"], 99)
-        print(f"  panic p99 with analytics = {ratio:.2f} x without")
+    if strict is not None and len(strict["press"]) and len(analysed["press"]):
+        ratio = np.percentile(analysed["press"], 99) / np.percentile(strict["press"], 99)
+        print(f"  panic p99 with analytics = {ratio:.2f} x the strict row without analytics "
+              f"({args.dialect_cameras} cameras, {args.dialect_presses} presses)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--only", choices=["dialects", "analytics"])
+    parser.add_argument("--dialects", help="comma-separated ONVIF dialects to run without "
+                        "analytics (default: every one the camera simulator speaks)")
+    parser.add_argument("--dialect-cameras", type=int, default=4, help="cameras per dialect run")
+    parser.add_argument("--dialect-presses", type=int, default=30,
+                        help="panic presses (snapshots) per dialect run")
+    parser.add_argument("--dialect-inputs", type=int, default=80,
+                        help="camera input changes per dialect run")
+    parser.add_argument("--cameras", type=int, default=8, help="analytics run: cameras")
+    parser.add_argument("--presses", type=int, default=100, help="analytics run: presses")
+    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--idle-window", type=float, default=10.0,
+                        help="analytics run: seconds of idle CPU measured")
+    args = parser.parse_args(argv)
+    quiet_logging()
+    os.environ["BENCH_CAMERA_PASSWORD"] = PASSWORD
+    print(f"machine: {machine()}")
+    check_quiet({os.getpid()})
+    with tempfile.TemporaryDirectory(prefix="bench-cameras-") as tmp:
+        results = {}
+        if args.only in (None, "dialects"):
+            results = dialect_runs(Path(tmp) / "dialects", args)
+        if args.only in (None, "analytics"):
+            analytics_run(Path(tmp) / "analytics", args, results.get("strict"))
     return 0
 
 
