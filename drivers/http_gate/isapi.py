@@ -142,7 +142,14 @@ def parse_notification(body: bytes, content_type: str = "") -> list[Observation]
 
 def _observation(alert: Mapping[str, Any]) -> Observation:
     event_type = str(alert.get("eventType", ""))
-    time = _time(alert.get("dateTime"))
+    try:
+        time = _time(alert.get("dateTime"))
+    except ParseError:
+        if event_type == "AccessControllerEvent":
+            raise
+        # a keep-alive or an alert the gateway does not use needs no time: refusing it would
+        # only make the device send it again (and a refused heartBeat leave it "offline")
+        time = None
     mac = normal_mac(str(alert.get("macAddress", ""))) if alert.get("macAddress") else None
     ip = device_text(alert["ipAddress"], 64) if alert.get("ipAddress") else None
     common: dict[str, Any] = {"time": time, "mac": mac, "source_ip": ip,

@@ -144,6 +144,8 @@ OTHER_CAPTURES = [
     ("ds-k1t323-heartbeat.multipart", "multipart/form-data; boundary=MIME_boundary"),
     ("nvr-videoloss-ver20.xml", XML),
     ("camera-io-alarm.xml", "application/xml"),
+    # its dateTime is no time (an offset without its sign and colon): not needed, not refused
+    ("nvr-videoloss-bad-datetime.xml", XML),
 ]
 
 

@@ -217,3 +217,31 @@ def test_hmac_signatures_window_and_replay() -> None:
         checker.check("s3cret", sign(now[0] - 301), body, "POST", "/webhook/events")
     with pytest.raises(SignatureError, match="missing"):
         checker.check("s3cret", {}, body, "POST", "/webhook/events")
+
+
+def test_a_time_that_is_no_time_refuses_an_access_event_but_not_a_heartbeat() -> None:
+    """A firmware that writes ``11:46:3100:00`` (node-red-contrib-hikvision-ultimate issue
+    #59): its keep-alive still keeps it online; an access event still needs its time."""
+    broken = "2024-01-22T11:46:3100:00"
+    (beat,) = isapi.parse_notification(json.dumps(
+        {"eventType": "heartBeat", "dateTime": broken}).encode())
+    assert beat.kind == "heartbeat" and beat.time is None
+    with pytest.raises(ParseError, match="dateTime"):
+        isapi.parse_notification(json.dumps(
+            {"eventType": "AccessControllerEvent", "dateTime": broken,
+             "AccessControllerEvent": {"majorEventType": 5, "subEventType": 1,
+                                       "cardNo": "1"}}).encode())
+
+
+def test_a_boundary_named_in_another_case_than_the_body_spells_it_is_read() -> None:
+    body = (b'--MIME_boundary\r\nContent-Disposition: form-data; name="AccessControllerEvent"'
+            b'\r\nContent-Type: application/json\r\n\r\n{"eventType": "heartBeat"}\r\n'
+            b"--MIME_boundary--\r\n")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 7):
+            yield body[i:i + 7]
+
+    parts = asyncio.run(event_parts("multipart/form-data; boundary=mime_boundary", chunks(),
+                                    4096, 65536))
+    assert parts == [("application/json", b'{"eventType": "heartBeat"}')]
