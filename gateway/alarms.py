@@ -51,6 +51,8 @@ from gateway.kernel.events import (
     PANIC_RELEASED,
     READER_POWER_FAULT,
     READER_POWER_RESTORED,
+    READER_SC_DESYNC,
+    READER_SC_RESTORED,
     READER_TAMPER,
     READER_TAMPER_RESTORED,
     STORAGE_FULL,
@@ -95,6 +97,7 @@ STORAGE = Condition("storage_full", Severity.MAJOR, latched=False)
 DOOR_FORCED_OPEN = Condition("door_forced", Severity.MAJOR, latched=False)
 DOOR_HELD = Condition("door_held_open", Severity.MINOR, latched=False)
 READER_POWER = Condition("reader_power", Severity.MAJOR, latched=False)
+SC_DESYNC = Condition("sc_desync", Severity.MAJOR, latched=False)
 OVERSTAY = Condition("visitor_overstayed", Severity.MAJOR, latched=False)
 CAMERA_TAMPER = Condition("camera_tamper", Severity.MAJOR, latched=False)
 # a stairwell crowding is a stampede risk: critical, first in the life-safety lane
@@ -135,6 +138,8 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     READER_TAMPER_RESTORED.name: (TAMPERED, False),
     READER_POWER_FAULT.name: (READER_POWER, True),
     READER_POWER_RESTORED.name: (READER_POWER, False),
+    READER_SC_DESYNC.name: (SC_DESYNC, True),
+    READER_SC_RESTORED.name: (SC_DESYNC, False),
     DOOR_FORCED.name: (DOOR_FORCED_OPEN, True),
     DOOR_HELD_OPEN.name: (DOOR_HELD, True),
     VISITOR_OVERSTAYED.name: (OVERSTAY, True),

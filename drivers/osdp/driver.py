@@ -42,6 +42,8 @@ from gateway.kernel.events import (
     DOOR_OPENED,
     READER_POWER_FAULT,
     READER_POWER_RESTORED,
+    READER_SC_DESYNC,
+    READER_SC_RESTORED,
     READER_TAMPER,
     READER_TAMPER_RESTORED,
     DoorFact,
@@ -64,6 +66,10 @@ COMMAND_TIMEOUT = 3.0
 # back at once, unseen, and reports it offline only for this many within SPOILED_WINDOW seconds.
 SPOILED_OFFLINE = 3
 SPOILED_WINDOW = 60.0
+# A reader whose secure channel fails after it worked raises sc_desync: the key it had is refused
+# now, or its sessions broke SC_BREAKS times within SC_BREAK_WINDOW seconds (each set up again).
+SC_BREAKS = 3
+SC_BREAK_WINDOW = 60.0
 # A reader that was not polled keeps a card read in its event queue and sends it on the first
 # polls after it is back (libosdp's PD does): the read carries no time, so one heard this soon
 # after an outage longer than stale_read is taken as made during it.
@@ -119,6 +125,8 @@ class OsdpBusDriver:
                     session.retry.cancel()
                 if session.settle is not None:
                     session.settle.cancel()
+                if session.steady is not None:
+                    session.steady.cancel()
                 if session.keying is not None and not session.keying.done():
                     session.keying.set_result(False)
             await asyncio.to_thread(panel.stop)
@@ -180,12 +188,14 @@ class OsdpBusDriver:
             session.back_at = now
         session.offline_since = None
         session.online = True
+        session.secured = True
         session.failures = 0
         if session.keying is not None and not session.keying.done():
             session.keying.set_result(True)
         log.info("%s: reader %s (address %d) online with secure channel", self.device_id,
                  session.id, session.config.address)
         self._tell_online(session)
+        self._sc_back(session)
         self._apply_mode(session)
         if session.config.status_query and self._panel is not None:
             for kind in (StatusReportType.Input, StatusReportType.Local):
@@ -247,6 +257,7 @@ class OsdpBusDriver:
                 log.warning("%s: reader %s (address %d) offline: %s", self.device_id,
                             session.id, session.config.address, reason)
             self._tell(session, False, reason)
+        self._sc_failed(session, kind, was_online, reason)
         session.failures += 1
         if kind == SECURE_CHANNEL:
             delay = self.config.key_retry
@@ -255,6 +266,49 @@ class OsdpBusDriver:
         else:
             delay = min(self.config.reconnect_max, 2.0 ** min(session.failures - 1, 16))
         self._schedule_retry(session, delay)
+
+    def _sc_failed(self, session: ReaderSession, kind: str, was_online: bool,
+                   reason: str) -> None:
+        """sc_desync for a reader whose secure channel fails after it worked: refused with the
+        key it had a session with, or its sessions keep breaking."""
+        assert self._loop is not None
+        if kind == SECURE_CHANNEL and session.secured:
+            self._desync(session, f"secure channel fails after it worked: {reason}")
+        elif kind == LINK and was_online:
+            broke = session.session_broke(self._loop.time(), SC_BREAK_WINDOW)
+            if broke >= SC_BREAKS:
+                self._desync(session, f"its secure session broke {broke} times in "
+                                      f"{SC_BREAK_WINDOW:.0f} s")
+
+    def _desync(self, session: ReaderSession, detail: str) -> None:
+        if session.steady is not None:
+            session.steady.cancel()
+            session.steady = None
+        if session.desync:
+            return
+        log.warning("%s: reader %s: sc_desync: %s", self.device_id, session.id, detail)
+        if self._sink.report([self._reader_event(session, READER_SC_DESYNC, True, detail)]):
+            session.desync = detail
+
+    def _sc_back(self, session: ReaderSession) -> None:
+        """A secure session is back: its sc_desync ends, unless its sessions keep breaking
+        (then once a window passes without so many breaks, the session still up)."""
+        assert self._loop is not None
+        if session.steady is not None:
+            session.steady.cancel()
+            session.steady = None
+        if not session.desync or not session.online:
+            return
+        now = self._loop.time()
+        if session.breaks_within(now, SC_BREAK_WINDOW) >= SC_BREAKS:
+            wait = SC_BREAK_WINDOW - (now - session.breaks[0]) + 0.01
+            session.steady = self._loop.call_later(wait, self._sc_back, session)
+            return
+        log.info("%s: reader %s: secure session back; sc_desync ends", self.device_id,
+                 session.id)
+        event = self._reader_event(session, READER_SC_RESTORED, False, "secure session back")
+        if self._sink.report([event]):
+            session.desync = ""
 
     def secure_channel(self, index: int, active: bool, default_key: bool) -> None:
         if active and default_key:

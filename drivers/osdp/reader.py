@@ -58,6 +58,10 @@ class ReaderSession:
     keying: asyncio.Future[bool] | None = None
     key: bytes | None = None  # the key the panel holds for it
     pinned: bytes | None = None  # a key proven to work that the site file does not hold
+    secured: bool = False  # it had a secure session with this gateway: a failure now is a desync
+    desync: str = ""  # why its sc_desync is raised; "" while it is not
+    breaks: deque[float] = field(default_factory=deque)  # when its recent sessions broke
+    steady: asyncio.TimerHandle | None = None  # when its sc_desync may end (sessions held)
     entry: KeyEntry = field(default_factory=KeyEntry)
     work: asyncio.Queue[CardRead | EntryEnd] = field(default_factory=asyncio.Queue)
     door_open: bool = False
@@ -84,6 +88,16 @@ class ReaderSession:
         while self.spoiled and now - self.spoiled[0] > window:
             self.spoiled.popleft()
         return len(self.spoiled)
+
+    def session_broke(self, now: float, window: float) -> int:
+        """Note a secure session that broke; how many did in the last ``window`` seconds."""
+        self.breaks.append(now)
+        return self.breaks_within(now, window)
+
+    def breaks_within(self, now: float, window: float) -> int:
+        while self.breaks and now - self.breaks[0] > window:
+            self.breaks.popleft()
+        return len(self.breaks)
 
     def permit(self, why: str, now: float) -> None:
         self.permits[why] = now

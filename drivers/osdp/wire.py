@@ -115,6 +115,9 @@ class Seen:
     naks: list[int] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)  # the last few
     late: int = 0  # replies to an earlier command than the last sent: after the CP gave up
+    # replies that start the sequence again (0) to a command in a conversation: the reader
+    # started afresh (a reset, a power blip, its secure element) and its session is gone
+    restarted: int = 0
 
 
 class ReplyTap:
@@ -181,7 +184,11 @@ class ReplyTap:
         seen = self._seen.setdefault(reply.address, Seen())
         asked = self._asked.get(reply.address)
         if asked is not None and reply.sequence != asked:
-            seen.late += 1
+            if reply.sequence == 0 and reply.code == REPLY_NAK and reply.nak == 0x04:
+                # not an old reply: a reader that starts again at 0 refuses the number it got
+                seen.restarted += 1
+            else:
+                seen.late += 1
             return  # libosdp drops it too: what it says was not heard
         seen.codes.add(reply.code)
         if reply.nak is not None:
@@ -229,6 +236,10 @@ def offline_reason(address: int, seen: Seen, was_online: bool,
     codes = seen.codes
     if was_online and seen.malformed:
         return MALFORMED, f"a malformed reply ({seen.malformed[-1]})"
+    if was_online and seen.restarted:
+        return LINK, ("the reader started afresh (it answered with sequence number 0 in the "
+                      "middle of its session: a reset or a power blip); its secure session is "
+                      "gone and is set up again")
     if seen.late:
         return LATE, (f"the reader answers too late: {seen.late} of its replies came after the "
                       f"control panel's {REPLY_TIMEOUT_MS} ms reply timeout (a slow reader, a "

@@ -489,6 +489,11 @@ READER_TAMPER_RESTORED = _t("access.reader_tamper_restored", ReaderFact,
 READER_POWER_FAULT = _t("access.reader_power_fault", ReaderFact, "A reader reports a power fault.")
 READER_POWER_RESTORED = _t("access.reader_power_restored", ReaderFact,
                            "The reader's power is normal again.")
+READER_SC_DESYNC = _t("access.reader_sc_desync", ReaderFact,
+                      "A reader's secure channel fails after it worked (its key changed behind "
+                      "the gateway's back, or its sessions keep breaking).")
+READER_SC_RESTORED = _t("access.reader_sc_restored", ReaderFact,
+                        "The reader has a secure session with the gateway again.")
 GATE_MODE = _t("access.gate_mode", GateModeChange,
                "A gate changed mode (lockdown, fire release, free passage, normal).")
 CREDENTIALS_SYNCED = _t("access.credentials_synced", CredentialSync,
@@ -566,6 +571,8 @@ CATALOGUE: dict[str, EventType] = {
         READER_TAMPER_RESTORED,
         READER_POWER_FAULT,
         READER_POWER_RESTORED,
+        READER_SC_DESYNC,
+        READER_SC_RESTORED,
         GATE_MODE,
         CREDENTIALS_SYNCED,
         DOOR_OPENED,

@@ -22,6 +22,7 @@ Its key comes from the same secret as the gateway's. ``wrong-key`` gives it anot
 a Control Panel sends it a key (osdp_KEYSET), and ``restore-key`` gives it back the site key.
 It takes a new key (osdp_KEYSET) inside a secure channel and keeps it; ``keyset`` makes it
 refuse the next ones, acknowledge and forget them, or take them with the acknowledgement lost.
+``drop-session`` makes it forget its secure session (a reader whose secure element resets).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_
 
 ACTIONS = ("present-card", "keypad", "tamper", "tamper-restore", "power-fault", "power-restore",
            "offline", "online", "wrong-key", "install-mode", "restore-key", "chatter", "slow",
-           "bad-reply", "line-cut", "line-mend", "keyset")
+           "bad-reply", "line-cut", "line-mend", "keyset", "drop-session")
 COLOR_NAMES = {0: "black", 1: "red", 2: "green", 3: "amber", 4: "blue", 5: "magenta", 6: "cyan",
                7: "white"}
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
@@ -342,6 +343,8 @@ class SimulatedReader:
             await self.line.call(lambda: setattr(self.port, "powered", False))
         elif action == "line-mend":
             await self.line.call(self._mend_line)
+        elif action == "drop-session":  # it forgets its secure session, keeps its key and power
+            await self.line.call(self.setup)
         else:
             state: KeyState = {"wrong-key": "wrong", "install-mode": "install_mode",
                                "restore-key": "site"}[action]  # type: ignore[assignment]

@@ -112,6 +112,21 @@ def _packet(address: int, code: int, sequence: int) -> bytes:
     return body + bytes([value & 0xFF, value >> 8])
 
 
+def test_a_reader_that_started_afresh_mid_session_is_not_late() -> None:
+    # a reader that reset answers the next command with a NAK 4 (sequence error) numbered 0,
+    # where a late reply carries the number of an earlier command
+    tap = ReplyTap()
+    tap.sent(_packet(1, 0x60, 2))  # osdp_POLL, sequence 2, in a secure session
+    tap.feed(reply(1, 0x41, b"\x04"))  # osdp_NAK 4 (unexpected sequence number), numbered 0
+    seen = tap.seen(1)
+    assert (seen.restarted, seen.late) == (1, 0)
+    kind, reason = offline_reason(1, seen, was_online=True, sc_capable=True)
+    assert kind == LINK and "started afresh" in reason and "too late" not in reason
+    tap.sent(_packet(1, 0x61, 1))
+    tap.feed(_packet(0x81, REPLY_PDID, 0))  # the answer to a first command, after the next
+    assert (tap.seen(1).restarted, tap.seen(1).late) == (1, 1)
+
+
 def test_a_reply_to_an_earlier_command_than_the_last_sent_is_late() -> None:
     tap = ReplyTap()
     tap.sent(b"\xff" + _packet(1, 0x61, 1))  # osdp_ID, sequence 1
