@@ -294,8 +294,6 @@ class SimulatedController:
                                  else "card"}
         if self.single_door or self.firmware == "face_terminal":
             del event["doorNo"]
-        if self.firmware == "face_terminal":
-            self._as_face_terminal(event, card)
         if self.config.mode == "asks":
             event.update(majorEventType=5, subEventType=0x01, remoteCheck=True)
             self.last_access = {"card": card, "door": sim_door.number, "decided_by": "gateway",
@@ -316,6 +314,8 @@ class SimulatedController:
                                 "granted": granted, "serial": serial}
             if granted:
                 self._unlock(sim_door)
+        if self.firmware == "face_terminal":
+            self._as_face_terminal(event, card)
         self._push("credential", event, serial)
         return serial
 

@@ -28,7 +28,8 @@ DOOR_STATES = {"open-door": "opened", "close-door": "closed", "force-door": "for
 
 
 class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # campus-sim act reads card=1042 as a number; a card number is text all the same
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     controller: str | None = None
 
