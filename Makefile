@@ -26,7 +26,7 @@ system-deps:
 	  $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/campus-gateway demo
+	$(VENV)/bin/campus-gateway demo $(foreach d,$(DIALECT),--dialect $(d))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
