@@ -93,8 +93,8 @@ class RawMessage:
         raw = text.strip().encode()
         if len(raw) > RAW_LIMIT:
             raise RawMessageError(f"{len(raw)} bytes, at most {RAW_LIMIT}")
-        if raw.startswith(b"<?xml"):
-            raw = raw[raw.index(b"?>") + 2:].lstrip()
+        if raw.startswith(b"<?xml"):  # a declaration cannot stand inside the wrapper
+            raw = raw.partition(b"?>")[2].lstrip()
         declared = " ".join(f'xmlns:{p}="{u}"' for p, u in RAW_PREFIXES.items())
         try:
             wrapper = etree.fromstring(f"<raw {declared}>".encode() + raw + b"</raw>",

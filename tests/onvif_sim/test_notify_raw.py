@@ -40,6 +40,7 @@ def test_a_capture_keeps_its_topic_prefix_in_scope(capture: str) -> None:
     ("<wsnt:NotificationMessage>", "not well-formed"),
     ("<tt:Message/>", "not one wsnt:NotificationMessage"),
     ("<wsnt:NotificationMessage/><wsnt:NotificationMessage/>", "not one"),
+    ('<?xml version="1.0"', "not one"),
     ('<!DOCTYPE x [<!ENTITY e "boom">]><wsnt:NotificationMessage>&e;'
      "</wsnt:NotificationMessage>", "not well-formed"),
 ])
