@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -153,13 +154,18 @@ class Run:
 
 def run_once(workdir: Path, run: Run, settle: float) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(workdir).start()
-    site = write_site(workdir, broker.url, run.cameras, run.analytics, run.presses, run.dialect)
-    sim = SimProcess(site, play)
-    recorder = Recorder(broker.port, "campus/+/event/#")
-    gateway = Gateway(site)
     out: dict[str, Any] = {}
-    try:
+    with contextlib.ExitStack() as running:  # stopped in reverse, whatever failed to start
+        broker = Mosquitto(workdir).start()
+        running.callback(broker.stop)
+        site = write_site(workdir, broker.url, run.cameras, run.analytics, run.presses,
+                          run.dialect)
+        sim = SimProcess(site, play)
+        running.callback(sim.stop)
+        recorder = Recorder(broker.port, "campus/+/event/#")
+        running.callback(recorder.close)
+        gateway = Gateway(site)
+        running.callback(gateway.stop)
         wanted = ({f"io-{m}" for m in range(modules_for(run.presses))}
                   | {f"cam-{n}" for n in range(run.cameras)})
         if not recorder.wait_online(wanted, 60, gateway.alive):
@@ -213,11 +219,6 @@ def run_once(workdir: Path, run: Run, settle: float) -> dict[str, Any]:
             out["input"] = np.array(input_ms)
             out["missing_inputs"] = len(inputs) - len(input_ms)
         return out
-    finally:
-        gateway.stop()
-        recorder.close()
-        sim.stop()
-        broker.stop()
 
 
 def dialect_row(dialect: Dialect, result: dict[str, Any] | None) -> list[str]:
