@@ -70,7 +70,7 @@ SKEW_REPORTED = 2.0  # a measured skew this far from the reported one is reporte
 RETRY_REFUSED = 1.0
 STEADY = 30.0  # a connection that worked this long is followed by a new one at once
 FLOOD_PAUSE = 1.0  # seconds between pulls of a camera that sends past MessageLimit
-CLIP_TYPES = {"avi": "video/x-msvideo", "mp4": "video/mp4"}
+CLIP_TYPES = {"webm": "video/webm", "avi": "video/x-msvideo", "mp4": "video/mp4"}
 # connections in a row whose event answers could not be used (refused over answer_limit, not
 # SOAP) before the camera's events are reported lost; one bad answer is only a reconnection
 UNREADABLE_AFTER = 3

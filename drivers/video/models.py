@@ -17,7 +17,7 @@ from gateway.kernel.fields import Identifier, Seconds, Strict
 
 Coordinate = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[Coordinate, Coordinate]
-ClipFormat = Literal["avi", "mp4"]
+ClipFormat = Literal["webm", "avi", "mp4"]
 TamperCondition = Literal["covered", "blinded", "defocused", "moved"]
 CrossingDirection = Literal["any", "left_to_right", "right_to_left"]
 
@@ -57,8 +57,10 @@ class ClipConfig(Strict):
 
     pre: Seconds = Field(default=10.0, le=300)
     post: Seconds = Field(default=10.0, le=300)
-    format: ClipFormat = Field(default="avi", description="avi: Motion JPEG in AVI (every frame "
-                                                          "a keyframe); mp4: MPEG-4 Part 2")
+    format: ClipFormat = Field(default="webm", description="webm: VP8 in WebM (plays in the "
+                                                           "console's browser); avi: Motion "
+                                                           "JPEG in AVI (every frame a keyframe); "
+                                                           "mp4: MPEG-4 Part 2")
 
 
 class TamperConfig(Strict):

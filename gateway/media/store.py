@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "video/x-msvideo": ".avi",
-            "video/mp4": ".mp4"}
+            "video/mp4": ".mp4", "video/webm": ".webm"}
 INDEX = "index.sqlite3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS media (

@@ -250,10 +250,11 @@ def test_clip_from_the_ring(tmp_path: Path) -> None:
                            and r.driver.status()["stream"]["frames"] > 10)
             reference = MediaReference.model_validate(await r.driver.execute(
                 "clip", {"alarm_id": "alm-3", "pre": 1, "post": 1}))
-            assert reference.kind == "clip" and reference.content_type == "video/x-msvideo"
+            # WebM by default: the console's browser plays it beside the alarm
+            assert reference.kind == "clip" and reference.content_type == "video/webm"
             assert reference.alarm_id == "alm-3" and reference.seconds
             stored = r.sink.media.get(reference.media_id)
-            assert stored is not None
+            assert stored is not None and stored.path.suffix == ".webm"
             capture = cv2.VideoCapture(str(stored.path))
             frames = 0
             while capture.read()[0]:

@@ -73,7 +73,7 @@ def test_ring_memory_is_bounded_by_bytes() -> None:
     assert ring.bytes == sum(len(f.jpeg) for f in ring.frames())
 
 
-@pytest.mark.parametrize("fmt", ["avi", "mp4"])
+@pytest.mark.parametrize("fmt", ["webm", "avi", "mp4"])
 def test_clip_reads_back_with_opencv(tmp_path: Path, fmt: str) -> None:
     ring = FrameRing(RingConfig(seconds=10, fps=5))
     fill(ring, 8)
