@@ -54,9 +54,10 @@ def families() -> dict[str, dict[str, Dialect]]:
     family without dialects speaks only its standard one)."""
     from simulators.http_gate.dialects import DIALECTS as GATE
     from simulators.onvif.dialects import DIALECTS as CAMERA
+    from simulators.osdp.dialects import DIALECTS as READER
 
     found: dict[str, dict[str, Dialect]] = {}
-    for dialects in (CAMERA, GATE):
+    for dialects in (CAMERA, GATE, READER):
         for record in dialects:
             found.setdefault(record.family, {})[record.name] = record
     return found

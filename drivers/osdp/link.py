@@ -3,7 +3,8 @@
 libosdp calls ``read``/``write``/``flush`` from the panel thread, never from the event loop,
 and expects them never to block. A link that fails (the adapter was unplugged, the converter
 closed the connection) records why in ``failure`` and reads as silence from then on; the driver
-notices and restarts the bus. Every byte read also goes through the ``ReplyTap`` (diagnosis).
+notices and restarts the bus. Every byte read also goes through the ``ReplyTap`` (diagnosis),
+and a whole reply from a reader libosdp is not waiting for is held back (``StrayReplies``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import serial
 from osdp import Channel
 
 from drivers.osdp.models import OsdpBusConfig
-from drivers.osdp.wire import ReplyTap
+from drivers.osdp.wire import ReplyTap, StrayReplies
 from gateway.kernel.ports import DeviceUnavailable
 
 READ_LIMIT = 4096
@@ -30,6 +31,7 @@ class BusLink(Channel):
     def __init__(self, tap: ReplyTap) -> None:
         super().__init__()
         self.tap = tap
+        self.strays = StrayReplies()
         self.failure: str | None = None
 
     def read(self, max_bytes: int) -> bytes:
@@ -42,12 +44,14 @@ class BusLink(Channel):
             return b""
         if data:
             self.tap.feed(data)
+            data = self.strays.pass_on(data)
         return data
 
     def write(self, buf: bytes) -> int:
         if self.failure is not None:
             return len(buf)  # a dead line swallows what is sent; the driver is restarting
         self.tap.sent(buf)
+        self.strays.sent(buf)
         try:
             return self._write(buf)
         except (OSError, serial.SerialException) as exc:

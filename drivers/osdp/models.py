@@ -206,6 +206,8 @@ class Reader(Strict):
         description="ask the reader for its input and tamper status when it comes online; only "
                     "for readers that answer osdp_ISTAT/osdp_LSTAT (libosdp takes a reader that "
                     "refuses a command offline)")
+    simulator: dict[str, Any] | None = Field(
+        default=None, description="reader simulator only (a dialect, its options); ignored")
 
 
 def parse_key(text: str) -> bytes:

@@ -12,6 +12,8 @@ sentence an installer reads.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SOM = 0x53
@@ -123,11 +125,13 @@ class Seen:
 class ReplyTap:
     """Frames the byte stream read from the bus; remembers what each address answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._buffer = bytearray()
         self._seen: dict[int, Seen] = {}
         self.text_cards: list[int] = []  # addresses that sent osdp_FMT since last taken
         self._asked: dict[int, int] = {}  # address -> sequence number of the last command
+        self._asked_at: dict[int, float] = {}  # address -> when that command was sent
+        self._clock = clock
 
     def sent(self, data: bytes) -> None:
         """Note the sequence number of each command the CP writes (libosdp writes whole
@@ -137,6 +141,7 @@ class ReplyTap:
             length = data[start + 2] | data[start + 3] << 8
             if not data[start + 1] & 0x80:
                 self._asked[data[start + 1] & 0x7F] = data[start + 4] & 0x03
+                self._asked_at[data[start + 1] & 0x7F] = self._clock()
             if length < 7:
                 break
             start = data.find(SOM, start + length)
@@ -183,7 +188,10 @@ class ReplyTap:
     def _note(self, reply: Reply) -> None:
         seen = self._seen.setdefault(reply.address, Seen())
         asked = self._asked.get(reply.address)
-        if asked is not None and reply.sequence != asked:
+        waited = self._clock() - self._asked_at.get(reply.address, self._clock())
+        # late: numbered for an earlier command, or heard after the CP stopped waiting (with
+        # another reader on the bus the numbers alone miss some: its replies fall between)
+        if asked is not None and (reply.sequence != asked or waited > REPLY_TIMEOUT_MS / 1000):
             if reply.sequence == 0 and reply.code == REPLY_NAK and reply.nak == 0x04:
                 # not an old reply: a reader that starts again at 0 refuses the number it got
                 seen.restarted += 1
@@ -201,6 +209,63 @@ class ReplyTap:
 
     def reset(self, address: int) -> None:
         self._seen.pop(address, None)
+
+
+class StrayReplies:
+    """What libosdp reads of the line, less the whole replies of a reader it is not waiting for.
+
+    A reader that answers after the CP's reply timeout talks into the next exchange, which may
+    be with another reader: libosdp takes a reply from the wrong address as that other reader's
+    failure and takes it offline too. Held back here, the late reader alone pays for its lateness
+    (the tap has counted the reply as late). Bytes that are not a whole, checked reply go on as
+    they came; a reply still arriving is held until it is whole (one refresh).
+    """
+
+    def __init__(self) -> None:
+        self._held = bytearray()
+        self.awaited: int | None = None  # the address of the last command sent
+        self.dropped = 0
+
+    def sent(self, data: bytes) -> None:
+        start = data.find(SOM)
+        if start >= 0 and start + 1 < len(data) and not data[start + 1] & 0x80:
+            self.awaited = data[start + 1] & 0x7F
+
+    def pass_on(self, data: bytes) -> bytes:
+        held = self._held
+        held += data
+        out = bytearray()
+        while held:
+            start = held.find(SOM)
+            if start < 0:
+                out += held
+                held.clear()
+                break
+            out += held[:start]
+            del held[:start]
+            if len(held) < 5:
+                break
+            length = held[2] | held[3] << 8
+            if not 7 <= length <= MAX_PACKET:
+                out += held[:1]
+                del held[:1]
+                continue
+            if len(held) < length:
+                if len(held) > 4 * MAX_PACKET:
+                    out += held
+                    held.clear()
+                break
+            reply = parse_packet(bytes(held[:length]))
+            if reply is None:
+                out += held[:1]  # not a whole reply after all: on as it came
+                del held[:1]
+                continue
+            if self.awaited is None or reply.address == self.awaited:
+                out += held[:length]
+            else:
+                self.dropped += 1
+            del held[:length]
+        return bytes(out)
 
 
 def _check_failure(packet: bytes) -> str | None:

@@ -50,7 +50,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from drivers.osdp.models import OsdpBusConfig, Reader, parse_key
 from gateway.kernel.fields import ConfigError
 from simulators.chatter import Chatter, ChatterArgs
+from simulators.dialects import settings_of
 from simulators.osdp.cards import encode
+from simulators.osdp.dialects import KeysetAnswer, ReaderOptions
 from simulators.osdp.line import Line, Port
 from simulators.simulator import InvalidArguments, NoArgs, UnknownAction, parse_arguments
 
@@ -64,10 +66,6 @@ COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "
                  Command.Manufacturer: "manufacturer", Command.Status: "status"}
 TICK = 0.1
 KeyState = Literal["site", "wrong", "install_mode", "installed"]
-# How it answers osdp_KEYSET: takes the key (as the standard says), refuses it (NAK), acknowledges
-# it and keeps its old key (a reader that lost power before storing it), or takes it while its
-# acknowledgement is lost on the line.
-KeysetAnswer = Literal["accept", "refuse", "forget", "lost-ack"]
 
 
 class _Args(BaseModel):
@@ -124,7 +122,15 @@ class SimulatedReader:
         self.line = line
         self.port = Port(line)
         self.key_state: KeyState = "site"
-        self.keyset: KeysetAnswer = "accept"
+        options = parse_arguments(ReaderOptions, f"reader {config.id}: simulator",
+                                  settings_of("osdp", config.model_dump(), config.simulator,
+                                              f"reader {config.id}"))
+        self.keyset: KeysetAnswer = options.keyset
+        self.port.delay = options.reply_delay
+        self.status_every = options.status_every
+        self.answers_at = config.address if options.answers_at is None else options.answers_at
+        self._status_due = 0.0
+        self.status_reports = 0  # how many times it reported its status, asked or not
         self._forgetting = False  # acknowledged a key it keeps only until the next tick
         self.inputs = bytearray(self._input_count())
         self.tamper = False
@@ -149,7 +155,7 @@ class SimulatedReader:
 
     @property
     def address(self) -> str:
-        return f"{self.bus.endpoints()[0]} address {self.config.address}"
+        return f"{self.bus.endpoints()[0]} address {self.answers_at}"
 
     @property
     def online(self) -> bool:
@@ -191,7 +197,7 @@ class SimulatedReader:
             (Capability.CardDataFormat, 1, 1),
             (Capability.Readers, 1, 1),
         ])
-        info = {"name": self.device_id, "address": self.config.address, "flags": flags,
+        info = {"name": self.device_id, "address": self.answers_at, "flags": flags,
                 "scbk": key, "channel": self.port, "version": 2, "model": 1,
                 "vendor_code": 0x0A0B0C, "serial_number": 0x1000 + self.config.address,
                 "firmware_version": 0x010203}
@@ -214,8 +220,13 @@ class SimulatedReader:
             self.setup()
             return
         active = bool(self._pd.is_sc_active())
+        now = time.monotonic()
         if active and not self._sc_was_active:
             self._report_status()  # a CP that just (re)connected learns the present state
+            self._status_due = now + self.status_every
+        elif active and self.status_every and now >= self._status_due:
+            self._report_status(remote=True)  # unasked, unchanged: as supervising readers do
+            self._status_due = now + self.status_every
         self._sc_was_active = active
 
     def hear(self, data: bytes) -> None:
@@ -231,11 +242,15 @@ class SimulatedReader:
         if self._pd is not None:
             self._pd.submit_event(event)
 
-    def _report_status(self) -> None:
+    def _report_status(self, remote: bool = False) -> None:
+        self.status_reports += 1
         self._submit({"event": Event.Status, "type": StatusReportType.Input,
                       "report": bytes(self.inputs)})
         self._submit({"event": Event.Status, "type": StatusReportType.Local,
                       "report": bytes([int(self.tamper), int(self.power_fault)])})
+        if remote:  # its attached reader: 0, normal
+            self._submit({"event": Event.Status, "type": StatusReportType.Remote,
+                          "report": b"\x00"})
 
     def _on_command(self, command: dict[str, Any]) -> tuple[int, Any]:
         status = 0

@@ -12,6 +12,7 @@ from drivers.osdp.wire import (
     SILENT,
     ReplyTap,
     Seen,
+    StrayReplies,
     checksum,
     crc16,
     offline_reason,
@@ -138,3 +139,16 @@ def test_a_reply_to_an_earlier_command_than_the_last_sent_is_late() -> None:
     assert seen.late == 1 and seen.codes == {REPLY_PDID}
     kind, reason = offline_reason(1, seen, was_online=False, sc_capable=False)
     assert kind == LATE and "too late" in reason and "200 ms" in reason
+
+
+def test_a_whole_reply_from_a_reader_not_addressed_never_reaches_libosdp() -> None:
+    # a late reader's reply falling into the exchange with another reader: libosdp would take it
+    # as that reader's failure
+    strays = StrayReplies()
+    strays.sent(b"\xff" + _packet(2, 0x60, 1))  # osdp_POLL to address 2
+    late, awaited = reply(1, 0x40), reply(2, 0x40)
+    assert strays.pass_on(late + awaited[:4]) == b""  # the late one dropped; 2's reply held ...
+    assert strays.pass_on(awaited[4:]) == awaited  # ... until it is whole
+    assert strays.dropped == 1
+    noise = b"\x00\xff" + bytes(reply(2, 0x40)[:-1]) + b"\x00"  # a wrong CRC goes on as it came
+    assert strays.pass_on(noise) == noise
