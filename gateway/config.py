@@ -23,6 +23,7 @@ from pydantic import (
 
 from drivers import DRIVERS, DeviceConfig
 from gateway.access.config import Access
+from gateway.alarm_centre.config import AlarmCentre
 from gateway.kernel.documents import DocumentError, read_yaml
 from gateway.kernel.fields import (
     ConfigError,
@@ -383,6 +384,7 @@ class SiteConfig(Strict):
     linkage: list[LinkageRule] = []
     access: Access = Access()
     media: Media = Media()
+    alarm_centre: AlarmCentre | None = None  # the second alarm path (gateway.alarm_centre)
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:

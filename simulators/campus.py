@@ -36,6 +36,8 @@ class SimulatedCampus:
                 known = ", ".join(sorted(SIMULATORS))
                 raise SimulatorError(f"no simulator for driver {driver!r} (known: {known})")
             self._groups.append(family(configs))
+        if site.alarm_centre is not None:  # the centre's receivers the gateway sends to
+            self._groups.append(SIMULATORS["alarm_centre"]([site.alarm_centre]))
         built = {d.device_id: d for group in self._groups for d in group.devices}
         # the site's devices in its order, then what a family adds (an OSDP bus's readers, doors)
         self._devices = {**{config.id: built[config.id] for config in site.devices}, **built}

@@ -6,6 +6,7 @@ To add a family: a package mirroring ``drivers/<name>/`` with a group class that
 
 from __future__ import annotations
 
+from simulators.alarm_centre import AlarmCentreSimulators
 from simulators.gbt26875 import TransmissionDeviceSimulators
 from simulators.http_gate import HttpGateSimulators
 from simulators.modbus import modbus_io_family
@@ -21,4 +22,6 @@ SIMULATORS: dict[str, SimulatorFamily] = {
     "http_gate": HttpGateSimulators,
     "osdp": osdp_family,
     "onvif": OnvifCameraSimulators,
+    # not a device section: the receivers of the site's alarm_centre (simulators.campus)
+    "alarm_centre": AlarmCentreSimulators,
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,9 +39,10 @@ class BlockError(ValueError):
     """A block that cannot be used; ``part`` is what is wrong (crc, length, format, key,
     timestamp) and the message says how, with the bytes where that helps."""
 
-    def __init__(self, part: str, message: str) -> None:
+    def __init__(self, part: str, message: str, header: Block | None = None) -> None:
         super().__init__(message)
         self.part = part
+        self.header = header  # for an unknown account: the header, so DUH can answer it
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,11 @@ def encode(block: Block, key: bytes | None = None) -> bytes:
     return b"\n" + f"{crc16(raw):04X}{len(raw):04X}".encode() + raw + b"\r"
 
 
-def decode(raw: bytes, key: bytes | None = None) -> Block:
-    """One block (with or without its LF and CR); ``key`` for an encrypted one."""
+def decode(raw: bytes, key: bytes | None = None, *,
+           keys: Mapping[str, bytes | None] | None = None) -> Block:
+    """One block (with or without its LF and CR); ``key`` for an encrypted one, or ``keys``
+    (a receiver's accounts: account -> its key or None): an account not among them is refused
+    as ``account``, before any decryption."""
     if len(raw) > MAX_BLOCK:
         raise BlockError("length", f"{len(raw)} bytes, over the {MAX_BLOCK} a block may have")
     frame = raw.strip(b"\n\r\x00")
@@ -129,6 +134,13 @@ def decode(raw: bytes, key: bytes | None = None) -> Block:
         raise BlockError("format", f"not a DC-09 header: {text[:60]!r}")
     rest = text[header.end():]
     encrypted = bool(header["star"])
+    if keys is not None:
+        if (header["account"] or "") not in keys:
+            raise BlockError("account", f"account {header['account'] or '(none)'} is not "
+                                        "known here",
+                             Block(header["id"], int(header["seq"]), header["account"] or "",
+                                   header["receiver"], header["line"], encrypted=encrypted))
+        key = keys[header["account"] or ""]
     if encrypted:
         if key is None:
             raise BlockError("key", f"encrypted, and account {header['account']} has no key here")
