@@ -491,6 +491,23 @@ def percentiles(values: np.ndarray) -> str:
     return "/".join(f"{v:.1f}" for v in np.percentile(values, [50, 95, 99]))
 
 
+def lost(dialect: Dialect | None, needs: Sequence[str]) -> list[str]:
+    """Which of the capabilities ``needs`` the dialect's record says are degraded (the gateway
+    reports them unavailable against it, so there is nothing of them to measure)."""
+    return [need for need in needs if dialect is not None and need in dialect.degraded]
+
+
+def figures_cell(dialect: Dialect | None, needs: Sequence[str],
+                 values: np.ndarray | None) -> str:
+    """A table cell of latencies that need ``needs`` of the device: "n/a (degraded: ...)" rather
+    than a number when the dialect degrades any of them, "not played" when nothing was played,
+    else p50/p95/p99."""
+    degraded = lost(dialect, needs)
+    if degraded:
+        return f"n/a (degraded: {', '.join(degraded)})"
+    return "not played" if values is None else percentiles(values)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """``rows`` under ``header``, indented, each column as wide as its widest cell."""
     widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]

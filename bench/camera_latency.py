@@ -49,8 +49,10 @@ from benchlib import (
     SimProcess,
     check_quiet,
     dialects_of,
+    figures_cell,
     free_port,
     latency_row,
+    lost,
     machine,
     percentiles,
     quiet_logging,
@@ -228,15 +230,11 @@ def dialect_row(dialect: Dialect, result: dict[str, Any] | None) -> list[str]:
     if result is None:
         return [dialect.name, "did not run (see below)", "", "", "", "", degraded]
 
-    def unless(capability: str, values: np.ndarray | None) -> str:
-        if capability in dialect.degraded:
-            return f"n/a (degraded: {capability})"
-        return "not played" if values is None else percentiles(values)
-
     missing = (f"{result['missing_presses']}/{result['missing_snapshots']}/"
                f"{result.get('missing_inputs', '-')}")
-    return [dialect.name, percentiles(result["press"]), unless("events", result.get("input")),
-            unless("snapshots", result["snapshot"]), missing,
+    return [dialect.name, percentiles(result["press"]),
+            figures_cell(dialect, ["events"], result.get("input")),
+            figures_cell(dialect, ["snapshots"], result["snapshot"]), missing,
             f"{result['press_cpu']:.0f} %, {result['rss']:.0f} MiB", degraded]
 
 
@@ -247,7 +245,7 @@ def dialect_runs(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str,
     results: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     for dialect in chosen:
-        events = 0 if "events" in dialect.degraded else args.dialect_inputs
+        events = 0 if lost(dialect, ["events"]) else args.dialect_inputs
         run = Run(args.dialect_cameras, args.dialect_presses, events, dialect=dialect)
         try:
             results[dialect.name] = run_once(workdir / dialect.name, run, args.settle)
