@@ -159,7 +159,7 @@ class Gateway:
             metrics = self.metrics = Metrics(site.metrics, Readings(
                 self.outbox.stats, self.intake.online, self.alarms.open_alarms,
                 lambda: self.link.connected, lambda: self.intake.flood.flooding,
-                self.supervisor.parts))
+                self.supervisor.parts, self.link.where))
             self.supervisor.on_failure = metrics.part_failed
             self.bus.subscribe(Event, watch("metrics", metrics.on_event))
             self.bus.subscribe(AlarmChanged, watch("metrics", metrics.on_alarm))
@@ -235,7 +235,7 @@ class Gateway:
         """Every part until ``stop``; raises ``Fatal`` if the state database failed."""
         self._loop = asyncio.get_running_loop()
         log.info("gateway %s for site %s: %d devices, broker %s", self.topics.gateway,
-                 self.topics.site, self.supervisor.drivers, self.site.mqtt.url)
+                 self.topics.site, self.supervisor.drivers, ", ".join(self.site.mqtt.urls))
         try:
             await self.supervisor.run(stop)
         finally:

@@ -111,13 +111,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _broker_args(args: argparse.Namespace) -> tuple[str, str, Topics | None, Mqtt | None]:
+def _broker_args(args: argparse.Namespace,
+                 ) -> tuple[str | list[str], str, Topics | None, Mqtt | None]:
     """The broker URL, topic prefix, the gateway's topics and (from a site file) the MQTT
     section with its credentials and TLS files."""
     if args.config:
         site = _load(args.config)
         topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
-        return args.broker or site.mqtt.url, site.mqtt.prefix, topics, site.mqtt
+        return args.broker or site.mqtt.urls, site.mqtt.prefix, topics, site.mqtt
     if not args.broker:
         print("give --broker mqtt://host:port (or -c site.yaml)", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG)

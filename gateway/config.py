@@ -60,7 +60,11 @@ class Tls(Strict):
 
 
 class Mqtt(Strict):
-    url: str = "mqtt://127.0.0.1:1883"
+    url: str | list[str] = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="the broker, or a list: the nodes of a broker cluster (or a primary and a "
+                    "backup broker); the gateway connects to the first that answers and moves "
+                    "to the next when its node goes away")
     prefix: Identifier = "campus"
     protocol: Literal["3.1.1", "5"] = "5"
     client_id: str | None = None
@@ -72,13 +76,27 @@ class Mqtt(Strict):
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        match = re.match(r"^mqtts?://[^/:]+(?::(\d+))?/?$", value)
-        if not match:
-            raise ValueError("expected mqtt://host:port or mqtts://host:port")
-        if match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535:
-            raise ValueError(f"port {match.group(1)} is not 1 to 65535")
+    def _url(cls, value: str | list[str]) -> str | list[str]:
+        urls = [value] if isinstance(value, str) else value
+        if not 1 <= len(urls) <= 16:
+            raise ValueError("give 1 to 16 broker URLs")
+        for url in urls:
+            match = re.match(r"^mqtts?://[^/:]+(?::(\d+))?/?$", url)
+            if not match:
+                raise ValueError(f"{url!r}: expected mqtt://host:port or mqtts://host:port")
+            if match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535:
+                raise ValueError(f"{url!r}: port {match.group(1)} is not 1 to 65535")
+        if len({url.partition(":")[0] for url in urls}) > 1:
+            raise ValueError("the broker URLs mix mqtt:// and mqtts://: one link has one TLS "
+                             "setting")
+        if len(set(urls)) != len(urls):
+            raise ValueError("a broker URL is listed twice")
         return value
+
+    @property
+    def urls(self) -> list[str]:
+        """The broker URLs in the order they are tried."""
+        return [self.url] if isinstance(self.url, str) else list(self.url)
 
 
 class Outbox(Strict):

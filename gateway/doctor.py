@@ -84,7 +84,12 @@ def _state_dir(path: Path) -> Iterator[Finding]:
 
 
 def _broker(site: SiteConfig) -> Iterator[Finding]:
-    url = site.mqtt.url
+    """Each broker URL (each node of a cluster): the gateway may have to move to any of them."""
+    for url in site.mqtt.urls:
+        yield from _broker_node(site, url)
+
+
+def _broker_node(site: SiteConfig, url: str) -> Iterator[Finding]:
     try:
         client = remote.connect(url, site=site.mqtt, timeout=5)
     except ConnectionError as exc:

@@ -39,6 +39,7 @@ class Readings:
     broker_connected: Callable[[], bool]
     flooding: Callable[[], dict[str, int]]
     parts: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])  # the supervisor's
+    broker: Callable[[], dict[str, Any]] = field(default=lambda: {})  # the link's where()
 
 
 class _Gauges(Collector):
@@ -60,6 +61,14 @@ class _Gauges(Collector):
                 ("campus_broker_connected", 1 if r.broker_connected() else 0,
                  "1 while the link to the broker is up")):
             yield GaugeMetricFamily(name, text, value=value)
+        where = r.broker()
+        if where:
+            yield GaugeMetricFamily("campus_broker_moves", "times the link went on to another "
+                                    "broker node since start", value=where["moves"])
+            node = GaugeMetricFamily("campus_broker_node", "1 for the broker node the link is "
+                                     "on (or trying)", labels=["node"])
+            node.add_metric([where["node"]], 1)
+            yield node
         online = GaugeMetricFamily("campus_device_online", "1 if the gateway reaches the device",
                                    labels=["device"])
         for device, up in sorted(r.online.items()):

@@ -1,6 +1,8 @@
 """The northbound MQTT connection (paho-mqtt in its own network thread).
 
-It reconnects by itself with backoff, sets the retained gateway status with a last will, announces
+It reconnects by itself with jittered backoff (a fleet of gateways does not reconnect to a
+restarted broker in step), moves to the next node when the site gives several (a broker
+cluster, or a primary and a backup), sets the retained gateway status with a last will, announces
 itself on every (re)connect, and hands command requests to the event loop. On MQTT 5 it uses
 message expiry, content type, response topic and correlation data; on 3.1.1 the same information
 travels in the JSON payload.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import ssl
 import threading
 from collections.abc import Callable
@@ -26,6 +29,31 @@ from gateway.config import Mqtt
 from gateway.topics import CONTRACT_VERSION, Topics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerNode:
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> BrokerNode:
+        parsed = urlparse(url)
+        return cls(parsed.hostname or "127.0.0.1",
+                   parsed.port or (8883 if parsed.scheme == "mqtts" else 1883))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+RECONNECT_DELAY = (1.0, 2.0)
+"""Seconds between attempts (paho doubles from the first to the second): alarms wait while the
+link is down (fire alarms reach the centre in 10 s). Each gateway adds up to a second of its
+own at random to both."""
+
+WILL_SETTLE = 2.0
+"""Seconds past 1.5 keepalives after a move: a node the gateway left without a DISCONNECT (a
+partition, not a death) publishes its will then, and the status is published again over it."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +128,11 @@ class MqttLink:
         self._connected = threading.Event()
         self._stopping = False
         self._shared_props: dict[tuple[str, int | None], Properties] = {}
-        url = urlparse(config.url)
-        self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        url = urlparse(config.urls[0])
+        self.nodes = [BrokerNode.of(one) for one in config.urls]
+        self._node = 0
+        self.moves = 0  # times the link went on to another node
+        self._settle: threading.Timer | None = None
         self.v5 = config.protocol == "5"
         client_id = config.client_id or f"campus-gateway-{topics.site}-{topics.gateway}"
         self.client = mqtt.Client(
@@ -112,8 +142,7 @@ class MqttLink:
             clean_session=None if self.v5 else True,
         )
         self.client.enable_logger(logging.getLogger("gateway.mqtt.paho"))
-        # Alarms wait while the link is down: retry often (fire alarms reach the centre in 10 s).
-        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self._jitter_reconnects()
         self.client.max_inflight_messages_set(20)
         use_site_credentials(self.client, config, url.scheme)
         self.client.will_set(
@@ -125,6 +154,7 @@ class MqttLink:
         )
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
+        self.client.on_connect_fail = self._handle_connect_fail
         self.client.on_publish = self._handle_publish
         self.client.on_message = self._handle_message
 
@@ -132,15 +162,52 @@ class MqttLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def node(self) -> BrokerNode:
+        """The broker node the link is on (or trying)."""
+        return self.nodes[self._node]
+
+    @property
+    def host(self) -> str:
+        return self.node.host
+
+    @property
+    def port(self) -> int:
+        return self.node.port
+
+    def where(self) -> dict[str, Any]:
+        """For the status and the metrics: the node, how many there are, how often it moved."""
+        return {"node": str(self.node), "nodes": len(self.nodes), "moves": self.moves}
+
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=int(self.config.keepalive))
         self.client.loop_start()
+
+    def _jitter_reconnects(self) -> None:
+        first, most = RECONNECT_DELAY
+        spread = random.random()
+        self.client.reconnect_delay_set(min_delay=first + spread, max_delay=most + spread)  # type: ignore[arg-type]
+
+    def _move(self, why: str) -> None:
+        """In paho's thread, the connection closed: the next attempt goes to the next node."""
+        self._jitter_reconnects()
+        if len(self.nodes) < 2 or self._stopping:
+            return
+        left = self.node
+        self._node = (self._node + 1) % len(self.nodes)
+        # paho's next attempt (after its reconnect delay) goes where connect_async points it;
+        # its host setter refuses a connection that was lost rather than closed
+        self.client.connect_async(self.host, self.port, keepalive=int(self.config.keepalive))
+        self.moves += 1
+        log.warning("broker node %s %s: trying %s next", left, why, self.node)
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
         self._stopping = True
+        if self._settle is not None:
+            self._settle.cancel()
         if self.connected:
             self._publish_status(False, reason="stopped").wait_for_publish(timeout=2)
         self.client.disconnect()
@@ -160,10 +227,11 @@ class MqttLink:
     def _publish_status(self, online: bool, reason: str = "",
                         storage: str = "") -> mqtt.MQTTMessageInfo:
         """The retained gateway status (QoS 1; content type JSON on MQTT 5)."""
-        extra = None
-        if online and self._status_extra:
+        extra: dict[str, Any] | None = None
+        if online:
+            extra = {"broker": self.where()}
             try:
-                extra = self._status_extra()
+                extra.update(self._status_extra() if self._status_extra else {})
             except Exception:  # raised in paho's thread it would end it, and every reconnect
                 log.exception("the status's extra fields could not be read; sent without them")
         return self.client.publish(
@@ -236,6 +304,8 @@ class MqttLink:
         self._announced.clear()
         self.reannounce()
         self._connected.set()
+        if self.moves:
+            self._settle_status()
         self._on_connection(True)
 
     def _handle_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any,
@@ -245,6 +315,20 @@ class MqttLink:
         if was and not self._stopping:
             log.warning("lost the broker %s:%d: %s", self.host, self.port, reason)
             self._on_connection(False)
+        self._move("went away" if was else f"refused the connection ({reason})")
+
+    def _handle_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        self._move("is unreachable")
+
+    def _settle_status(self) -> None:
+        """After a move, publish the status again once the node left behind has had time to
+        publish the will of our old connection over it."""
+        if self._settle is not None:
+            self._settle.cancel()
+        self._settle = threading.Timer(1.5 * self.config.keepalive + WILL_SETTLE,
+                                       self.refresh_status)
+        self._settle.daemon = True
+        self._settle.start()
 
     def _handle_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any,
                         _p: Any = None) -> None:

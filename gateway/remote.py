@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,13 +31,26 @@ class Received:
         return json.loads(self.payload) if self.payload else None
 
 
-def connect(url: str, *, site: Mqtt | None = None, timeout: float = 10.0) -> mqtt.Client:
+def connect(url: str | Sequence[str], *, site: Mqtt | None = None,
+            timeout: float = 10.0) -> mqtt.Client:
     """A connected paho client with its network thread running, or ConnectionError.
 
+    ``url``: a broker, or the nodes of a cluster, tried in order until one accepts.
     ``site``: the site file's MQTT section, whose username, password (from the environment or
     a file, as for the daemon) and TLS files are used, so the CLI reaches the broker the
     gateway uses.
     """
+    urls = [url] if isinstance(url, str) else list(url)
+    failures = []
+    for one in urls:
+        try:
+            return _connect_one(one, site, timeout)
+        except ConnectionError as exc:
+            failures.append(str(exc))
+    raise ConnectionError("; ".join(failures))
+
+
+def _connect_one(url: str, site: Mqtt | None, timeout: float) -> mqtt.Client:
     parsed = urlparse(url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"campus-cli-{uuid.uuid4().hex[:10]}",

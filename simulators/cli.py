@@ -263,7 +263,7 @@ def _commander(args: argparse.Namespace) -> Commander:
 
     site = load_site(args.config)
     topics = Topics(site.mqtt.prefix, site.site.id, site.gateway.id)
-    url = args.broker or site.mqtt.url
+    url = args.broker or site.mqtt.urls
     operator = os.environ.get("CAMPUS_OPERATOR", "")
     token = os.environ.get("CAMPUS_OPERATOR_TOKEN", "")
 

@@ -81,6 +81,15 @@ def test_the_doctor_says_what_is_wrong_in_one_line_each(
         second = doctor()
         assert any(line.startswith("FAIL broker") for line in second.stdout.splitlines())
         assert any(line.startswith("ok   device io-1") for line in second.stdout.splitlines())
+        # a cluster: each node is checked, the one that is down is named
+        mosquitto.start()
+        down = f"mqtt://127.0.0.1:{free_port()}"
+        doc = yaml.safe_load(site.read_text())
+        doc["mqtt"]["url"] = [mosquitto.url, down]
+        site.write_text(yaml.safe_dump(doc, sort_keys=False))
+        third = doctor().stdout.splitlines()
+        assert any(line.startswith(f"ok   broker {mosquitto.url}") for line in third), third
+        assert any(line.startswith(f"FAIL broker {down}") for line in third), third
     finally:
         sims.stop()
 

@@ -229,3 +229,17 @@ def test_validate_never_gives_a_traceback(tmp_path: Path) -> None:
     assert "not UTF-8 (byte 0xFF" in subprocess.run(
         [sys.executable, "-m", "gateway.cli", "validate", str(tmp_path / "utf8.yaml")],
         capture_output=True, text=True).stderr
+
+
+def test_the_broker_may_be_a_list_of_nodes_each_checked(tmp_path: Path) -> None:
+    cluster = GOOD + "mqtt: {url: [mqtt://node-1:1883, mqtt://node-2:1883, mqtt://node-3]}\n"
+    assert load_site(write(tmp_path, cluster)).mqtt.urls == [
+        "mqtt://node-1:1883", "mqtt://node-2:1883", "mqtt://node-3"]
+    assert load_site(write(tmp_path, GOOD)).mqtt.urls == ["mqtt://127.0.0.1:1883"]
+    for urls, says in (("[mqtt://a:1883, http://b]", "'http://b': expected mqtt://host:port"),
+                       ("[mqtt://a:1883, mqtts://b:8883]", "mix mqtt:// and mqtts://"),
+                       ("[mqtt://a:1883, mqtt://a:1883]", "listed twice"),
+                       ("[]", "give 1 to 16 broker URLs"),
+                       ("[mqtt://a:70000]", "port 70000 is not 1 to 65535")):
+        found = problems(tmp_path, GOOD + f"mqtt: {{url: {urls}}}\n")
+        assert len(found) == 1 and "mqtt.url" in found[0] and says in found[0], found
