@@ -775,6 +775,11 @@ class OsdpBusDriver:
             # a NAK takes it offline in libosdp, which keeps the old key; so does no answer
             refused = "it refused the new key (NAK) or did not answer"
             outcome.cancel()
+        if self._panel is not panel:  # the bus was set up again meanwhile: nothing is known
+            raise ActionError(f"{self.device_id}: rotate_key: the bus stopped while reader "
+                              f"{session.id} was being given its new key; it has the old or "
+                              f"the new one: once the bus is back, rotate again (the new key "
+                              f"is still in {source})")
         in_use: bytes | None = new
         if refused:
             in_use = await self._working_key(session, (old, new))
@@ -808,6 +813,8 @@ class OsdpBusDriver:
         panel, index = self._panel, session.index
         assert panel is not None and index is not None
         for key in keys:
+            if self._panel is not panel:
+                return None
             outcome = self._await_key(session)
             if session.online and panel.members[index].key == key:
                 outcome.set_result(True)  # it never went offline: the key it has works
