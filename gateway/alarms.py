@@ -55,6 +55,8 @@ from gateway.kernel.events import (
     READER_SC_RESTORED,
     READER_TAMPER,
     READER_TAMPER_RESTORED,
+    ALARM_PATH_FAILED,
+    ALARM_PATH_RESTORED,
     STORAGE_FULL,
     STORAGE_OK,
     TAMPER,
@@ -94,6 +96,8 @@ LINKAGE_FAILED = Condition("linkage_failed", Severity.MAJOR, latched=False)
 # Critical: while a device floods, its own alarms (a fire among them, perhaps) wait at the device.
 FLOODING = Condition("flooding", Severity.CRITICAL, latched=False)
 STORAGE = Condition("storage_full", Severity.MAJOR, latched=False)
+# a receiver of the alarm receiving centre stopped acknowledging (gateway.alarm_centre)
+ALARM_PATH = Condition("alarm_path", Severity.MAJOR, latched=False)
 DOOR_FORCED_OPEN = Condition("door_forced", Severity.MAJOR, latched=False)
 DOOR_HELD = Condition("door_held_open", Severity.MINOR, latched=False)
 READER_POWER = Condition("reader_power", Severity.MAJOR, latched=False)
@@ -134,6 +138,8 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     DEVICE_FLOOD_ENDED.name: (FLOODING, False),
     STORAGE_FULL.name: (STORAGE, True),
     STORAGE_OK.name: (STORAGE, False),
+    ALARM_PATH_FAILED.name: (ALARM_PATH, True),
+    ALARM_PATH_RESTORED.name: (ALARM_PATH, False),
     READER_TAMPER.name: (TAMPERED, True),
     READER_TAMPER_RESTORED.name: (TAMPERED, False),
     READER_POWER_FAULT.name: (READER_POWER, True),

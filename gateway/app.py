@@ -24,6 +24,7 @@ from gateway.access.doors import Doors
 from gateway.access.ledger import Ledger
 from gateway.access.modes import GateModes, serving
 from gateway.access.schedules import Schedules
+from gateway.alarm_centre.path import AlarmCentrePath
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.audit import AuditLog
 from gateway.bus import AlarmChanged, Bus, Polled
@@ -150,8 +151,16 @@ class Gateway:
                              on_ack=self.outbox.acked, announce=self._announce,
                              response_prefixes=tuple(site.commands.response_topics),
                              status_extra=lambda: {"access": self.access.status(),
-                                                   "parts": self.supervisor.status()})
+                                                   "parts": self.supervisor.status(),
+                                                   **self._alarm_paths()})
         self.requests = CommandQueue(self.commands, self.link.respond, site.commands)
+        # the second alarm path, DC-09 to the alarm receiving centre: one more consumer
+        self.alarm_centre = AlarmCentrePath(
+            site.alarm_centre, database, self.outbox, self.intake.emit, self.topics.gateway,
+            self.link.refresh_status) if site.alarm_centre is not None else None
+        if self.alarm_centre is not None:
+            self.bus.subscribe(AlarmChanged, watch("alarm centre",
+                                                   self.alarm_centre.alarm_changed))
         self.metrics: Metrics | None = None
         if site.metrics.enabled:
             from gateway.metrics import Metrics, Readings
@@ -215,6 +224,8 @@ class Gateway:
             add(Part("console", lambda _pulse: console.run(), "server"))
         add(Part("alarm clock", self._tick, "loop"))  # no await to hang in: no stall_after
         add(Part("stats", self._stats, "loop"))
+        if self.alarm_centre is not None:
+            add(Part("alarm centre", self.alarm_centre.run, "loop"))
 
     @staticmethod
     def _stall(device: DeviceConfig) -> float | None:
@@ -312,6 +323,15 @@ class Gateway:
             "access": self.access.status(),
             "outbox": vars(out),
         }
+
+    def _alarm_paths(self) -> dict[str, Any]:
+        """With a centre: which of the two alarm paths are up (MQTT to the platform, DC-09
+        to the centre), and the centre's receivers."""
+        if self.alarm_centre is None:
+            return {}
+        centre = self.alarm_centre.status()
+        return {"alarm_paths": {"mqtt": self.link.connected, "alarm_centre": centre["up"]},
+                "alarm_centre": centre}
 
     def _announce(self) -> list[tuple[str, bytes]]:
         doc = {"gateway": self.topics.gateway, "site": self.topics.site,

@@ -220,6 +220,19 @@ class StorageState(Payload):
     reason: str = Field(default="", description="what the disk said, while it refuses writes")
 
 
+class AlarmPathState(Payload):
+    """A receiver of the alarm receiving centre (SIA DC-09) that stopped answering, or
+    answers again."""
+
+    receiver: str = Field(description="receiver name from the site file's alarm_centre")
+    url: str = Field(description="tcp:// or udp:// address of the receiver")
+    reason: str = Field(default="", description="why it counts as failed: no answer within "
+                        "the time, refused, NAK or DUH, and what it said")
+    active: str = Field(default="", description="the receiver alarms now go to ('' if none "
+                        "answers)")
+    queued: int = Field(default=0, description="messages waiting for the centre's ACK")
+
+
 class CommandAudit(Payload):
     operator: str
     role: str
@@ -480,6 +493,11 @@ STORAGE_FULL = _t("gateway.storage_full", StorageState,
                   "connected broker flagged durable: false, kept in memory (bounded) meanwhile.")
 STORAGE_OK = _t("gateway.storage_ok", StorageState,
                 "The disk takes writes again; what was kept in memory is stored.")
+ALARM_PATH_FAILED = _t("alarm_path.failed", AlarmPathState,
+                       "A receiver of the alarm receiving centre does not acknowledge (test "
+                       "messages unanswered, refused, NAKed or DUHed); alarms go to the next.")
+ALARM_PATH_RESTORED = _t("alarm_path.restored", AlarmPathState,
+                         "The centre's receiver acknowledges again.")
 COMMAND_AUDIT = _t("audit.command", CommandAudit, "A command was accepted, denied or failed.")
 ACCESS_GRANTED = _t("access.granted", AccessDecisionFact, "A credential was let through a gate.")
 ACCESS_DENIED = _t("access.denied", AccessDecisionFact, "A credential was refused, with why.")
@@ -564,6 +582,8 @@ CATALOGUE: dict[str, EventType] = {
         MESSAGE_SET_ASIDE,
         STORAGE_FULL,
         STORAGE_OK,
+        ALARM_PATH_FAILED,
+        ALARM_PATH_RESTORED,
         COMMAND_AUDIT,
         ACCESS_GRANTED,
         ACCESS_DENIED,
