@@ -97,6 +97,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {driver}" for driver, n in sorted(kinds.items()))
     print(f"{path}: ok: site {site.site.id}, {len(site.devices)} devices ({summary}), "
           f"{len(site.linkage)} linkage rules")
+    centre = site.alarm_centre
+    if centre is not None:
+        print(f"{path}: alarm centre: account {centre.account}, {centre.protocol}, "
+              f"{'encrypted' if centre.key else 'NOT encrypted'}, receivers "
+              f"{', '.join(r.url for r in centre.receivers)}; a failed path is reported within "
+              f"{centre.reporting_time():g} s (EN 50136-1 {centre.category()}, on paper)")
     return 0
 
 

@@ -58,6 +58,9 @@ def examine(site: SiteConfig) -> Iterator[Finding]:
                        "add NAME --role guard -c SITE"))
     if site.metrics.enabled:
         yield from _free_to_listen("metrics", site.metrics.listen.host, site.metrics.listen.port)
+    if site.alarm_centre is not None:  # the second alarm path: a test message to each receiver
+        from gateway.alarm_centre.check import examine as examine_centre
+        yield from (Finding(*found) for found in examine_centre(site.alarm_centre))
     yield (Finding("ok", "command operators", f"{len(site.operators)} with tokens")
            if site.operators else
            Finding("warn", "command operators", "no operator tokens: nobody can send commands "
