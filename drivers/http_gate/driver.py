@@ -143,7 +143,7 @@ class Refused(Exception):
 class ControllerSession:
     config: Controller
     commands: ControllerCommands | None
-    online: bool = False
+    online: bool | None = None  # None: not heard from since the gateway started
     last_seen: float = 0.0
     last_peer: str = ""
     recent: OrderedDict[str, tuple[int, bytes]] = field(default_factory=OrderedDict)
@@ -281,7 +281,10 @@ class HttpGateReceiver:
                     await session.commands.close()
 
     async def _watch_silence(self) -> None:
+        """A controller is offline after ``heartbeat_timeout`` without a request, counted from
+        its last one, or from the start for one not heard from since (it may never come)."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
             timeouts = [s.config.heartbeat_timeout or self.config.heartbeat_timeout
                         for s in self._sessions.values()]
@@ -289,10 +292,13 @@ class HttpGateReceiver:
             now = loop.time()
             for session in self._sessions.values():
                 timeout = session.config.heartbeat_timeout or self.config.heartbeat_timeout
-                if session.online and now - session.last_seen > timeout:
-                    session.online = False
-                    self._sink.availability(session.config.id, False,
-                                            f"no request (heartbeat or event) for {timeout:g} s")
+                if session.online is False or now - (session.last_seen or started) <= timeout:
+                    continue
+                session.online = False
+                self._sink.availability(
+                    session.config.id, False,
+                    f"no request (heartbeat or event) for {timeout:g} s" if session.last_seen
+                    else f"no request since the gateway started ({timeout:g} s)")
 
     def _seen(self, session: ControllerSession, peer: str) -> None:
         session.last_seen = asyncio.get_running_loop().time()

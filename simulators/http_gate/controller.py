@@ -389,10 +389,11 @@ class SimulatedController:
         self._wake.set()
 
     async def _heartbeats(self) -> None:
+        """The first at once, as a device announces itself when its push link comes up."""
         while True:
-            await asyncio.sleep(self.heartbeat_interval)
             if self.online and not self._queue:
                 self._push("heartbeat", {})
+            await asyncio.sleep(self.heartbeat_interval)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import httpx
 
+from drivers.http_gate.driver import HttpGateReceiver
+from drivers.http_gate.models import HttpGateReceiverConfig
 from drivers.http_gate.signing import signed_headers
 from drivers.http_gate.webhook import PUSH_PATH as PUSH
 from tests.http_gate.support import (
@@ -15,6 +19,7 @@ from tests.http_gate.support import (
     VEHICLE,
     WEBHOOK_SECRET,
     Rig,
+    Sink,
     grant_cards,
     isapi_controller,
     rig,
@@ -272,6 +277,29 @@ def test_heartbeats_keep_a_controller_online_and_silence_takes_it_offline() -> N
             await until(lambda: r.sink.online(VEHICLE) == [True, False], "offline", 10)
             await r.act("online")
             await until(lambda: r.sink.online(VEHICLE) == [True, False, True], "online again")
+    run(scenario())
+
+
+def test_a_controller_heard_at_once_is_online_and_one_never_heard_is_offline_in_time() -> None:
+    """A controller announces itself with a heartbeat when its push link comes up; one that
+    never pushes after the gateway starts is reported offline once its timeout has passed
+    (before, nothing was ever said of it)."""
+    async def scenario() -> None:
+        stanza = section(isapi_controller("decides"), heartbeat_timeout="1s")
+        async with rig(stanza) as r:  # heartbeats every hour: the first one comes at once
+            await until(lambda: r.sink.online(VEHICLE) == [True], "online from the start")
+        config = HttpGateReceiverConfig.model_validate(
+            section(webhook_controller(), heartbeat_timeout="1s"))
+        sink = Sink(grant_cards())
+        receiver = asyncio.create_task(HttpGateReceiver(config, sink).run())  # no controller
+        try:
+            await until(lambda: sink.online(TURNSTILE) == [False], "offline in time", 10)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+        (reason,) = [why for _, _, why in sink.availability_reports]
+        assert reason == "no request since the gateway started (1 s)"
     run(scenario())
 
 
