@@ -165,6 +165,51 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_stream(args: argparse.Namespace) -> int:
+    """Account for every gateway's sequence on the platform's broker (gateway/stream_audit)."""
+    import threading
+
+    from gateway.central import CentralSubscriber
+    from gateway.stream_audit import StreamAudit, describe
+
+    urls, prefix, _topics, mqtt_site = _broker_args(args)
+    audit = StreamAudit(prefix, stats_interval=args.stats_interval)
+    lock = threading.Lock()
+
+    def take(topic: str, payload: bytes, _retained: bool, _at: float) -> None:
+        with lock:
+            audit.take(topic, payload)
+
+    def show() -> None:
+        with lock:
+            report = audit.report()
+        print(json.dumps(report) if args.json else describe(report), flush=True)
+
+    try:
+        subscriber = CentralSubscriber(urls, audit.filters, take, client_id=args.client_id,
+                                       site=mqtt_site).start()
+    except ConnectionError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(f"# auditing {', '.join(audit.filters)} on {', '.join(subscriber.urls)}",
+          file=sys.stderr, flush=True)
+    started = time.monotonic()
+    shown = started
+    try:
+        while args.seconds is None or time.monotonic() - started < args.seconds:
+            time.sleep(0.2)
+            if args.every and time.monotonic() - shown >= args.every:
+                shown = time.monotonic()
+                show()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        subscriber.stop()
+    show()
+    with lock:
+        return 1 if audit.lost_anything() else 0
+
+
 def _operator_token(args: argparse.Namespace) -> tuple[str, str]:
     operator = args.operator or os.environ.get("CAMPUS_OPERATOR", "")
     if args.token_file:
@@ -522,6 +567,22 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tail", help="watch the event stream as the central platform sees it")
     _add_remote(p)
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("audit-stream", help="account for every gateway's events on the "
+                       "platform's broker: gaps, duplicates, reorders, stalls; exit 1 on a loss")
+    p.add_argument("--broker", action="append", metavar="URL",
+                   help="mqtt://host:port; repeat it for each node of a cluster")
+    p.add_argument("-c", "--config", help="take broker, credentials and prefix from a site file")
+    p.add_argument("--prefix", default="campus")
+    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS",
+                   help="report after this long and exit (default: at Ctrl-C)")
+    p.add_argument("--every", type=float, metavar="SECONDS", help="also report this often")
+    p.add_argument("--stats-interval", type=float, default=60.0, metavar="SECONDS",
+                   help="the gateways' stats interval until their stats show it")
+    p.add_argument("--client-id", default="campus-stream-audit",
+                   help="the audit's persistent session on the broker")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(func=cmd_audit_stream, site=None)
 
     p = sub.add_parser("alarm", help="list, acknowledge, reset or mark alarms reported")
     asub = p.add_subparsers(dest="action", required=True)
