@@ -49,6 +49,10 @@ def demo_listeners(site: Any, broker_port: int | None, control: str) -> list[tup
     for device in site.devices:
         for address in _addresses(device):
             found.append((f"device {device.id}", *address))
+    if site.alarm_centre is not None:  # the simulated receivers of the alarm receiving centre
+        for name, receiver in zip(site.alarm_centre.receiver_names(),
+                                  site.alarm_centre.receivers, strict=True):
+            found.append((f"alarm centre {name}", receiver.host, receiver.port))
     return list(dict.fromkeys(found))
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -70,6 +71,12 @@ def test_demo_runs_and_a_button_press_reaches_the_subscriber(tmp_path: Path) -> 
         raised = sub.wait_event("alarm.raised", count=2, timeout=15)[-1]
         alarm = raised["data"]["alarm"]
         assert alarm["device_id"] == "gate-house-io" and alarm["zone"] == "gate-house"
+        # the second alarm path: the police centre's (simulated) DC-09 receiver took the panic
+        deadline = time.monotonic() + 15
+        while not [r for r in httpx.get(f"http://{control}/devices/arc-police").json()[
+                "received"] if r["code"] == "PA" and r["zone"] == 1]:
+            assert time.monotonic() < deadline, "the panic never reached the alarm centre"
+            time.sleep(0.1)
 
         # the console it printed takes the one-time login, and shows the alarm
         assert console_url == f"http://127.0.0.1:{console_port}/"
