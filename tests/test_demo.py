@@ -169,7 +169,8 @@ def test_the_demo_checks_every_port_of_its_campus_before_it_starts() -> None:
             ("device main-gate-bus", 15040), ("device gate-cam", 18080),
             ("device vehicle-gate-controllers", 18088),  # the gateway's receiver
             ("device vehicle-gate-controllers", 18089),  # the simulated controller
-            ("the embedded broker (--port)", 1883)} <= ports
+            ("the embedded broker (--port)", 1883),
+            ("alarm centre arc-police", 15060)} <= ports  # the simulated DC-09 receiver
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
