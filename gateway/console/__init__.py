@@ -27,6 +27,10 @@ __all__ = ["Console", "ConsoleOperators", "ConsoleParts", "LiveFeed"]
 
 log = logging.getLogger(__name__)
 
+# what the kernel may hold for one browser: a few live-view frames, not the megabytes Linux
+# would grow it to on a fast link (a slow browser then skips frames instead of seeing old ones)
+SEND_BUFFER = 64 * 1024
+
 
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside the gateway: the gateway, not uvicorn, handles SIGTERM and SIGINT."""
@@ -53,13 +57,16 @@ class Console:
             # one address holds at most 16 connections, and a request not all arrived in time
             # is a 408, so a slow or hung client cannot keep the guards from the console; a
             # trickled body meets the console's own deadline (bodies.BodyLimits) first
-            http=guarded_http("console", BODY_DEADLINE + 5, unlimited=config.trusted_proxies),
+            http=guarded_http("console", BODY_DEADLINE + 5, unlimited=config.trusted_proxies,
+                              send_buffer=SEND_BUFFER),
             # uvicorn believes X-Forwarded-For from loopback by default: only named proxies here
             proxy_headers=bool(config.trusted_proxies),
             forwarded_allow_ips=[str(n) for n in config.trusted_proxies]))
 
     async def run(self) -> None:
         serving = asyncio.create_task(self._serve(), name="console server")
+        standing = asyncio.create_task(self.app.state.standing.run(self.parts.feed),
+                                       name="console status strip")
         try:
             await asyncio.shield(serving)
         except asyncio.CancelledError:
@@ -68,6 +75,8 @@ class Console:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(serving, 5)
             raise
+        finally:
+            standing.cancel()
 
     async def _serve(self) -> None:
         server = self._server

@@ -39,7 +39,7 @@ CLIENT_QUEUE = 500
 @dataclass(frozen=True)
 class Update:
     id: str
-    kind: str  # alarm, device, drill, linkage, event, resync
+    kind: str  # alarm, device, drill, linkage, event, standing, resync
     data: dict[str, Any]
 
     def json(self) -> str:
@@ -69,6 +69,7 @@ class LiveFeed:
         self.online_since: dict[str, datetime] = {}
         self.last_report: dict[str, datetime] = {}
         self.last_answer: dict[str, float] = {}  # a polled device's last good poll (epoch s)
+        self.standing_now: dict[str, Any] | None = None  # the status strip's last snapshot
 
     @property
     def last_id(self) -> str:
@@ -103,6 +104,11 @@ class LiveFeed:
         self._push("alarm", {"change": change.kind.name, "by": change.by,
                              "report": change.report,
                              "alarm": change.alarm.model_dump(mode="json")})
+
+    def standing(self, snapshot: dict[str, Any]) -> None:
+        """The board's standing conditions changed (``console.standing``)."""
+        self.standing_now = snapshot
+        self._push("standing", snapshot)
 
     # -- to browsers ------------------------------------------------------------------------
 

@@ -2,12 +2,24 @@
 
 A session is a random id in an HttpOnly, SameSite=Strict cookie (Secure when the console speaks
 TLS), with a CSRF token of its own that every state-changing request must send back in a
-header. It ends after ``session_idle`` without a request, at logout, or when the operator is
-disabled or their password changed. Sessions are kept (by the SHA-256 of their id) in the
-operators database, so a restarted gateway does not log the guard room out; their last use is
-written there at most once a minute. Every request also compares the session's operator
-generation with the database's (``ConsoleOperators.generation``): ``operator disable`` and
-``operator passwd`` from the command line end the operator's sessions at their next request.
+header. Sessions are kept (by the SHA-256 of their id) in the operators database, so a restarted
+gateway does not log the guard room out; their last use is written there at most once a minute.
+
+A duty session has two clocks, because the guard room must never be logged out under an open
+board, yet whoever acts must be the guard the audit names:
+
+- **the watch** (seeing the board, hearing the siren) ends after ``session_idle`` without a sign
+  of life, at logout, or when the operator is disabled. A browser holding the live feed is a
+  sign of life every second (``web.py`` asks ``get`` for it), so an open page is never logged
+  out, busy or quiet;
+- **the authority to act** lapses after ``session_idle`` without an action of the operator's own
+  (the login, a re-authentication, a command), and at once when their password changes: the
+  next command is refused with ``reauth`` and the page asks for the password in place
+  (``renewed``), keeping what was typed, and sends the command again.
+
+Every request compares the session's operator generation with the database's
+(``ConsoleOperators.generation``): a disabled operator's sessions end, a changed password asks
+for the new one before the next action.
 
 Logins are limited per client address, and failed ones slow that client down (``LoginGuard``):
 no one can lock a guard out by failing with their name.
@@ -48,6 +60,8 @@ class Session:
     last_seen: float = field(default_factory=time.time)
     saved: float = field(default_factory=time.time)
     generation: int = 0  # the operator's, when the session was opened
+    acted: float = field(default_factory=time.time)  # login, re-authentication, last command
+    renew: str = ""  # why the password is asked before the next action ("password"), if so
 
 
 class Sessions:
@@ -64,7 +78,7 @@ class Sessions:
             generation = store.generation(operator)  # kept rows were not ended: still valid
             if generation is not None:
                 self._sessions[digest] = Session(operator, role, language, csrf, seen, seen,
-                                                 generation)
+                                                 generation, acted=seen)
 
     def open(self, operator: str, role: str, language: str,
              generation: int = 0) -> tuple[str, Session]:
@@ -75,7 +89,7 @@ class Sessions:
         sid = secrets.token_urlsafe(32)
         now = self._clock()
         session = Session(operator, role, language, last_seen=now, saved=now,
-                          generation=generation)
+                          generation=generation, acted=now)
         self._sessions[_digest(sid)] = session
         try:
             self._store.new_session(_digest(sid), operator, role, language, session.csrf, now)
@@ -98,7 +112,8 @@ class Sessions:
         if now - session.saved > SAVE_EVERY:
             session.saved = now
             try:
-                if not self._store.touch_session(digest, session.language, now):
+                if not self._store.touch_session(digest, session.language, now) \
+                        and not session.renew:  # a new password removes the row: kept here
                     del self._sessions[digest]  # ended from the command line
                     return None
             except sqlite3.Error as exc:
@@ -106,17 +121,44 @@ class Sessions:
         return session
 
     def _current(self, session: Session) -> bool:
-        """Whether the operator is still enabled with the password the session began with."""
+        """Whether the operator is still enabled; a changed password marks the session to be
+        renewed (the board stays, the next action asks for the new password)."""
         try:
             generation = self._store.generation(session.operator)
         except sqlite3.Error as exc:  # unreadable for a moment: the guard room stays logged in
             log.debug("operator generation not read: %s", exc)
             return True
-        if generation != session.generation:
-            log.info("session of %s ended: the operator was disabled or their password changed",
+        if generation is None:
+            log.info("session of %s ended: the operator was disabled or removed",
                      session.operator)
             return False
+        if generation != session.generation and not session.renew:
+            log.info("session of %s must be renewed: the operator's password changed",
+                     session.operator)
+            session.renew = "password"
         return True
+
+    def renewal(self, session: Session) -> str:
+        """Why the operator must give their password before acting ("" if they need not):
+        ``password`` after a new one was set, ``idle`` after ``session_idle`` without an action
+        of their own (open alarms and a busy feed keep the board, not the authority to act)."""
+        if session.renew:
+            return session.renew
+        return "idle" if self._clock() - session.acted > self._idle else ""
+
+    def acted(self, session: Session) -> None:
+        session.acted = self._clock()
+
+    def renewed(self, sid: str, session: Session, generation: int) -> None:
+        """The operator gave their password again: the session acts with it from now on."""
+        now = self._clock()
+        session.generation, session.renew, session.acted = generation, "", now
+        session.last_seen = session.saved = now
+        try:  # a new password removed the stored row: the renewed session survives a restart
+            self._store.new_session(_digest(sid), session.operator, session.role,
+                                    session.language, session.csrf, now)
+        except sqlite3.Error as exc:
+            log.warning("renewed session of %s not stored (%s)", session.operator, exc)
 
     def close(self, sid: str | None) -> None:
         if sid:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -40,20 +41,28 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.access.control import AccessControl
+from gateway.access.evacuation import Evacuations
 from gateway.alarms import AlarmService
 from gateway.commands import CommandRouter, token_digest
 from gateway.config import IMAGE_TYPES, ROLES, SiteConfig
 from gateway.console.bodies import BodyLimits
 from gateway.console.feed import LiveFeed
+from gateway.console.follow_up import add_follow_up
 from gateway.console.i18n import LANGUAGES, catalogue, pick
 from gateway.console.operators import ConsoleOperators
+from gateway.console.pages import Pages
+from gateway.console.roll_call import add_roll_call
 from gateway.console.sessions import LoginGuard, Session, Sessions
+from gateway.console.standing import Standing
+from gateway.console.supervision import add_supervision
 from gateway.console.tone import alarm_wav
+from gateway.console.video import add_video_routes
 from gateway.drills import Drills
 from gateway.kernel.boundary import BoundaryError, json_object
-from gateway.media import MediaStore
+from gateway.media import LiveViews, MediaStore
 from gateway.outbox import OutboxStats
 
 log = logging.getLogger(__name__)
@@ -61,7 +70,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 COOKIE = "campus_session"
 LOGIN_COOKIE = "campus_login"
-KEEPALIVE = 15.0
+WATCH = 1.0  # how often an open stream looks at its session (and keeps it alive)
 AUDIT_SHOWN = 500
 EVENTS_SHOWN = 500
 # the most a request may send, by route: a login is three short fields, a command a small
@@ -96,6 +105,8 @@ class ConsoleParts:
     access: AccessControl
     media: MediaStore | None = None
     parts: Callable[[], list[dict[str, Any]]] = lambda: []  # the supervisor's health of each
+    evacuations: Evacuations | None = None  # the evacuation roll call
+    live: LiveViews | None = None  # the cameras' live views (console/video.py)
 
 
 class Forbidden(Exception):
@@ -113,6 +124,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     app = FastAPI(title="campus-gateway console", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.sessions = sessions
+    standing = app.state.standing = Standing(parts)  # the status strip; Console.run runs it
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(BodyLimits, limit_of=_body_limit)
 
@@ -132,16 +144,29 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             value = datetime.fromisoformat(value) if value else None
         return value.astimezone(site_zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
+    # what the guard does for each condition (the site file's instructions), for every card
+    instructions = {name: i.model_dump() for name, i in site.instructions.items()}
+    gate_names = {g.id: g.name for g in site.access.gates if g.name}
+    zone_names = {**gate_names, **config.zones}
+
+    def zone_name(zone: str) -> str:
+        return zone_names.get(zone, zone) if zone else "—"
+
+    def gate_name(gate: str) -> str:
+        return gate_names.get(gate, gate)
+
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
         text = catalogue(session.language)
         boot = {"csrf": session.csrf, "operator": session.operator, "role": session.role,
                 "can_act": ROLES[session.role] >= ROLES["guard"],
                 "language": session.language, "timezone": site.site.timezone, "text": text,
-                "site": site.site.name or site.site.id}
+                "site": site.site.name or site.site.id,
+                "instructions": instructions, "zones": zone_names}
         return templates.TemplateResponse(request, name, {
             "t": text, "session": session, "boot": boot,
             "site": site, "local": local, "page": name.removesuffix(".html"),
-            "is_supervisor": session.role == "supervisor", **context})
+            "is_supervisor": session.role == "supervisor", "zone_name": zone_name,
+            "gate_name": gate_name, **context})
 
     def signed_in(request: Request, role: str = "viewer") -> Session:
         session = session_of(request)
@@ -230,6 +255,19 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         return JSONResponse({"status": "error", "error": {"code": code, "message": str(exc)}},
                             exc.status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def refused_page(request: Request, exc: StarletteHTTPException) -> Response:
+        """A page a signed-in operator may not see, or one that is gone, answers a page that
+        says so (the API and media keep their JSON answers)."""
+        session = session_of(request)
+        if (session is None or request.method != "GET" or exc.status_code not in (403, 404)
+                or request.url.path.startswith(("/api/", "/media/", "/static/"))):
+            return await http_exception_handler(request, exc)
+        response = page(request, "refused.html", session, status=exc.status_code,
+                        reason="not_for_role" if exc.status_code == 403 else "page_gone")
+        response.status_code = exc.status_code
+        return response
+
     # -- pages ----------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse)
@@ -239,10 +277,11 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     @app.get("/alarms/{alarm_id}", response_class=HTMLResponse)
     async def alarm_detail(request: Request, alarm_id: str) -> HTMLResponse:
         session = signed_in(request)
-        try:
-            alarm = parts.alarms.get(alarm_id)
-        except Exception:
-            raise HTTPException(404, "no such open alarm") from None
+        alarm = parts.alarms.find(alarm_id)  # open, a follow-up task, or in the history
+        if alarm is None:
+            response = page(request, "refused.html", session, status=404, reason="alarm_gone")
+            response.status_code = 404
+            return response
         related = [e for e in parts.feed.events
                    if e.event.subject == alarm_id
                    or (e.event.device_id == alarm.device_id and e.event.subject == alarm.point)
@@ -342,6 +381,15 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         digest = token_digest(token.strip())
         return any(hmac.compare_digest(digest, op.token_sha256) for op in site.operators)
 
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:  # asked for by browsers whatever the page links
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
+
+    # video beside the alarm: the cameras page, an alarm's pictures, live views (video.py)
+    add_video_routes(app, parts, page=page, signed_in=signed_in, session_of=session_of,
+                     operator_token=operator_token)
+
     @app.get("/sound/alarm.wav")
     async def sound() -> Response:
         return Response(tone, media_type="audio/wav",
@@ -361,6 +409,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             "markers": [m.model_dump(mode="json") for m in config.map.markers]
             if config.map else [],
             "operator": session.operator, "role": session.role,
+            "standing": standing.snapshot(),
         })
 
     @app.get("/api/stream", response_class=EventSourceResponse)
@@ -373,14 +422,18 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             for old in missed:
                 yield ServerSentEvent(raw_data=old.json(), event=old.kind, id=old.id)
             while parts.feed.subscribed(queue):
-                try:
-                    async with asyncio.timeout(KEEPALIVE):
+                try:  # the session is looked at every second: a disable ends every page at once
+                    async with asyncio.timeout(WATCH):
                         update = await queue.get()
                 except TimeoutError:
-                    if session_of(request) is None:
-                        return  # logged out or expired: the stream ends with the session
+                    if session_of(request) is None:  # this also keeps an open board's session
+                        yield ServerSentEvent(raw_data="{}", event="ended")
+                        return  # logged out or disabled: the page goes to the login
                     continue
-                if update is None or session_of(request) is None:
+                if update is None:
+                    return
+                if session_of(request) is None:
+                    yield ServerSentEvent(raw_data="{}", event="ended")
                     return  # the session ended (its operator disabled, say): so does the stream
                 yield ServerSentEvent(raw_data=update.json(), event=update.kind, id=update.id)
         finally:
@@ -399,11 +452,51 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             return JSONResponse({"status": "error", "error": {
                 "code": "bad_request", "message": "send {\"args\": {...}} (at most 16 KiB)"}},
                 400)
+        why = sessions.renewal(session)
+        if why:  # the board stays; the page asks for the password and sends this again
+            return JSONResponse({"status": "error", "error": {
+                "code": "reauth", "reason": why,
+                "message": f"give your password again before acting ({why})"}}, 401)
+        sessions.acted(session)
         answer = await parts.router.act(session.operator, session.role, name, args)
         status = 200 if answer["status"] == "ok" else (
             403 if answer["error"]["code"] in ("forbidden", "unauthorised") else
             429 if answer["error"]["code"] == "rate_limited" else 409)
         return JSONResponse(answer, status)
+
+    @app.post("/api/reauth")
+    async def reauth(request: Request) -> JSONResponse:
+        """The operator's password again, given in place on an open page (duty session)."""
+        session = session_of(request)
+        if session is None:
+            raise HTTPException(401, "log in first")
+        check_csrf(request, session)
+        body = json_object(await request.body(), what="the re-authentication",
+                           max_bytes=SMALL_BODY)
+        password = body.get("password")
+        if not isinstance(password, str) or not 0 < len(password) <= 256:
+            raise BoundaryError("the re-authentication needs a password (at most 256 "
+                                "characters)")
+        address = request.client.host if request.client else "?"
+        refusal = guard.refusal(session.operator, address)
+        if refusal:
+            await parts.router.record(session.operator, session.role, "console.reauth",
+                                      "denied", f"throttled: {refusal}")
+            return JSONResponse({"status": "error", "error": {
+                "code": "login_throttled", "message": refusal}}, 429)
+        operator = await asyncio.to_thread(parts.operators.verify, session.operator, password)
+        if operator is None:
+            wait = guard.failed(session.operator, address)
+            await parts.router.record(session.operator, session.role, "console.reauth",
+                                      "denied", f"wrong password (from {address})")
+            return JSONResponse({"status": "error", "error": {
+                "code": "login_wait" if wait else "login_failed",
+                "message": "wrong password"}}, 401)
+        guard.succeeded(session.operator, address)
+        sessions.renewed(request.cookies.get(COOKIE, ""), session, operator.generation)
+        await parts.router.record(session.operator, session.role, "console.reauth", "ok",
+                                  f"from {address}")
+        return JSONResponse({"status": "ok"})
 
     @app.post("/api/language")
     async def language(request: Request) -> JSONResponse:
@@ -420,6 +513,10 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             await asyncio.to_thread(parts.operators.set_language, session.operator, chosen)
         return JSONResponse({"language": chosen})
 
+    pages = Pages(page, signed_in, local, site_zone)
+    add_follow_up(app, parts, pages)
+    add_roll_call(app, parts, pages)
+    add_supervision(app, parts, pages, _tail_jsonl)
     return app
 
 

@@ -188,7 +188,7 @@ def test_a_trusted_proxy_names_the_client_and_no_one_else_can(guarded: Console) 
     assert f"from {ATTACKER}" in errors[7] and "10.0.0.7" not in errors[7]
 
 
-def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
+def test_disable_ends_the_operators_sessions_and_passwd_asks_for_the_new_password(
         guarded: Console, tmp_path: Path) -> None:
     guard = signed_in(guarded, "guard1")
     chief = signed_in(guarded, "chief")
@@ -205,8 +205,8 @@ def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
         operator("disable", "guard1")
         guarded.sims.press("io-0", "btn-a")
         guarded.subscriber.wait_event("alarm.raised", timeout=10)
-        after = list(lines)  # the stream ends at its next update, which it does not carry
-    assert not any(line.startswith("event:") for line in after), after
+        after = list(lines)  # the stream ends, saying so, without the update that came
+    assert [line for line in after if line.startswith("event:")] == ["event: ended"], after
     assert guard.get("api/state").status_code == 303  # sent to the login page
     assert login(client(guarded), "guard1", PASSWORDS["guard1"]).headers["location"] \
         == "/login?error=login_failed"
@@ -217,9 +217,22 @@ def test_disable_and_passwd_end_the_operators_sessions_at_their_next_request(
     assert guard.get("api/state").status_code == 200
     secret = tmp_path / "new.password"
     secret.write_text("a-new-guard-password")
+    csrf = {"x-csrf-token": boot_of(guard)["csrf"]}
     operator("passwd", "guard1", "--password-file", str(secret))
-    assert guard.get("api/state").status_code == 303
-    assert guard.get("api/stream").status_code == 401
+    assert guard.get("api/state").status_code == 200  # the board stays open (duty session)
+    alarm_id = guard.get("api/state").json()["alarms"][0]["alarm_id"]
+    acting = guard.post("api/command/alarm.acknowledge", headers=csrf,
+                        json={"args": {"alarm_id": alarm_id}})
+    assert acting.status_code == 401 and acting.json()["error"]["code"] == "reauth"
+    assert acting.json()["error"]["reason"] == "password"
+    old = guard.post("api/reauth", headers=csrf, json={"password": PASSWORDS["guard1"]})
+    assert old.status_code == 401 and old.json()["error"]["code"] == "login_failed"
+    assert guard.post("api/reauth", json={"password": "a-new-guard-password"}).status_code \
+        == 403  # without the CSRF token
+    assert guard.post("api/reauth", headers=csrf,
+                      json={"password": "a-new-guard-password"}).status_code == 200
+    assert guard.post("api/command/alarm.acknowledge", headers=csrf,
+                      json={"args": {"alarm_id": alarm_id}}).status_code == 200
     assert login(client(guarded), "guard1", "a-new-guard-password").headers["location"] == "/"
     assert chief.get("api/state").status_code == 200
 

@@ -6,7 +6,7 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 const T = boot.text;
 const SEVERITY = { critical: 0, major: 1, minor: 2, info: 3 };
 const FLOOD_COUNT = 10, FLOOD_WINDOW_MS = 10 * 60 * 1000;
-const state = { alarms: new Map(), online: {}, drill: null, markers: [] };
+const state = { alarms: new Map(), online: {}, drill: null, markers: [], standing: null };
 let onDuty = sessionStorage.getItem("duty") === "1";
 const groupsOpen = new Map();  // a flood group the guard opened or closed stays so
 let stream = null;
@@ -58,8 +58,60 @@ async function command(name, args) {
     body: JSON.stringify({ args }),
   });
   const answer = await response.json().catch(() => ({ status: "error", error: { message: response.statusText } }));
+  if (response.status === 401 && answer.error?.code === "reauth") {
+    // the duty session: the board stays, the password is asked here, the same action goes again
+    if (await reauthenticate(answer.error.reason)) return command(name, args);
+    notice(text("reauth_cancelled"), true);
+    return answer;
+  }
+  if (response.status === 401) { location.href = "/login"; return answer; }  // the session ended
   if (answer.status !== "ok") notice(text("refused") + ": " + (answer.error?.message || response.status), true);
   return answer;
+}
+
+let reauthAsked = null;  // one dialog for every action waiting on it
+
+function reauthenticate(reason) {
+  if (reauthAsked) return reauthAsked;
+  const dialog = document.getElementById("reauth"), form = document.getElementById("reauth-form");
+  const input = document.getElementById("reauth-password"), error = document.getElementById("reauth-error");
+  const cancel = document.getElementById("reauth-cancel");
+  const back = document.activeElement;  // where the guard was: focus goes back there
+  document.getElementById("reauth-why").textContent = text(reason === "password" ? "reauth_password" : "reauth_idle");
+  error.hidden = true;
+  input.value = "";
+  reauthAsked = new Promise((resolve) => {
+    const finish = (ok) => {
+      form.removeEventListener("submit", submit);
+      cancel.removeEventListener("click", cancelled);
+      dialog.removeEventListener("cancel", cancelled);
+      if (dialog.open) dialog.close();
+      reauthAsked = null;
+      if (back instanceof HTMLElement && back.isConnected) back.focus();
+      resolve(ok);
+    };
+    const submit = async (event) => {
+      event.preventDefault();
+      const response = await fetch("/api/reauth", {
+        method: "POST", headers: { "content-type": "application/json", "x-csrf-token": boot.csrf },
+        body: JSON.stringify({ password: input.value }),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (response.ok) { finish(true); return; }
+      if (response.status === 401 && !answer.error) { location.href = "/login"; return; }
+      error.textContent = text(answer.error?.code === "login_failed" ? "reauth_wrong" : "reauth_wait");
+      error.hidden = false;
+      input.value = "";
+      input.focus();
+    };
+    const cancelled = (event) => { event.preventDefault(); finish(false); };
+    form.addEventListener("submit", submit);
+    cancel.addEventListener("click", cancelled);
+    dialog.addEventListener("cancel", cancelled);
+  });
+  dialog.showModal();
+  input.focus();
+  return reauthAsked;
 }
 
 function notice(message, bad = false) {
@@ -76,6 +128,7 @@ async function loadState() {
   state.online = fresh.online;
   state.drill = fresh.drill;
   state.markers = fresh.markers;
+  state.standing = fresh.standing;
   renderAll();
   follow(fresh.last_id);
 }
@@ -96,6 +149,7 @@ function follow(lastId) {
     if (alarm.closed_at) state.alarms.delete(alarm.alarm_id);
     else state.alarms.set(alarm.alarm_id, alarm);
     renderAll();
+    window.followUpAlarm?.(alarm);  // the tasks count (follow_up.js)
     if (document.body.dataset.page === "alarm" && document.querySelector(`[data-alarm="${alarm.alarm_id}"]`)) {
       setTimeout(() => location.reload(), 300);
     }
@@ -112,6 +166,11 @@ function follow(lastId) {
     if (!update.active) showDrillSummary(update.summary);
   });
   stream.addEventListener("resync", () => { stream.close(); loadState(); });
+  stream.addEventListener("standing", (e) => { state.standing = JSON.parse(e.data); renderStanding(); });
+  stream.addEventListener("event", (e) => window.videoEvent?.(JSON.parse(e.data)));  // new pictures (video.js)
+  stream.addEventListener("event", (e) => window.followUpEvent?.(JSON.parse(e.data)));  // the roll call (follow_up.js)
+  // the session ended (logout elsewhere, the operator disabled): every page goes to the login
+  stream.addEventListener("ended", () => { stream.close(); location.href = "/login"; });
 }
 
 async function retry() {
@@ -125,48 +184,131 @@ async function retry() {
 
 // -- the board ------------------------------------------------------------------------------
 
+// the highest severity first, and within it the newest first: a fire raised during a panic
+// flood comes first, not three screens down
+const byUrgency = (a, b) => (SEVERITY[a.severity] - SEVERITY[b.severity])
+  || (new Date(b.raised_at) - new Date(a.raised_at)) || a.alarm_id.localeCompare(b.alarm_id);
+
 function sorted() {
-  return [...state.alarms.values()].filter(isOpen).sort((a, b) =>
-    (SEVERITY[a.severity] - SEVERITY[b.severity]) || a.raised_at.localeCompare(b.raised_at));
+  return [...state.alarms.values()].filter(isOpen).sort(byUrgency);
 }
 
 function renderAll() {
   document.body.classList.toggle("drill", !!state.drill);
   document.getElementById("drill-banner").hidden = !state.drill;
   renderSound();
+  renderAlarmBar();
+  renderStanding();
   if (document.body.dataset.page === "board") renderBoard();
   if (document.body.dataset.page === "map") renderMap();
   if (document.body.dataset.page === "alarm") renderDetailActions();
   if (document.body.dataset.page === "devices") renderDevices();
 }
 
+// -- keyed updates: a card is rebuilt only when its alarm changed, and what the guard typed
+// (and where the focus was) survives even that; nodes move only when their order changed
+
+const cards = new Map();  // alarm id -> its card on the board
+const groupNodes = new Map();  // flood group key -> its <details>
+const boardParts = {};  // the board's lasting nodes: the flood heading, the empty note
+
+function kept(old, fresh) {
+  // the inputs of the old node move into the new one, value, selection and all
+  for (const input of old.querySelectorAll("input[data-keep]")) {
+    const slot = fresh.querySelector(`input[data-keep="${input.dataset.keep}"]`);
+    if (slot) slot.replaceWith(input);
+  }
+  if (old.parentNode) old.replaceWith(fresh);
+  return fresh;
+}
+
+function keptCard(a, compact) {
+  const sig = JSON.stringify([compact, a]);
+  const old = cards.get(a.alarm_id);
+  if (old && old.dataset.sig === sig) return old;
+  let fresh = card(a, compact);
+  fresh.dataset.sig = sig;
+  if (old) fresh = kept(old, fresh);
+  cards.set(a.alarm_id, fresh);
+  return fresh;
+}
+
+function place(parent, nodes) {
+  // only what is out of place moves: a card the guard is typing in stays where it is
+  const wanted = new Set(nodes);
+  let cursor = parent.firstChild;
+  for (const node of nodes) {
+    while (cursor && cursor !== node && !wanted.has(cursor)) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
+    if (cursor === node) cursor = cursor.nextSibling;
+    else parent.insertBefore(node, cursor);
+  }
+  while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
+}
+
+function keepingFocus(change) {
+  const focused = document.activeElement;
+  const typing = focused instanceof HTMLInputElement ? [focused.selectionStart, focused.selectionEnd] : null;
+  const alarmId = focused?.closest?.("[data-alarm]")?.dataset.alarm;
+  change();
+  if (!(focused instanceof HTMLElement) || focused === document.body || document.activeElement === focused) return;
+  if (focused.isConnected) {
+    focused.focus({ preventScroll: true });
+    if (typing) try { focused.setSelectionRange(...typing); } catch (error) { /* not a text field */ }
+    return;
+  }
+  // the button acted on is gone (acknowledged): its card keeps the focus, else the first card
+  const next = cards.get(alarmId) || document.querySelector("#detail-actions button, article.alarm");
+  if (next?.isConnected) next.focus({ preventScroll: true });
+}
+
+function lasting(key, make) {
+  return boardParts[key] ||= make();
+}
+
 function renderBoard() {
   const alarms = sorted();
   renderBanner(alarms);
   const box = document.getElementById("alarms");
-  box.replaceChildren();
-  if (!alarms.length) { box.append(el("p", { class: "empty" }, text("no_alarms"))); return; }
-  const recent = alarms.filter((a) => Date.now() - new Date(a.raised_at) < FLOOD_WINDOW_MS);
-  if (recent.length > FLOOD_COUNT) {
-    const groups = new Map();
-    for (const a of alarms) {
-      const key = a.condition + " · " + (a.zone || a.device_id);
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(a);
+  const nodes = [];
+  const focusedAlarm = document.activeElement?.closest?.("[data-alarm]")?.dataset.alarm;
+  keepingFocus(() => {
+    if (!alarms.length) {
+      nodes.push(lasting("empty", () => el("p", { class: "empty" }, text("no_alarms"))));
+    } else if (alarms.filter((a) => Date.now() - new Date(a.raised_at) < FLOOD_WINDOW_MS).length > FLOOD_COUNT) {
+      const groups = new Map();  // in the board's order: the group of the most urgent alarm first
+      for (const a of alarms) {
+        const key = a.condition + " · " + (a.zone || a.device_id);
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(a);
+      }
+      const heading = lasting("flood", () => el("h2", { class: "flood" }));
+      heading.textContent = text("flood") + ": " + alarms.length + " " + text("group_of");
+      nodes.push(heading);
+      for (const [key, members] of groups) {
+        const first = members[0];
+        let group = groupNodes.get(key);
+        // the group holding the card the guard is typing in opens: the focus stays visible
+        const holdsFocus = members.some((a) => a.alarm_id === focusedAlarm);
+        if (!group) {
+          const open = holdsFocus || (groupsOpen.has(key) ? groupsOpen.get(key) : members.length <= 3);
+          group = el("details", { open, "data-group": key }, el("summary", {}));
+          group.addEventListener("toggle", () => groupsOpen.set(key, group.open));
+          groupNodes.set(key, group);
+        } else if (holdsFocus) group.open = true;
+        group.className = "group sev-" + first.severity;
+        const summary = group.firstChild;
+        summary.textContent = members.length + " × " + conditionName(first) + " · " + (first.zone || first.device_id);
+        place(group, [summary, ...members.map((a) => keptCard(a, true))]);
+        nodes.push(group);
+      }
+      for (const key of [...groupNodes.keys()]) if (!groups.has(key)) groupNodes.delete(key);
+    } else {
+      for (const a of alarms) nodes.push(keptCard(a, false));
     }
-    box.append(el("h2", { class: "flood" }, text("flood") + ": " + alarms.length + " " + text("group_of")));
-    for (const [key, members] of groups) {
-      const first = members[0];
-      const open = groupsOpen.has(key) ? groupsOpen.get(key) : members.length <= 3;
-      const group = el("details", { class: "group sev-" + first.severity, open, "data-group": key },
-        el("summary", {}, members.length + " × " + conditionName(first) + " · " + (first.zone || first.device_id)));
-      group.addEventListener("toggle", () => groupsOpen.set(key, group.open));
-      for (const a of members) group.append(card(a, true));
-      box.append(group);
-    }
-  } else {
-    for (const a of alarms) box.append(card(a, false));
-  }
+    place(box, nodes);
+  });
+  const shown = new Set(alarms.map((a) => a.alarm_id));
+  for (const id of [...cards.keys()]) if (!shown.has(id)) cards.delete(id);
   tick();
 }
 
@@ -204,6 +346,8 @@ function card(a, compact) {
     el("p", { class: "where" }, a.location || a.point, " · ", text("zone"), " ", a.zone || "—", " · ",
       a.device_id + "/" + a.point, " · ", text("since"), " ", when(a.raised_at)),
     compact ? null : deadlines(a),
+    window.cardPicture ? window.cardPicture(a, compact) : null,  // the alarm's snapshot (video.js)
+    window.cardInstructions ? window.cardInstructions(a, compact) : null,  // what to do (follow_up.js)
     actions(a, compact),
   );
   return node;
@@ -216,7 +360,7 @@ function deadlines(a) {
     list.append(el("li", { class: "deadline" + (done ? " done" : ""), "data-due": due, "data-done": done ? "1" : "" },
       text("due_" + kind) + ": ",
       el("span", { class: "countdown" }, done ? text("done") : ""),
-      !done && boot.can_act ? el("button", { type: "button", class: "small", onclick: () => command("alarm.report", { alarm_id: a.alarm_id, kind }) }, text("report_" + kind)) : null));
+      !done && boot.can_act ? el("button", { type: "button", class: "small", onclick: () => command("alarm.report", { alarm_id: a.alarm_id, kind }) }, text("mark_report_" + kind)) : null));
   }
   return list;
 }
@@ -224,9 +368,11 @@ function deadlines(a) {
 function actions(a, compact) {
   if (!boot.can_act) return null;
   const row = el("div", { class: "actions" });
-  const note = el("input", { class: "note", placeholder: text("note"), "aria-label": text("note"), maxlength: "500" });
+  // handlers read the fields when clicked: a kept field may have moved in from an older card
+  const field = (keep) => row.querySelector(`input[data-keep="${keep}"]`);
+  const note = el("input", { class: "note", "data-keep": "note", placeholder: text("note"), "aria-label": text("note"), maxlength: "500" });
   if (!a.acknowledged) {
-    row.append(note, el("button", { type: "button", class: "ack", onclick: () => command("alarm.acknowledge", { alarm_id: a.alarm_id, note: note.value }) }, text("acknowledge")));
+    row.append(note, el("button", { type: "button", class: "ack", onclick: () => command("alarm.acknowledge", { alarm_id: a.alarm_id, note: field("note").value }) }, text("acknowledge")));
   }
   if (!compact) {
     row.append(a.police_called_at
@@ -234,11 +380,14 @@ function actions(a, compact) {
       : el("button", { type: "button", class: "police", onclick: () => command("alarm.police_called", { alarm_id: a.alarm_id }) }, text("police")));
   }
   if (!a.active) {
-    const closing = el("input", { class: "closing", placeholder: text("closing_note"), "aria-label": text("closing_note"), maxlength: "500" });
+    const closing = el("input", { class: "closing", "data-keep": "closing", placeholder: text("closing_note"), "aria-label": text("closing_note"), maxlength: "500" });
     row.append(closing, el("button", { type: "button", class: "reset", onclick: () => {
-      if (!closing.value.trim()) { closing.focus(); notice(text("closing_note"), true); return; }
-      command("alarm.reset", { alarm_id: a.alarm_id, note: closing.value });
+      const typed = field("closing");
+      if (!typed.value.trim()) { typed.focus(); notice(text("closing_note"), true); return; }
+      command("alarm.reset", { alarm_id: a.alarm_id, note: typed.value });
     } }, text("reset")));
+  } else if (!compact) {  // why there is no reset yet
+    row.append(el("span", { class: "reset-hint" }, text(a.condition === "panic" ? "reset_hint" : "reset_hint_other")));
   }
   return row;
 }
@@ -251,6 +400,8 @@ function tick() {
     item.querySelector(".countdown").textContent = left < 0 ? text("overdue") + " +" + span(left) : span(left);
   }
   for (const age of document.querySelectorAll(".age")) age.textContent = span(now - new Date(age.dataset.since));
+  const siteClock = document.getElementById("site-clock");
+  if (siteClock) siteClock.textContent = clock.format(new Date(now));
 }
 
 // -- sound, drill, other pages --------------------------------------------------------------
@@ -293,8 +444,15 @@ function renderDetailActions() {
   const box = document.getElementById("detail-actions");
   const id = document.querySelector("[data-alarm]")?.dataset.alarm;
   const alarm = state.alarms.get(id);
-  box.replaceChildren();
-  if (alarm) { const row = actions(alarm, false); if (row) box.append(row); }
+  const sig = JSON.stringify(alarm || null);
+  if (box.dataset.sig === sig) return;  // unchanged: a note being typed stays as it is
+  box.dataset.sig = sig;
+  const old = box.firstElementChild;
+  const row = alarm ? actions(alarm, false) : null;
+  keepingFocus(() => {
+    if (old && row) kept(old, row);
+    else box.replaceChildren(...(row ? [row] : []));
+  });
 }
 
 function renderOutputs() {
@@ -318,6 +476,113 @@ function renderDevices() {
     const cell = row.querySelector(".state");
     cell.textContent = up ? text("online") : text("offline");
     cell.className = "state " + (up ? "ok" : "bad");
+  }
+}
+
+// -- the alarm bar (every page) and the standing conditions (the board's strip, the gates page)
+
+function renderAlarmBar() {
+  const bar = document.getElementById("alarm-bar");
+  if (!bar) return;
+  const open = sorted();
+  bar.hidden = !open.length;
+  bar.dataset.count = String(open.length);
+  if (!open.length) return;
+  const counts = lasting("barCounts", () => bar.appendChild(el("span", { class: "counts" })));
+  const link = lasting("barLink", () => bar.appendChild(el("a", { class: "newest" })));
+  const tally = {};
+  for (const a of open) tally[a.severity] = (tally[a.severity] || 0) + 1;
+  counts.replaceChildren(...Object.keys(SEVERITY).filter((k) => tally[k]).map((k) =>
+    el("span", { class: "count sev-" + k, "data-severity": k }, text(k) + " " + tally[k])));
+  // the newest critical alarm nobody has acknowledged: one click to it (sorted: newest first)
+  const top = open.find((a) => a.severity === "critical" && needsAck(a));
+  bar.classList.toggle("critical", !!top);
+  if (top) {
+    link.hidden = false;
+    link.href = "/alarms/" + encodeURIComponent(top.alarm_id);
+    link.dataset.newest = top.alarm_id;  // not data-alarm: that names the page's own alarm
+    link.textContent = text("bar_newest") + ": " + conditionName(top) + " · " + (top.location || top.point) +
+      " · " + when(top.raised_at) + " — " + text("bar_go");
+  } else {
+    link.hidden = true;
+    link.removeAttribute("href");
+  }
+}
+
+function stripItem(strip, key, tag = "span") {
+  let item = strip.querySelector(`[data-item="${key}"]`);
+  if (!item) strip.append(item = el(tag, { "data-item": key }));
+  return item;
+}
+
+const since = (iso) => [text("since"), " ", when(iso), " (", el("span", { class: "age", "data-since": iso }, span(Date.now() - new Date(iso))), ")"];
+
+function renderStanding() {
+  const s = state.standing;
+  if (!s) return;
+  if (document.body.dataset.page === "board") renderStrip(s);
+  if (document.body.dataset.page === "access") renderGates(s);
+}
+
+function renderStrip(s) {
+  const strip = document.getElementById("status-strip");
+  if (!strip) return;
+  const set = (key, bad, ...content) => {
+    const item = stripItem(strip, key, key === "devices" ? "a" : "span");
+    item.className = "st " + (bad ? "bad" : "ok");
+    item.dataset.state = bad ? "bad" : "ok";
+    item.replaceChildren(...content.flat(Infinity));
+    return item;
+  };
+  const b = s.broker;
+  set("platform", !b.up, text("st_platform"), ": ", b.up ? text("st_up") : [text("st_down"), " ",
+    el("span", { class: "age", "data-since": b.down_since }, span(Date.now() - new Date(b.down_since)))],
+    " · ", el("span", { class: "backlog" }, String(b.backlog)), " ", text("st_backlog"));
+  set("lockdown", !!s.lockdown, s.lockdown
+    ? [text("lockdown_on"), " · ", text("by"), " ", s.lockdown.by, " · ", since(s.lockdown.since)]
+    : text("lockdown_off"));
+  set("fire", s.fire_release, s.fire_release ? text("fire_release") : text("st_fire_release_off"));
+  set("drill", !!s.drill, s.drill ? [text("drill"), " · ", s.drill.note || "", " · ", since(s.drill.since)] : text("st_no_drill"));
+  const devices = set("devices", s.offline.length > 0, s.offline.length
+    ? [String(s.offline.length), " ", text("st_offline"), ": ", s.offline.slice(0, 3).join(", "), s.offline.length > 3 ? " …" : ""]
+    : text("st_all_online"));
+  devices.href = "/devices";
+  const st = s.storage;
+  set("storage", !st.ok, text("st_storage"), ": ", st.why || "", st.free_gib === null ? "" :
+    [st.why ? " · " : "", (st.ok ? "" : text("st_low") + " · ") + text("st_free") + " " + st.free_gib + " GiB (" + st.free_percent + "%)"]);
+  const clockItem = stripItem(strip, "clock");
+  clockItem.className = "st clock";
+  if (!clockItem.firstChild) clockItem.append(text("st_clock") + " ", el("time", { id: "site-clock" }, clock.format(new Date())));
+}
+
+function renderGates(s) {
+  // the gates page follows lockdown, fire release and each gate's confirmation without a reload
+  const heading = document.querySelector("section.access > h1");
+  if (heading) {
+    heading.replaceChildren(text("lockdown") + ": ",
+      s.lockdown ? el("strong", { class: "bad" }, text("lockdown_on")) : el("span", { class: "ok" }, text("lockdown_off")),
+      s.lockdown ? el("span", { class: "muted" }, " " + text("by") + " " + s.lockdown.by + " · " + (s.lockdown.note || "")) : null,
+      s.fire_release ? el("strong", { class: "bad", id: "fire-release" }, " " + text("fire_release")) : null);
+  }
+  const form = document.querySelector("form[data-command^='lockdown.']");
+  if (form) {
+    form.dataset.command = s.lockdown ? "lockdown.stop" : "lockdown.start";
+    const button = form.querySelector("button");
+    button.textContent = text(s.lockdown ? "lockdown_stop" : "lockdown_start");
+    button.className = s.lockdown ? "ack" : "police";
+    const note = form.querySelector("input[data-keep=lockdown-note], input[name=note]");
+    if (note) { note.dataset.keep = "lockdown-note"; note.hidden = !!s.lockdown; note.name = s.lockdown ? "" : "note"; }
+  }
+  for (const g of s.gates) {
+    const row = document.querySelector(`tr[data-gate="${CSS.escape(g.gate)}"]`);
+    if (!row) continue;
+    const mode = row.querySelector(".mode");
+    mode.textContent = text("mode_" + g.mode);
+    mode.className = "mode " + (g.mode === "locked" ? "bad" : "ok");
+    row.cells[2].textContent = g.cause;
+    const waiting = row.cells[3].querySelector("strong.bad");
+    if (g.devices.length && !g.confirmed && !waiting) row.cells[3].append(" ", el("strong", { class: "bad" }, text("unconfirmed")));
+    if (g.confirmed && waiting) waiting.remove();
   }
 }
 
