@@ -4,6 +4,7 @@ and ``validate`` and ``doctor`` speak of the stanza."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -70,6 +71,11 @@ def test_a_kill_loses_no_message_and_doubles_none(tmp_path: Path, mosquitto: Mos
         assert {(r["sequence"], r["time"]) for r in panics(receiver)} == {
             (taken[0]["sequence"], taken[0]["time"])}
         assert taken[0]["encrypted"] and taken[0]["zone"] == 12
+        status = "campus/school-1/gateway/gw1/status"  # the retained status: both paths up
+        subscriber.wait_for(lambda ms: [m for m in ms if m.topic == status and m.payload and (
+            json.loads(m.payload).get("alarm_paths") == {"mqtt": True, "alarm_centre": True})],
+            what="a status saying both alarm paths are up")
+        assert gateway.stop() == 0, "the gateway did not stop cleanly on SIGTERM"
     finally:
         gateway.stop()
         sims.stop()
