@@ -5,13 +5,16 @@ device/point/condition, or re-activates the open one. The states are active/retu
 unacknowledged/acknowledged. A latched alarm (panic, GB 50394) closes only when a person resets it,
 and only once its input has returned to normal; a non-latched one closes by itself once it has
 returned to normal and been acknowledged. Open alarms and pending report deadlines survive
-restarts (SQLite).
+restarts (SQLite). A closed alarm with a report not yet marked done stays as a follow-up task
+(overdue or not) until it is; a closed alarm with nothing left to do moves to the alarm history,
+kept ``alarms.history_kept`` (the console searches it; the full record is the event stream's).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
@@ -28,6 +31,8 @@ from gateway.kernel.events import (
     ALARM_ACKNOWLEDGED,
     ALARM_CLOSED,
     ALARM_ESCALATED,
+    ALARM_PATH_FAILED,
+    ALARM_PATH_RESTORED,
     ALARM_POLICE_CALLED,
     ALARM_RAISED,
     ALARM_REACTIVATED,
@@ -55,8 +60,6 @@ from gateway.kernel.events import (
     READER_SC_RESTORED,
     READER_TAMPER,
     READER_TAMPER_RESTORED,
-    ALARM_PATH_FAILED,
-    ALARM_PATH_RESTORED,
     STORAGE_FULL,
     STORAGE_OK,
     TAMPER,
@@ -153,8 +156,13 @@ FACTS: dict[str, tuple[Condition, bool]] = {
     VISITOR_CLOSED.name: (OVERSTAY, False),
 }
 
+CONDITION_NAMES = frozenset(
+    [c.name for c, _ in FACTS.values()] + [c.name for c in VIDEO_CONDITIONS.values()]
+    + list(FIRE_CONDITIONS) + [LINKAGE_FAILED.name, CAMERA_TAMPER.name])
+
 REPORT_KINDS = ("first", "written", "general")
 _NONE: frozenset[str] = frozenset()
+HISTORY_HELD = 20_000  # closed alarms kept for search, whatever history_kept allows
 
 
 def classify(event: Event) -> tuple[Condition, bool, str] | None:
@@ -203,14 +211,17 @@ class AlarmStore:
 
     The tables live in the state database beside the outbox. They are read once at start; every
     change is written through the outbox, inside the same ``unit()`` as the alarm events, so the
-    store and the stream agree after any crash. A closed alarm with no report pending is deleted:
-    its history is in the event stream, and the box's disk stays bounded.
+    store and the stream agree after any crash. A closed alarm with no report pending moves to
+    ``alarm_history``, pruned by age and count, so the box's disk stays bounded.
     """
 
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS alarms (id TEXT PRIMARY KEY, tracked INTEGER NOT NULL,
                                        doc TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, doc TEXT);
+    CREATE TABLE IF NOT EXISTS alarm_history (id TEXT PRIMARY KEY, closed_at REAL NOT NULL,
+                                              doc TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS alarm_history_by_closing ON alarm_history (closed_at);
     """
     LEGACY = "alarms.sqlite3"  # where versions before 0.2 kept the alarms, in a file of its own
 
@@ -227,6 +238,9 @@ class AlarmStore:
                 "SELECT doc FROM alarms WHERE tracked = 1 ORDER BY id")]
             self._values = {key: json.loads(doc) for key, doc in db.execute(
                 "SELECT key, doc FROM kv")}
+            self._history = [AlarmSnapshot.model_validate_json(doc) for (doc,) in db.execute(
+                "SELECT doc FROM (SELECT doc, closed_at FROM alarm_history ORDER BY closed_at "
+                "DESC LIMIT ?) ORDER BY closed_at", (HISTORY_HELD,))]
         finally:
             db.close()
 
@@ -245,6 +259,10 @@ class AlarmStore:
     def load(self) -> list[AlarmSnapshot]:
         return list(self._alarms)
 
+    def load_history(self) -> list[AlarmSnapshot]:
+        """Closed alarms with nothing left to do, oldest closing first."""
+        return list(self._history)
+
     def unit(self) -> AbstractContextManager[None]:
         return self._writer.unit()
 
@@ -255,6 +273,19 @@ class AlarmStore:
                 (alarm.alarm_id, alarm.model_dump_json())))
         else:
             self._writer.write(StateWrite("DELETE FROM alarms WHERE id = ?", (alarm.alarm_id,)))
+            if alarm.closed_at is not None:
+                self._writer.write(StateWrite(
+                    "INSERT OR REPLACE INTO alarm_history (id, closed_at, doc) VALUES (?, ?, ?)",
+                    (alarm.alarm_id, alarm.closed_at.timestamp(), alarm.model_dump_json())))
+
+    def forget_history(self, closed_before: datetime, keep_ids: list[str]) -> None:
+        """Drop history closed before ``closed_before``, and beyond the newest ones kept."""
+        self._writer.write(StateWrite("DELETE FROM alarm_history WHERE closed_at < ?",
+                                      (closed_before.timestamp(),)))
+        if keep_ids:
+            self._writer.write(StateWrite(
+                "DELETE FROM alarm_history WHERE closed_at < (SELECT closed_at FROM "
+                "alarm_history WHERE id = ?)", (keep_ids[0],)))
 
     def get_value(self, key: str) -> Any:
         return self._values.get(key)
@@ -282,6 +313,9 @@ class AlarmService:
         self._open_by_key: dict[str, str] = {}  # device/point/condition -> alarm id
         self._open_by_device: dict[str, dict[str, None]] = {}  # device -> alarm ids, oldest first
         self._active_by_device: dict[str, set[str]] = {}  # device -> "point/condition" active
+        # closed alarms with nothing left to do, by id, oldest closing first
+        self._history: OrderedDict[str, AlarmSnapshot] = OrderedDict(
+            (a.alarm_id, a) for a in store.load_history())
         for alarm in store.load():
             self._track(alarm)
 
@@ -293,6 +327,18 @@ class AlarmService:
     def open_count(self) -> int:
         return len(self._open_by_key)
 
+    def tasks(self) -> list[AlarmSnapshot]:
+        """Closed alarms with a report not yet marked done: the guards' follow-up, the
+        earliest deadline first."""
+        return sorted((a for a in self._tracked.values() if a.closed_at is not None),
+                      key=lambda a: min(d for k, d in a.reports_due.items()
+                                        if k not in a.reports_done))
+
+    def held(self) -> list[AlarmSnapshot]:
+        """Every alarm the gateway still holds (open, follow-up, history), newest raised first."""
+        known = {**self._history, **self._tracked}
+        return sorted(known.values(), key=lambda a: a.raised_at, reverse=True)
+
     def open_for_device(self, device_id: str) -> list[AlarmSnapshot]:
         return [self._tracked[i] for i in self._open_by_device.get(device_id, ())]
 
@@ -301,6 +347,10 @@ class AlarmService:
         if alarm is None:
             raise AlarmError(f"no open alarm {alarm_id!r}")
         return alarm
+
+    def find(self, alarm_id: str) -> AlarmSnapshot | None:
+        """An alarm open, in follow-up or in the history; None once the gateway forgot it."""
+        return self._tracked.get(alarm_id) or self._history.get(alarm_id)
 
     def _open_for(self, key: str) -> AlarmSnapshot | None:
         alarm_id = self._open_by_key.get(key)
@@ -430,7 +480,8 @@ class AlarmService:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now: datetime) -> None:
-        """Escalate unacknowledged alarms and flag missed reporting deadlines."""
+        """Escalate unacknowledged alarms, flag missed reporting deadlines, age the history."""
+        self._age_history(now)
         for alarm in list(self._tracked.values()):
             if (alarm.closed_at is None and not alarm.acknowledged and alarm.escalated_at is None
                     and now - alarm.raised_at >= timedelta(seconds=self._policy.escalate_after)):
@@ -481,8 +532,8 @@ class AlarmService:
 
     def _commit(self, kind: EventType, alarm: AlarmSnapshot, by: str | None = None,
                 report: str | None = None) -> None:
-        pending = any(k not in alarm.reports_done and k not in alarm.overdue
-                      for k in alarm.reports_due)
+        # an overdue report is still owed: the alarm stays a task until a guard marks it done
+        pending = any(k not in alarm.reports_done for k in alarm.reports_due)
         tracked = alarm.closed_at is None or pending
         with self._store.unit():  # the change and the events announcing it: one transaction
             self._store.save(alarm, tracked)
@@ -490,4 +541,19 @@ class AlarmService:
                 self._track(alarm)
             else:
                 self._untrack(alarm)
+                self._history.pop(alarm.alarm_id, None)
+                self._history[alarm.alarm_id] = alarm
             self._publish(AlarmChanged(kind, alarm, by, report))
+
+    def _age_history(self, now: datetime) -> None:
+        oldest = now - timedelta(seconds=self._policy.history_kept)
+        dropped = False
+        while self._history:
+            first = next(iter(self._history.values()))
+            if len(self._history) <= HISTORY_HELD and (first.closed_at or now) >= oldest:
+                break
+            self._history.popitem(last=False)
+            dropped = True
+        if dropped:
+            with self._store.unit():
+                self._store.forget_history(oldest, list(self._history)[:1])

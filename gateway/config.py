@@ -24,6 +24,7 @@ from pydantic import (
 from drivers import DRIVERS, DeviceConfig
 from gateway.access.config import Access
 from gateway.alarm_centre.config import AlarmCentre
+from gateway.instructions import Instruction, instruction_problems
 from gateway.kernel.documents import DocumentError, read_yaml
 from gateway.kernel.fields import (
     ConfigError,
@@ -116,6 +117,9 @@ class Alarms(Strict):
     first_report_within: Seconds = Field(default=20 * 60.0, ge=1, le=7 * 86400)
     written_report_within: Seconds = Field(default=40 * 60.0, ge=1, le=7 * 86400)
     general_report_within: Seconds = Field(default=60 * 60.0, ge=1, le=7 * 86400)
+    history_kept: Seconds = Field(
+        default=30 * 86400.0, ge=3600, le=366 * 86400,
+        description="how long closed alarms stay searchable in the console's alarm history")
 
 
 class Flood(Strict):
@@ -300,6 +304,9 @@ class Console(Strict):
         "client cannot choose the address its login attempts are counted under")
     language: Literal["zh-CN", "en"] = "zh-CN"
     map: CampusMap | None = None
+    zones: dict[Identifier, Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default={}, description="names to show for zone ids (a gate's zone shows the gate's "
+                                "name unless named here)")
 
     @model_validator(mode="after")
     def _secure_by_default(self) -> Console:
@@ -403,6 +410,8 @@ class SiteConfig(Strict):
     access: Access = Access()
     media: Media = Media()
     alarm_centre: AlarmCentre | None = None  # the second alarm path (gateway.alarm_centre)
+    instructions: dict[str, Instruction] = Field(
+        default={}, description="what the guard does for each alarm condition (console)")
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:
@@ -444,6 +453,7 @@ class SiteConfig(Strict):
                                     f"has no output {action.output!r} (has {outputs})")
         problems += _listener_clashes(self)
         problems += _access_references(self)
+        problems += instruction_problems(self.instructions)
         known = {entry["id"] for device in self.devices for entry in device.inventory()}
         for n, marker in enumerate(self.console.map.markers if self.console.map else []):
             if marker.device not in known:

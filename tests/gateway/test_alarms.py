@@ -264,3 +264,35 @@ def test_indexes_follow_every_change_and_keep_raising_order(setup) -> None:  # t
     assert alarms.open_for_device("busy")[-1].alarm_id != busy[7].alarm_id
     assert alarms.open_count() == 302
     assert alarms.open_for_device("nobody") == [] and alarms.active_conditions("nobody") == set()
+
+
+def test_an_overdue_report_stays_a_task_until_marked_then_the_alarm_is_history(
+        tmp_path: Path) -> None:
+    rec = Recorder()
+    with state(tmp_path / "a.sqlite3") as store:
+        alarms = AlarmService(store, Alarms(), rec, lambda: False)
+        alarms.on_event(fact(PANIC_PRESSED))
+        alarm_id = alarms.open_alarms()[0].alarm_id
+        alarms.on_event(fact(PANIC_RELEASED))
+        alarms.report(alarm_id, "first", "g1")
+        alarms.reset(alarm_id, "g1", "pupil")
+        raised = alarms.get(alarm_id).raised_at
+        alarms.tick(raised + timedelta(minutes=41))  # the written report is now overdue
+        (task,) = alarms.tasks()
+        assert task.alarm_id == alarm_id and task.overdue == ["written"]
+    with state(tmp_path / "a.sqlite3") as store:
+        alarms = AlarmService(store, Alarms(), rec, lambda: False)
+        assert [t.alarm_id for t in alarms.tasks()] == [alarm_id]  # across a restart
+        alarms.report(alarm_id, "written", "g2")
+        assert alarms.tasks() == []
+        found = alarms.find(alarm_id)
+        assert found is not None and set(found.reports_done) == {"first", "written"}
+        with pytest.raises(AlarmError):
+            alarms.get(alarm_id)  # no longer a task: nothing to act on
+    with state(tmp_path / "a.sqlite3") as store:
+        alarms = AlarmService(store, Alarms(history_kept=3600), rec, lambda: False)
+        assert [a.alarm_id for a in alarms.held()] == [alarm_id]  # the history, restarted
+        alarms.tick(raised + timedelta(hours=3))  # older than history_kept: forgotten
+        assert alarms.held() == [] and alarms.find(alarm_id) is None
+    with state(tmp_path / "a.sqlite3") as store:
+        assert AlarmService(store, Alarms(), rec, lambda: False).held() == []

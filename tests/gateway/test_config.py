@@ -231,6 +231,29 @@ def test_validate_never_gives_a_traceback(tmp_path: Path) -> None:
         capture_output=True, text=True).stderr
 
 
+def test_instructions_for_each_condition(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, GOOD + """
+instructions:
+  panic: {text: Go to the button., call: [Duty head 138 0000 0000, "110"], go_to: Guard booth}
+  fire: {text: Start the roll call.}
+"""))
+    assert site.instructions["panic"].call == ["Duty head 138 0000 0000", "110"]
+    assert site.instructions["fire"].go_to == ""
+
+
+def test_instructions_name_what_is_wrong(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD + """
+instructions:
+  panik: {text: Go.}
+  fire: {call: ["119"]}
+  panic: {text: Go., phone: "110"}
+""")
+    text = "\n".join(found)
+    assert "instructions.panik: no alarm condition 'panik'" in text and "panic" in text
+    assert "instructions.fire.text" in text
+    assert "instructions.panic.phone" in text
+
+
 def test_the_broker_may_be_a_list_of_nodes_each_checked(tmp_path: Path) -> None:
     cluster = GOOD + "mqtt: {url: [mqtt://node-1:1883, mqtt://node-2:1883, mqtt://node-3]}\n"
     assert load_site(write(tmp_path, cluster)).mqtt.urls == [
