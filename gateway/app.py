@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from drivers import DeviceConfig, build_driver
 from drivers.modbus.poller import OFFLINE_RETRY
+from gateway import shift
 from gateway.access.control import AccessControl
 from gateway.access.credentials import CredentialStore
 from gateway.access.doors import Doors
+from gateway.access.evacuation import Evacuations
 from gateway.access.ledger import Ledger
 from gateway.access.modes import GateModes, serving
 from gateway.access.schedules import Schedules
@@ -48,7 +50,7 @@ from gateway.kernel.events import (
     StorageState,
 )
 from gateway.linkage import Linkage
-from gateway.media import MediaStore, base_url_of
+from gateway.media import LiveViews, MediaStore, base_url_of
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
 from gateway.publisher import EventPublisher
@@ -141,11 +143,15 @@ class Gateway:
         self.bus.subscribe(AlarmChanged, watch("linkage", self.linkage.alarm_changed))
         self.bus.subscribe(AlarmChanged, watch("access", self.modes.alarm_changed))
         self.audit = AuditLog(state / "audit.jsonl")
+        self.evacuations = Evacuations(self.store, self.alarms, lambda: self.drills.active)
         self.commands = CommandRouter(site.operators, site.commands, self.alarms, self.drills,
                                       self.audit, SeenRequests(database, self.outbox),
                                       self.outbox.durable, self.intake.emit,
                                       lambda: inventory(site), site.gateway.id,
-                                      self.supervisor.execute, self.access.handlers())
+                                      self.supervisor.execute, {
+                                          **self.access.handlers(),
+                                          **self.evacuations.handlers(),
+                                          **shift.handlers()})
         self.link = MqttLink(site.mqtt, self.topics, on_request=self._request,
                              on_connection=lambda _up: self.outbox.connection_changed(),
                              on_ack=self.outbox.acked, announce=self._announce,
@@ -178,11 +184,13 @@ class Gateway:
             from gateway.console import Console, ConsoleOperators, ConsoleParts, LiveFeed
 
             feed = LiveFeed(lambda: self.drills.active)
+            cameras = [d.id for d in site.devices if d.driver == "onvif"]
             self.console = Console(ConsoleParts(
                 site, self.alarms, self.commands, self.drills, feed, self.intake.online,
                 self.outbox.stats, lambda: self.link.connected, lambda: inventory(site),
                 ConsoleOperators(state / "operators.sqlite3"), self.audit.path, self.access,
-                self.media, self.parts))
+                self.media, self.parts, evacuations=self.evacuations,
+                live=LiveViews(site.media.live, self.supervisor.driver, lambda: cameras)))
             self.bus.subscribe(Event, watch("console", feed.on_event))
             self.bus.subscribe(AlarmChanged, watch("console", feed.on_alarm))
             self.bus.subscribe(Polled, watch("console", feed.on_poll))

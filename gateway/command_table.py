@@ -79,4 +79,11 @@ COMMANDS: dict[str, CommandSpec] = {
                                         "(in parts).", Snapshot),
     "credentials.changes": CommandSpec("supervisor", True, "Change the credential list from "
                                        "the version held.", Changes),
+    "evacuation.start": CommandSpec("guard", True, "Open the evacuation roll call from a fire "
+                                    "alarm {alarm_id}, or during a drill; answers the open one "
+                                    "if there is one."),
+    "evacuation.tick": CommandSpec("guard", True, "Tick a person off at the assembly point "
+                                   "{evacuation_id, person_id, present}."),
+    "evacuation.end": CommandSpec("guard", True, "Close the roll call {evacuation_id}."),
+    "shift.handover": CommandSpec("supervisor", True, "Leave the shift handover note {note}."),
 }
