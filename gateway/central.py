@@ -40,7 +40,7 @@ class CentralSubscriber:
         self.nodes = [BrokerNode.of(url) for url in self.urls]
         self.filters = list(filters)
         self.moves = 0
-        self.connects = 0
+        self.connected_at: list[float] = []  # time.time() of each connection a node accepted
         self._node = 0
         self._keepalive = keepalive
         self._on_message = on_message
@@ -84,7 +84,7 @@ class CentralSubscriber:
         if reason.is_failure:
             log.warning("broker node %s refused the subscriber: %s", self.node, reason)
             return  # paho disconnects and the disconnect moves on
-        self.connects += 1
+        self.connected_at.append(time.time())
         client.subscribe([(topic_filter, 1) for topic_filter in self.filters])
 
     def _disconnected(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any,
