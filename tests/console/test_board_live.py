@@ -186,6 +186,14 @@ def test_the_status_strip_follows_the_broker_and_a_lockdown_from_a_gate_house_pa
     broker.start()
     expect(platform).to_have_attribute("data-state", "ok", timeout=20_000)
     expect(platform.locator(".backlog")).to_have_text("0", timeout=20_000)
+
+    console.sims.run(lambda: console.sims.campus.io_module("io-4").go_offline("refuse"))
+    devices = strip.locator("[data-item=devices]")
+    expect(devices).to_have_text("1 offline: io-4", timeout=15_000)
+    console.sims.run(lambda: console.sims.campus.io_module("io-4").go_online())
+    expect(devices).to_have_text("All devices online", timeout=15_000)
+    devices.click()  # through to the devices page
+    board.wait_for_url(console.url + "devices")
     board.context.close()
 
 
