@@ -151,7 +151,9 @@ function follow(lastId) {
     renderAll();
     window.followUpAlarm?.(alarm);  // the tasks count (follow_up.js)
     if (document.body.dataset.page === "alarm" && document.querySelector(`[data-alarm="${alarm.alarm_id}"]`)) {
-      setTimeout(() => location.reload(), 300);
+      // the timeline is the server's: reload for it, unless the guard is typing a note here
+      const typing = [...document.querySelectorAll("input[data-keep]")].some((i) => i.value);
+      if (!typing) setTimeout(() => location.reload(), 300);
     }
   });
   stream.addEventListener("device", (e) => {
