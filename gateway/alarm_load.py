@@ -66,7 +66,9 @@ def alarm_load(held: Iterable[AlarmSnapshot], since: datetime, until: datetime,
     while start < until:
         hours.append((start, sum(1 for t in times if start <= t < start + HOUR)))
         start += HOUR
-    span = max((until - since) / HOUR, 1 / 60)
+    # a rate over less than an hour would be an extrapolation (13 alarms in a minute is not
+    # 780 an hour): the average is over the hours of the window, at least one
+    span = max((until - since) / HOUR, 1.0)
     waits: dict[str, list[float]] = {}
     for alarm in raised:
         if alarm.acknowledged_at is not None:

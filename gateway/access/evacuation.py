@@ -21,6 +21,7 @@ from gateway.commands import CommandError, Handler, text_arg
 from gateway.kernel.events import utcnow
 
 KEY = "evacuation"
+TICKS_HELD = 20_000  # far beyond any campus's roll; keeps one roll call's record bounded
 FIRE = frozenset({"fire", "pre_alarm"})
 
 
@@ -74,6 +75,9 @@ class Evacuations:
         current = self._open(evacuation_id)
         ticked = dict(current.ticked)
         if present:
+            if person_id not in ticked and len(ticked) >= TICKS_HELD:
+                raise AlarmError(f"roll call {evacuation_id} already has {TICKS_HELD} people "
+                                 "ticked off")
             ticked.setdefault(person_id, Tick(by=by, at=utcnow()))
         else:
             ticked.pop(person_id, None)

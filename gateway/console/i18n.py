@@ -116,6 +116,7 @@ TEXT: dict[str, dict[str, str]] = {
         # follow-up, alarm history, instructions, evacuation roll call, supervisor's view,
         # the event log and audit pages (follow_up.py, roll_call.py, supervision.py)
         "tasks": "Tasks", "tasks_title": "Reports still due after reset",
+        "h_acknowledged": "Acknowledged", "h_closed": "Closed",
         "no_tasks": "No report is due.", "condition": "Condition",
         "mark_report_first": "Mark first report sent",
         "mark_report_written": "Mark written report sent",
@@ -195,6 +196,9 @@ TEXT: dict[str, dict[str, str]] = {
         "e_camera.event": "Camera event", "e_camera.status": "Camera status",
         "e_camera.snapshot": "Camera snapshot", "e_camera.clip": "Camera clip",
         "e_camera.ptz": "Camera turned to a preset", "e_video.raised": "Video analytics alarm",
+        "e_alarm_path.failed": "Alarm centre path failed",
+        "e_alarm_path.restored": "Alarm centre path restored",
+        "c_storage_full": "Gateway storage full",
         "e_video.cleared": "Video analytics cleared",
     },
     "zh-CN": {
@@ -301,6 +305,7 @@ TEXT: dict[str, dict[str, str]] = {
         "seconds": "秒",
         # 后续跟进、报警历史、处置指引、疏散点名、主管视图、事件与审计页
         "tasks": "待办", "tasks_title": "复位后仍待上报的报警",
+        "h_acknowledged": "确认", "h_closed": "关闭",
         "no_tasks": "没有待上报的事项。", "condition": "报警类型",
         "mark_report_first": "标记已首报", "mark_report_written": "标记已书面报告",
         "mark_report_general": "标记已报告",
@@ -369,6 +374,8 @@ TEXT: dict[str, dict[str, str]] = {
         "e_camera.event": "摄像机事件", "e_camera.status": "摄像机状态",
         "e_camera.snapshot": "摄像机抓图", "e_camera.clip": "摄像机录像片段",
         "e_camera.ptz": "摄像机转到预置位", "e_video.raised": "视频分析报警",
+        "e_alarm_path.failed": "报警中心链路故障", "e_alarm_path.restored": "报警中心链路恢复",
+        "c_storage_full": "网关存储已满",
         "e_video.cleared": "视频分析恢复",
     },
 }

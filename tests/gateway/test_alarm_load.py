@@ -46,6 +46,8 @@ def test_the_load_of_a_shift() -> None:
     assert load.alarms == 5 and load.per_hour == 2.5
     assert [n for _, n in load.hours] == [4, 1] and load.busiest_hour == 4
     assert [a.alarm_id for a in load.standing] == ["alm-11"]
+    short = alarm_load(held, T0, T0 + timedelta(minutes=10), now=T0 + timedelta(hours=2))
+    assert short.alarms == 4 and short.per_hour == 4.0  # not 24 an hour
     g1, g2 = load.responses
     assert (g1.operator, g1.acknowledged, g1.p50, g1.p95) == ("g1", 4, 20.0, 40.0)
     assert (g2.operator, g2.p50, g2.p95) == ("g2", 100.0, 100.0)
