@@ -129,6 +129,10 @@ class Supervisor:
         if pulse is not None:
             pulse.beat()
 
+    def driver(self, device_id: str) -> Driver | None:
+        """The driver of a device (the console's live views ask a camera's for pictures)."""
+        return self._drivers.get(device_id)
+
     @property
     def drivers(self) -> int:
         return len(self._drivers)

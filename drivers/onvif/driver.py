@@ -531,6 +531,23 @@ class OnvifCameraDriver:
             log.info("%s: snapshot %s (%s)", self.device_id, reference.media_id, reason)
         return reference
 
+    async def live_jpeg(self) -> bytes:
+        """A picture for the console's live view, not stored: a frame of the stream the driver
+        grabs, else the snapshot URI (its client keeps the connection and the Digest
+        challenge, so one round trip). Never opens the stream for it: that is seconds of
+        FFmpeg per picture."""
+        facts = self.facts
+        try:
+            if self._feed is not None:
+                return await self._feed.frame_jpeg(self.config.snapshot.timeout)
+            if facts is not None and facts.snapshot_uri:
+                return await self._snapshots.fetch(facts.snapshot_uri)
+        except SnapshotFailed as exc:
+            raise ActionError(f"{self.device_id}: no live picture: {exc}") from None
+        raise ActionError(f"{self.device_id}: no live picture: " + (
+            "the camera was never reached" if facts is None else
+            "it has no snapshot URI and its stream is not grabbed (no ring or analytics)"))
+
     async def _stream_jpeg(self, facts: CameraFacts | None) -> bytes:
         timeout = self.config.snapshot.timeout
         if self._feed is not None:

@@ -72,6 +72,8 @@ class Console:
         except asyncio.CancelledError:
             self._server.should_exit = True
             self.parts.feed.close()
+            if self.parts.live is not None:
+                self.parts.live.close()  # live views end too: the server need not wait on them
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(serving, 5)
             raise

@@ -15,6 +15,11 @@ connections open with half a request on each. ``guarded_http`` builds uvicorn's 
   would cost what the limit saves). Addresses in ``unlimited`` (a trusted reverse proxy,
   which carries every client) are not counted.
 
+With ``send_buffer`` each connection's socket sends from at most that many bytes (``SO_SNDBUF``,
+which Linux doubles) instead of growing to megabytes: a stream to a slow peer (the console's
+live views) then waits at the server, where it drops frames, not in the kernel, where it would
+queue seconds of stale ones.
+
 Each refusal is logged with the client (summarised when repeated). uvicorn and h11 are imported
 when the class is built, so the kernel stays light at import time.
 """
@@ -22,8 +27,10 @@ when the class is built, so the kernel stays light at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import socket
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -66,7 +73,8 @@ def _exempt(host: str, unlimited: Sequence[Network]) -> bool:
 
 def guarded_http(server: str, deadline: float = REQUEST_DEADLINE,
                  per_client: int = CONNECTIONS_PER_CLIENT,
-                 unlimited: Sequence[Network] = ()) -> type[asyncio.Protocol]:
+                 unlimited: Sequence[Network] = (),
+                 send_buffer: int | None = None) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with the guards above; ``server`` names it in the log. Each call
     makes a class of its own, whose connections are counted together."""
     import h11
@@ -81,6 +89,10 @@ def guarded_http(server: str, deadline: float = REQUEST_DEADLINE,
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            if send_buffer is not None and sock is not None:
+                with contextlib.suppress(OSError):  # a socket that refuses keeps the default
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
             host = self.client[0] if self.client else ""
             if host and not _exempt(host, unlimited):
                 key = client_key(host)

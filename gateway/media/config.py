@@ -7,6 +7,15 @@ from pydantic import Field
 from gateway.kernel.fields import Seconds, Strict
 
 
+class LiveView(Strict):
+    """Live views of the cameras in the console, proxied by the gateway (``media.live``)."""
+
+    fps: float = Field(default=4.0, gt=0, le=15, description="pictures a second asked of a "
+                                                             "watched camera")
+    per_camera: int = Field(default=4, ge=1, le=64, description="browsers watching one camera")
+    total: int = Field(default=16, ge=1, le=256, description="live views open on the gateway")
+
+
 class Media(Strict):
     """Snapshots and clips in ``<state_dir>/media``, bounded by size and age.
 
@@ -27,3 +36,4 @@ class Media(Strict):
     base_url: str = Field(default="", description="how the central platform reaches the "
                                                   "gateway's media (default: the console's "
                                                   "address)")
+    live: LiveView = LiveView()

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS media (
     captured_at REAL NOT NULL, stored_at REAL NOT NULL, file TEXT NOT NULL,
     seconds REAL, pre_seconds REAL, source TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS media_age ON media (stored_at);
+CREATE INDEX IF NOT EXISTS media_alarm ON media (alarm_id);
 """
 MediaKind = Literal["snapshot", "clip"]
 
@@ -127,6 +128,13 @@ class MediaStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM media ORDER BY stored_at, id").fetchall()
         return [self._item(row) for row in rows]
+
+    def for_alarm(self, alarm_id: str) -> list[StoredMedia]:
+        """The snapshots and clips taken for an alarm, oldest first (those still on disk)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM media WHERE alarm_id = ? ORDER BY "
+                                    "captured_at, id", (alarm_id,)).fetchall()
+        return [item for item in map(self._item, rows) if item.path.is_file()]
 
     @property
     def total_bytes(self) -> int:

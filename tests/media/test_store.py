@@ -147,3 +147,17 @@ def test_urls_default_to_the_console_address(tmp_path: Path) -> None:
     chosen = MediaStore(tmp_path / "m", Media(base_url="https://media.school.example/"),
                         base_url_of(site.console))
     assert chosen.url_for("x") == "https://media.school.example/media/x"
+
+
+def test_an_alarms_media_are_found_by_its_id_oldest_first(tmp_path: Path) -> None:
+    media = store(tmp_path)
+    first = media.keep_now("gate-cam", "snapshot", blob(2000, 1), "image/jpeg", alarm_id="alm-1")
+    media.keep_now("gate-cam", "snapshot", blob(2000, 2), "image/jpeg", alarm_id="alm-2")
+    clip = media.keep_now("gate-cam", "clip", blob(5000, 3), "video/webm", alarm_id="alm-1")
+    media.keep_now("gate-cam", "snapshot", blob(2000, 4), "image/jpeg")
+    found = media.for_alarm("alm-1")
+    assert [m.media_id for m in found] == [first.media_id, clip.media_id]
+    assert found[1].path.suffix == ".webm"  # a browser-playable clip keeps its kind
+    clip.path.unlink()  # a file gone from the disk is not offered
+    assert [m.media_id for m in media.for_alarm("alm-1")] == [first.media_id]
+    assert media.for_alarm("alm-9") == []

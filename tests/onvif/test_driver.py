@@ -209,6 +209,24 @@ def test_snapshot_is_stored_and_referenced(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_a_live_picture_comes_from_the_snapshot_uri_and_is_not_stored(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with rig(stanza(), media_dir=tmp_path) as r:
+            await subscribed(r.driver)
+            first = await r.driver.live_jpeg()
+            second = await r.driver.live_jpeg()
+            assert first[:2] == b"\xff\xd8" and second[:2] == b"\xff\xd8"
+            assert (await r.camera.state())["requests"]["snapshots"] == 2
+            # a live view is not evidence: nothing stored, nothing reported
+            assert r.sink.media.items() == []
+            assert not [e for e in r.sink.events if e.type is CAMERA_SNAPSHOT]
+            await r.camera.go_offline("refuse")
+            with pytest.raises(ActionError, match="gate-cam: no live picture: snapshot URI"):
+                await r.driver.live_jpeg()
+
+    run(scenario())
+
+
 def test_snapshot_from_the_stream_when_asked(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with rig(stanza(snapshot={"source": "stream"}), media_dir=tmp_path) as r:
