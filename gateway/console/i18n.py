@@ -27,6 +27,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reset_hint": "Reset is offered once the button has been key-reset: it is still "
                       "pressed.",
         "reset_hint_other": "Reset is offered once the condition has cleared at the device.",
+        "lockdown_only_supervisor": "Only a supervisor can end the lockdown.",
         "title": "Guard room",
         "login": "Log in", "logout": "Log out", "name": "Name", "password": "Password",
         "login_failed": "Wrong name or password.",
@@ -217,6 +218,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reauth_cancelled": "未执行：此操作需要输入密码。",
         "reset_hint": "按钮仍处于按下状态：用钥匙复位按钮后才能复位报警。",
         "reset_hint_other": "设备上的报警状态恢复后才能复位报警。",
+        "lockdown_only_supervisor": "仅主管可以解除封校。",
         "title": "值班室",
         "login": "登录", "logout": "退出", "name": "用户名", "password": "密码",
         "login_failed": "用户名或密码错误。",

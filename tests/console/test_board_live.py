@@ -192,6 +192,11 @@ def test_the_status_strip_follows_the_broker_and_a_lockdown_from_a_gate_house_pa
     expect(devices).to_have_text("1 offline: io-4", timeout=15_000)
     console.sims.run(lambda: console.sims.campus.io_module("io-4").go_online())
     expect(devices).to_have_text("All devices online", timeout=15_000)
+    card = board.locator("#standing-cards [data-standing=lockdown]")  # it needs an action
+    expect(card).to_contain_text("by linkage gate-house-lockdown")
+    card.locator("button").click()
+    expect(strip.locator("[data-item=lockdown]")).to_have_text("No lockdown", timeout=10_000)
+    expect(card).to_have_count(0)
     devices.click()  # through to the devices page
     board.wait_for_url(console.url + "devices")
     board.context.close()

@@ -522,7 +522,7 @@ const since = (iso) => [text("since"), " ", when(iso), " (", el("span", { class:
 function renderStanding() {
   const s = state.standing;
   if (!s) return;
-  if (document.body.dataset.page === "board") renderStrip(s);
+  if (document.body.dataset.page === "board") { renderStrip(s); renderStandingCards(s); }
   if (document.body.dataset.page === "access") renderGates(s);
 }
 
@@ -555,6 +555,27 @@ function renderStrip(s) {
   const clockItem = stripItem(strip, "clock");
   clockItem.className = "st clock";
   if (!clockItem.firstChild) clockItem.append(text("st_clock") + " ", el("time", { id: "site-clock" }, clock.format(new Date())));
+}
+
+function renderStandingCards(s) {
+  // a standing condition that needs an action is also a card: a lockdown, to be ended
+  const box = document.getElementById("standing-cards");
+  if (!box) return;
+  const nodes = [];
+  if (s.lockdown) {
+    const key = "lockdown " + s.lockdown.since;
+    if (boardParts.lockdownKey !== key) {
+      boardParts.lockdownKey = key;
+      boardParts.lockdownCard = el("article", { class: "standing-card", "data-standing": "lockdown", tabindex: "-1" },
+        el("header", {}, el("strong", { class: "what" }, text("lockdown_on"))),
+        el("p", { class: "where" }, text("by"), " ", s.lockdown.by, s.lockdown.note ? " · " + s.lockdown.note : "", " · ", since(s.lockdown.since)),
+        el("div", { class: "actions" }, boot.role === "supervisor"
+          ? el("button", { type: "button", class: "ack", onclick: () => command("lockdown.stop", {}) }, text("lockdown_stop"))
+          : el("span", { class: "reset-hint" }, text("lockdown_only_supervisor"))));
+    }
+    nodes.push(boardParts.lockdownCard);
+  }
+  keepingFocus(() => place(box, nodes));
 }
 
 function renderGates(s) {
