@@ -155,6 +155,12 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
     def gate_name(gate: str) -> str:
         return gate_names.get(gate, gate)
 
+    # a device (a camera, say) by the name the site file gives it, not by its id or source token
+    device_names = {d["id"]: d["name"] for d in parts.inventory() if d.get("name")}
+
+    def device_name(device: str) -> str:
+        return device_names.get(device, device)
+
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
         text = catalogue(session.language)
         boot = {"csrf": session.csrf, "operator": session.operator, "role": session.role,
@@ -166,7 +172,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
             "t": text, "session": session, "boot": boot,
             "site": site, "local": local, "page": name.removesuffix(".html"),
             "is_supervisor": session.role == "supervisor", "zone_name": zone_name,
-            "gate_name": gate_name, **context})
+            "gate_name": gate_name, "device_name": device_name, **context})
 
     def signed_in(request: Request, role: str = "viewer") -> Session:
         session = session_of(request)

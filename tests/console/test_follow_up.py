@@ -138,6 +138,8 @@ def test_a_reset_alarm_with_a_report_due_stays_a_task_until_marked(
     guard.goto(c.url + f"alarms/{alarm_id}")
     expect(guard.locator("#instructions")).to_contain_text("110")
     expect(guard.locator(".timeline")).to_contain_text("已书面报告")
+    expect(guard.locator("dl.facts")).to_contain_text("I/O module 0 / btn-a")  # the site's name
+    expect(guard.locator("article.alarm-detail table.log")).to_contain_text("报警已确认")
     # an alarm the gateway no longer holds answers a page, not JSON
     gone = guard.goto(c.url + "alarms/alm-0000-gone")
     assert gone is not None and gone.status == 404
