@@ -145,6 +145,24 @@ def test_the_card_shows_the_alarms_snapshot_and_a_live_view_that_moves(
     page.context.close()
 
 
+def test_a_new_alarms_snapshot_reaches_its_card_on_an_open_board(
+        browser: Browser, video: tuple[Console, str]) -> None:
+    console, first_alarm = video
+    page = console.login(browser, "guard1", "en")
+    page.locator(f"#alarm-{first_alarm} img.snapshot").wait_for(timeout=10_000)
+    console.sims.press("io-0", "btn-b")  # linkage takes its snapshot after the card is drawn
+    raised = console.subscriber.wait_event("alarm.raised", count=2, timeout=10)
+    alarm_id = next(e["data"]["alarm"]["alarm_id"] for e in raised
+                    if e["data"]["alarm"]["alarm_id"] != first_alarm)
+    shot, = console.subscriber.wait_event("camera.snapshot", timeout=15, alarm_id=alarm_id)
+    picture = page.locator(f"#alarm-{alarm_id} img.snapshot")
+    picture.wait_for(timeout=10_000)
+    assert picture.get_attribute("data-media") == shot["data"]["media_id"]
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=picture.element_handle(), timeout=10_000)
+    page.context.close()
+
+
 def test_a_live_view_needs_a_session_or_an_operator_token(
         browser: Browser, video: tuple[Console, str]) -> None:
     console, _ = video
