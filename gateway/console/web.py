@@ -6,9 +6,11 @@ state once (``/api/state``), follows ``/api/stream`` (server-sent events, replay
 them to the command router with the session's operator and role: the same authorisation, rate
 limits, audit record and events as an MQTT request. Every POST needs the session's CSRF token in
 ``X-CSRF-Token`` (the login form a double-submitted one); a refused POST is answered 403 and
-audited. No asset comes from the internet: everything is served from ``static/``. Camera
-snapshots and clips are served at ``/media/<id>`` to a session or to an operator token
-(``Authorization: Bearer``, as the site file's ``operators`` hold it), never cached.
+audited. An action from a session whose authority to act has lapsed (``sessions.py``) is
+answered 401 ``reauth``: the page asks for the password (``/api/reauth``) and sends it again.
+No asset comes from the internet: everything is served from ``static/``. Camera snapshots and
+clips are served at ``/media/<id>`` to a session or to an operator token (``Authorization:
+Bearer``, as the site file's ``operators`` hold it), never cached.
 """
 
 from __future__ import annotations
