@@ -117,7 +117,8 @@ TEXT: dict[str, dict[str, str]] = {
         # follow-up, alarm history, instructions, evacuation roll call, supervisor's view,
         # the event log and audit pages (follow_up.py, roll_call.py, supervision.py)
         "tasks": "Tasks", "tasks_title": "Reports still due after reset",
-        "h_acknowledged": "Acknowledged", "h_closed": "Closed",
+        "h_acknowledged": "Acknowledged", "h_closed": "Closed", "h_name": "Name",
+        "h_entered": "Came in", "h_ticked_by": "Ticked off by",
         "no_tasks": "No report is due.", "condition": "Condition",
         "mark_report_first": "Mark first report sent",
         "mark_report_written": "Mark written report sent",
@@ -307,7 +308,8 @@ TEXT: dict[str, dict[str, str]] = {
         "seconds": "秒",
         # 后续跟进、报警历史、处置指引、疏散点名、主管视图、事件与审计页
         "tasks": "待办", "tasks_title": "复位后仍待上报的报警",
-        "h_acknowledged": "确认", "h_closed": "关闭",
+        "h_acknowledged": "确认", "h_closed": "关闭", "h_name": "姓名",
+        "h_entered": "入校时间", "h_ticked_by": "清点人",
         "no_tasks": "没有待上报的事项。", "condition": "报警类型",
         "mark_report_first": "标记已首报", "mark_report_written": "标记已书面报告",
         "mark_report_general": "标记已报告",
