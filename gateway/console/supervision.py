@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from gateway.console.web import ConsoleParts
 
 SHIFT = timedelta(hours=12)  # the view's default: the last twelve hours
+LONGEST = timedelta(days=31)  # a longer window is cut to its last 31 days (an hour a row)
 NOTES_SHOWN = 5
 AUDIT_READ = 2000  # audit records looked through for the latest handover notes
 
@@ -33,6 +34,7 @@ def add_supervision(app: FastAPI, parts: ConsoleParts, pages: Pages,
         start = local_time(since, pages.zone) or end - SHIFT
         if start >= end:
             start = end - SHIFT
+        start = max(start, end - LONGEST)
         load = alarm_load(parts.alarms.held(), start, end, now)
         records = await asyncio.to_thread(tail, parts.audit_path, AUDIT_READ)
         notes = [r for r in reversed(records)
