@@ -52,6 +52,11 @@ link is down (fire alarms reach the centre in 10 s). Each gateway adds up to a s
 own at random to both."""
 
 WILL_SETTLE = 2.0
+
+RESUBSCRIBE_AFTER = 2.0
+"""Seconds before asking again for the command subscription a broker refused (a cluster node
+refuses it while the leaders of its session store are being elected, a broker at its limit of
+subscriptions refuses it): until it is granted, no command reaches the gateway."""
 """Seconds past 1.5 keepalives after a move: a node the gateway left without a DISCONNECT (a
 partition, not a death) publishes its will then, and the status is published again over it."""
 
@@ -133,6 +138,8 @@ class MqttLink:
         self._node = 0
         self.moves = 0  # times the link went on to another node
         self._settle: threading.Timer | None = None
+        self._resubscribe: threading.Timer | None = None
+        self.commands_refused = False  # the broker refused the command subscription
         self.v5 = config.protocol == "5"
         client_id = config.client_id or f"campus-gateway-{topics.site}-{topics.gateway}"
         self.client = mqtt.Client(
@@ -156,6 +163,7 @@ class MqttLink:
         self.client.on_disconnect = self._handle_disconnect
         self.client.on_connect_fail = self._handle_connect_fail
         self.client.on_publish = self._handle_publish
+        self.client.on_subscribe = self._handle_subscribe
         self.client.on_message = self._handle_message
 
     @property
@@ -206,8 +214,9 @@ class MqttLink:
 
     def stop(self) -> None:
         self._stopping = True
-        if self._settle is not None:
-            self._settle.cancel()
+        for timer in (self._settle, self._resubscribe):
+            if timer is not None:
+                timer.cancel()
         if self.connected:
             self._publish_status(False, reason="stopped").wait_for_publish(timeout=2)
         self.client.disconnect()
@@ -294,12 +303,7 @@ class MqttLink:
             return
         log.info("connected to broker %s:%d (MQTT %s)", self.host, self.port,
                  self.config.protocol)
-        if self.v5:
-            # retain-as-published: a retained request forwarded live still says it is retained
-            client.subscribe(self.topics.requests,
-                             options=SubscribeOptions(qos=1, retainAsPublished=True))
-        else:
-            client.subscribe(self.topics.requests, qos=1)
+        self._subscribe_requests()
         self._publish_status(True, storage=self._storage)
         self._announced.clear()
         self.reannounce()
@@ -307,6 +311,38 @@ class MqttLink:
         if self.moves:
             self._settle_status()
         self._on_connection(True)
+
+    def _subscribe_requests(self) -> None:
+        if self.v5:
+            # retain-as-published: a retained request forwarded live still says it is retained
+            self.client.subscribe(self.topics.requests,
+                                  options=SubscribeOptions(qos=1, retainAsPublished=True))
+        else:
+            self.client.subscribe(self.topics.requests, qos=1)
+
+    def _handle_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any],
+                          _p: Any = None) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if not refused:
+            if self.commands_refused:
+                log.warning("broker %s:%d took the command subscription: commands reach the "
+                            "gateway again", self.host, self.port)
+            self.commands_refused = False
+            return
+        self.commands_refused = True
+        log.error("broker %s:%d refused the subscription to %s (%s): no command reaches the "
+                  "gateway until it is granted; asking again in %.0f s", self.host, self.port,
+                  self.topics.requests, ", ".join(refused), RESUBSCRIBE_AFTER)
+        if self._resubscribe is not None:
+            self._resubscribe.cancel()
+        self._resubscribe = threading.Timer(RESUBSCRIBE_AFTER, self._subscribe_again)
+        self._resubscribe.daemon = True
+        self._resubscribe.start()
+
+    def _subscribe_again(self) -> None:
+        # not connected: the next connection subscribes anyway
+        if self.connected and not self._stopping:
+            self._subscribe_requests()
 
     def _handle_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any,
                            _p: Any = None) -> None:
