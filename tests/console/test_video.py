@@ -160,6 +160,17 @@ def test_a_new_alarms_snapshot_reaches_its_card_on_an_open_board(
     assert picture.get_attribute("data-media") == shot["data"]["media_id"]
     page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                            arg=picture.element_handle(), timeout=10_000)
+    # its live view open, the alarm is closed: the card goes, and its live view lets go
+    page.locator(f"#alarm-{alarm_id} button.live-toggle").click()
+    page.locator(f"#alarm-{alarm_id} img.live").wait_for(timeout=10_000)
+    assert wait_for(lambda: live_health(page)["live"]["viewers"] == 1), live_health(page)
+    console.sims.release("io-0", "btn-b")
+    for name, args in (("alarm.acknowledge", {"alarm_id": alarm_id, "note": "seen"}),
+                       ("alarm.reset", {"alarm_id": alarm_id, "note": "checked, nobody"})):
+        assert wait_for(lambda n=name, a=args: page.evaluate(
+            "([n, a]) => command(n, a).then(r => r.status === 'ok')", [n, a]))
+    page.locator(f"#alarm-{alarm_id}").wait_for(state="detached", timeout=10_000)
+    assert wait_for(lambda: live_health(page)["live"]["viewers"] == 0), live_health(page)
     page.context.close()
 
 

@@ -7,7 +7,7 @@
 (() => {
   const boot = JSON.parse(document.getElementById("boot").textContent);
   const text = (key) => boot.text[key] ?? key;
-  const RETRY_MS = 5000, REFRESH_MS = 5000, EVENT_DEBOUNCE_MS = 700;
+  const RETRY_MS = 5000, REFRESH_MS = 5000, EVENT_DEBOUNCE_MS = 700, SWEEP_MS = 2000;
   const cards = new Map();  // alarm id -> its picture box, kept across re-renders of the board
   let refreshTimer = null;
   const clock = new Intl.DateTimeFormat(boot.language, {
@@ -121,15 +121,23 @@
     button.textContent = text("live_hide") + " · " + name;
   }
 
+  function sweep() {
+    // a card that left the board (its alarm closed, or folded into a flood group) lets its
+    // live view go: the browser would otherwise keep the stream, and its place, open
+    for (const [alarmId, box] of cards) {
+      if (box.isConnected) continue;
+      for (const img of box.querySelectorAll("img.live")) stopLive(img);
+      cards.delete(alarmId);
+    }
+  }
+
   function videoEvent(update) {
     // a snapshot or clip was stored: look again at the cards (once for a burst of them)
     if (update.type !== "campus.camera.snapshot" && update.type !== "campus.camera.clip") return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
-      for (const [alarmId, box] of cards) {
-        if (!box.isConnected) { for (const img of box.querySelectorAll("img.live")) stopLive(img); cards.delete(alarmId); continue; }
-        fillCard(box, alarmId);
-      }
+      sweep();
+      for (const [alarmId, box] of cards) fillCard(box, alarmId);
       if (document.body.dataset.page === "alarm") fillAlarmPage();
     }, EVENT_DEBOUNCE_MS);
   }
@@ -187,6 +195,7 @@
     setTimeout(refreshCameras, REFRESH_MS);
   }
 
+  setInterval(sweep, SWEEP_MS);
   window.cardPicture = cardPicture;
   window.videoEvent = videoEvent;
   document.addEventListener("DOMContentLoaded", () => {
