@@ -85,10 +85,11 @@ def raise_panic(c: Console, device: str, point: str) -> str:
     return str(raised[-1]["data"]["alarm"]["alarm_id"])
 
 
-def through_gate(c: Console, card: str) -> None:
+def through_gate(c: Console, card: str, reader: int = 1) -> None:
+    """A card at the north gate: reader 1 lets people in, reader 2 out."""
     before = len(c.subscriber.events("access.granted"))
     c.sims.run(lambda: c.sims.campus.act("gate-controllers", "present-card",
-                                         {"card": card, "reader": 1}))
+                                         {"card": card, "reader": reader}))
     c.subscriber.wait_event("access.granted", count=before + 1)
 
 
@@ -212,6 +213,12 @@ def test_the_roll_call_from_a_fire_alarm_live_ticked_printed_and_exported(
     expect(guard.locator("tr[data-person=T2]")).to_contain_text("Zhao Min T2")
     expect(guard.locator("tr[data-person=T2]")).to_contain_text("North gate")
     expect(guard.locator("#missing-count")).to_have_text("3")
+    through_gate(c, "4002", reader=2)  # and someone leaving through it drops off
+    expect(guard.locator("tr[data-person=T1]")).to_have_count(0)
+    expect(guard.locator("#on-campus-count")).to_have_text("3")
+    expect(guard.locator("#missing-count")).to_have_text("2")
+    through_gate(c, "4002")  # back in, before the export
+    expect(guard.locator("tr[data-person=T1]")).to_have_count(1)
     assert guard.evaluate("window.__same") is True
     guard.set_viewport_size({"width": 1366, "height": 768})
     screenshot(guard, "evacuation")
