@@ -269,7 +269,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         says so (the API and media keep their JSON answers)."""
         session = session_of(request)
         if (session is None or request.method != "GET" or exc.status_code not in (403, 404)
-                or request.url.path.startswith(("/api/", "/media/", "/static/"))):
+                or request.url.path.startswith(("/api/", "/media/", "/static/", "/video/"))):
             return await http_exception_handler(request, exc)
         response = page(request, "refused.html", session, status=exc.status_code,
                         reason="not_for_role" if exc.status_code == 403 else "page_gone")
