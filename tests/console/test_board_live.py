@@ -19,7 +19,14 @@ import yaml
 from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.conftest import Mosquitto, Subscriber, free_port
-from tests.console.conftest import SCREENSHOTS, Console, console_site, playing, running_console
+from tests.console.conftest import (
+    SCREENSHOTS,
+    Console,
+    console_site,
+    playing,
+    running_console,
+    screenshot,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("map", "devices", "events", "access")
@@ -138,6 +145,8 @@ def test_an_alarm_raised_on_any_page_shows_in_the_alarm_bar_and_sounds(
         expect(bar.locator("a.newest")).to_contain_text(room)  # the newest critical one
         if name == "devices":
             assert playing(page) > 0.05, "the siren is silent off the board"
+            page.set_viewport_size({"width": 1366, "height": 768})
+            screenshot(page, "alarm-bar-devices")
     chief = login(console, browser, "chief", "en")
     chief.goto(console.url + "audit")
     expect(chief.locator("#alarm-bar .count[data-severity=critical]")).to_have_text("CRITICAL 4")
@@ -173,11 +182,13 @@ def test_the_status_strip_follows_the_broker_and_a_lockdown_from_a_gate_house_pa
     expect(gates.locator("tr[data-gate=main] .mode")).to_have_text("locked")
     expect(gates.locator("#lockdown-button")).to_have_text("End lockdown")
     assert gates.evaluate("window.notReloaded") is True  # live, not reloaded
-    gates.context.close()
+    devices_page = gates
+    devices_page.goto(console.url + "devices")
 
     broker.stop()
     expect(platform).to_have_attribute("data-state", "bad", timeout=10_000)
     expect(platform).to_contain_text("DOWN for")
+    expect(devices_page.locator("#broker")).to_have_text("DISCONNECTED")  # live there too
     console.sims.press("io-2", "btn-a")  # kept in the outbox meanwhile
     expect(platform.locator(".backlog")).not_to_have_text("0", timeout=10_000)
     time.sleep(1.5)  # the duration counts on the page
@@ -186,6 +197,8 @@ def test_the_status_strip_follows_the_broker_and_a_lockdown_from_a_gate_house_pa
     broker.start()
     expect(platform).to_have_attribute("data-state", "ok", timeout=20_000)
     expect(platform.locator(".backlog")).to_have_text("0", timeout=20_000)
+    expect(devices_page.locator("#broker")).to_have_text("connected")
+    devices_page.context.close()
 
     console.sims.run(lambda: console.sims.campus.io_module("io-4").go_offline("refuse"))
     devices = strip.locator("[data-item=devices]")

@@ -524,6 +524,7 @@ function renderStanding() {
   if (!s) return;
   if (document.body.dataset.page === "board") { renderStrip(s); renderStandingCards(s); }
   if (document.body.dataset.page === "access") renderGates(s);
+  if (document.body.dataset.page === "devices") renderPlatformLink(s.broker);
 }
 
 function renderStrip(s) {
@@ -576,6 +577,16 @@ function renderStandingCards(s) {
     nodes.push(boardParts.lockdownCard);
   }
   keepingFocus(() => place(box, nodes));
+}
+
+function renderPlatformLink(b) {
+  // the devices page's platform link and outbox backlog, live like the board's strip
+  const broker = document.getElementById("broker");
+  if (!broker) return;
+  broker.textContent = text(b.up ? "connected" : "disconnected");
+  broker.className = b.up ? "ok" : "bad";
+  document.getElementById("outbox-backlog").textContent = String(b.backlog);
+  document.getElementById("outbox-life-safety").textContent = String(b.life_safety_backlog);
 }
 
 function renderGates(s) {
