@@ -261,13 +261,14 @@ def test_the_alarms_clip_plays_in_the_browser(browser: Browser,
 def test_the_cameras_page_shows_each_cameras_health_and_live_view(
         browser: Browser, video: tuple[Console, str]) -> None:
     console, _ = video
-    for language, words in (("zh-CN", ("正常", "摘要认证", "事件拉取", "正常")),
-                            ("en", ("working", "Digest", "event pulls", "running"))):
+    for language, words in (("zh-CN", ("正常", "摘要认证", "事件拉取", "正常", "无")),
+                            ("en", ("working", "Digest", "event pulls", "running", "nothing"))):
         page = console.login(browser, "viewer1", language)
         page.set_viewport_size({"width": 1366, "height": 768})
         page.click("nav a[href='/cameras']")
         tile = page.locator(f".camera-tile[data-camera='{CAMERA}']")
-        state, auth, keepalive, stream = words
+        state, auth, keepalive, stream, unavailable = words
+        assert tile.locator("[data-field=unavailable]").inner_text() == unavailable
         assert tile.locator("[data-field=state]").inner_text() == state
         assert tile.locator("[data-field=snapshot_auth]").inner_text() == auth
         assert tile.locator("[data-field=keepalive]").inner_text() == keepalive
@@ -280,6 +281,7 @@ def test_the_cameras_page_shows_each_cameras_health_and_live_view(
         # the header holds one row at 1366 px, with the cameras link in it
         header = page.locator("header.top").bounding_box()
         assert header is not None and header["height"] < 120
+        screenshot(page, f"cameras-{language}")
         page.context.close()
 
 
