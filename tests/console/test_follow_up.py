@@ -153,6 +153,11 @@ def test_history_search_by_zone_and_operator(campus: Console, browser: Browser) 
     guard = c.login(browser, "guard1", "en")
     other = raise_panic(c, "io-1", "btn-b")
     assert act(guard, "alarm.acknowledge", {"alarm_id": other})["status"] == "ok"
+    booth = raise_panic(c, "io-0", "btn-b")  # in the zone the site file names
+    c.sims.release("io-0", "btn-b")
+    c.subscriber.wait_for(lambda _m: [e for e in c.subscriber.events("alarm.returned")
+                                      if e["data"]["alarm"]["alarm_id"] == booth])
+    assert act(guard, "alarm.reset", {"alarm_id": booth, "note": "test"})["status"] == "ok"
     guard.goto(c.url + "history")
     expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_be_visible()
     guard.locator("select[name=zone]").select_option("zone-1")
@@ -169,6 +174,13 @@ def test_history_search_by_zone_and_operator(campus: Console, browser: Browser) 
     guard.goto(c.url + "history?operator=guard1&condition=panic")
     expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_contain_text("guard1")
     guard.goto(c.url + "history?zone=nowhere")
+    expect(guard.locator("table.history tbody")).to_contain_text("No alarm matches.")
+    # by time raised, in the site's time: from a minute ago finds it, from tomorrow nothing
+    recent = (datetime.now(SITE_ZONE) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    guard.goto(c.url + f"history?since={recent}&zone=zone-1")
+    expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_be_visible()
+    tomorrow = (datetime.now(SITE_ZONE) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    guard.goto(c.url + f"history?since={tomorrow}")
     expect(guard.locator("table.history tbody")).to_contain_text("No alarm matches.")
     guard.context.close()
 
@@ -305,6 +317,7 @@ def test_the_event_log_names_types_deny_reasons_and_lanes(campus: Console,
     c.sims.run(lambda: c.sims.campus.act("gate-controllers", "present-card",
                                          {"card": "9999", "reader": 1}))
     c.subscriber.wait_event("access.denied")
+    raise_panic(c, "io-1", "btn-a")
     guard = c.login(browser, "guard1", "zh-CN")
     guard.goto(c.url + "events?type=access.denied")
     row = guard.locator("tr[data-type='campus.access.denied']").first
