@@ -248,6 +248,9 @@ def test_a_note_being_typed_survives_50_events_and_a_fire_sorts_first_in_a_flood
     groups = page.locator("#alarms > details.group")
     assert groups.nth(1).get_attribute("data-group") != first.get_attribute("data-group")
     assert page.evaluate("document.activeElement.value") == "smoke seen on 2F"
+    fire_release = page.locator("#status-strip [data-item=fire]")  # the egress gate stands open
+    expect(fire_release).to_have_attribute("data-state", "bad", timeout=10_000)
+    expect(fire_release).to_have_text("Fire release: exits stand open")
     keep_picture(page, "board")
     page.context.close()
 
