@@ -160,6 +160,12 @@ def test_history_search_by_zone_and_operator(campus: Console, browser: Browser) 
     assert act(guard, "alarm.reset", {"alarm_id": booth, "note": "test"})["status"] == "ok"
     guard.goto(c.url + "history")
     expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_be_visible()
+    # an open alarm's page marks its reports too
+    guard.locator(f"tr[data-alarm-row='{other}'] a").click()
+    guard.locator("ul.deadlines button", has_text="Mark first report sent").click()
+    c.subscriber.wait_for(lambda _m: [e for e in c.subscriber.events("alarm.reported")
+                                      if e["data"]["alarm"]["alarm_id"] == other])
+    guard.goto(c.url + "history")
     guard.locator("select[name=zone]").select_option("zone-1")
     guard.locator("form.history button[type=submit]").click()
     expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_be_visible()
