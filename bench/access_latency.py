@@ -51,6 +51,7 @@ from benchlib import (
     CpuWindow,
     Gateway,
     Mosquitto,
+    OutsideLoad,
     Recorder,
     SimProcess,
     check_quiet,
@@ -338,10 +339,10 @@ def credential_state(workdir: Path, holders: int) -> Path:
 
 @contextlib.contextmanager
 def lanes_running(workdir: Path, state: Path, devices: list[dict[str, Any]]
-                  ) -> Iterator[tuple[SimProcess, Recorder, Gateway]]:
+                  ) -> Iterator[tuple[SimProcess, Recorder, Gateway, OutsideLoad]]:
     """A private mosquitto, the simulators of ``devices`` and the gateway of a site with them
-    (and a copy of ``state``), every reader and controller online; all stopped after.
-    RuntimeError when they do not start or come online."""
+    (and a copy of ``state``), every reader and controller online, and the CPU used outside
+    them from then on; all stopped after. RuntimeError when they do not start or come online."""
     workdir.mkdir(parents=True)
     shutil.copytree(state, workdir / "state")
     with contextlib.ExitStack() as running:
@@ -363,7 +364,8 @@ def lanes_running(workdir: Path, state: Path, devices: list[dict[str, Any]]
             raise RuntimeError(f"not online within 60 s: {offline}; gateway log:\n"
                                f"{gateway.tail()}")
         time.sleep(1.0)
-        yield sim, recorder, gateway
+        yield sim, recorder, gateway, OutsideLoad([gateway.proc.pid, sim.pid, broker.pid,
+                                                   os.getpid()]).start()
 
 
 # what each column of the osdp table needs of the reader: a dialect that degrades it gets "n/a"
@@ -392,18 +394,23 @@ def osdp_table(args: argparse.Namespace, workdir: Path, state: Path) -> None:
         else:
             try:
                 with lanes_running(workdir / f"osdp-{name.strip('()')}", state,
-                                   [osdp_device(dialect)]) as (sim, recorder, _):
+                                   [osdp_device(dialect)]) as (sim, recorder, _, outside):
                     got = osdp_part(sim, recorder, args.cards)
+                    got["outside"] = f"{outside.stop().percent:.0f} %"
             except RuntimeError as exc:
                 notes.append(f"{name}: did not run: {exc}")
-                rows.append([name, "did not run (see below)", "", "", "", degraded or "nothing"])
+                rows.append([name, "did not run (see below)", "", "", "", "",
+                             degraded or "nothing"])
                 continue
         cells = [figures_cell(dialect, needs, got.get(key)) for needs, key in
                  zip(OSDP_COLUMNS.values(), ("relay", "decided", "to_mqtt"), strict=True)]
-        rows.append([name, *cells, got.get("missing", "-"), degraded or "nothing"])
+        rows.append([name, *cells, got.get("missing", "-"), got.get("outside", "-"),
+                     degraded or "nothing"])
     print(f"osdp: {args.cards} cards per reader dialect at {LANES} readers speaking it on one "
-          "bus (TCP, secure channel), one at a time; latencies in ms")
-    print(table(["reader dialect", *OSDP_COLUMNS, "missing relay/event", "degraded"], rows))
+          "bus (TCP, secure channel), one at a time; latencies in ms; outside load: CPU used "
+          "outside this benchmark during the cards, % of a core")
+    print(table(["reader dialect", *OSDP_COLUMNS, "missing relay/event", "outside load",
+                 "degraded"], rows))
     for note in notes:
         print(f"  {note}")
 
@@ -415,19 +422,22 @@ def http_table(args: argparse.Namespace, workdir: Path, state: Path) -> None:
         degraded = ", ".join(dialect.degraded) or "nothing"
         try:
             with lanes_running(workdir / f"http-{dialect.name}", state,
-                               [controller_device(dialect)]) as (sim, recorder, _):
+                               [controller_device(dialect)]) as (sim, recorder, _, outside):
                 got = http_part(sim, recorder, args.pushes)
+                got["outside"] = f"{outside.stop().percent:.0f} %"
         except RuntimeError as exc:
             failures.append(f"{dialect.name}: {exc}")
-            rows.append([dialect.name, "did not run (see below)", "", "", degraded])
+            rows.append([dialect.name, "did not run (see below)", "", "", "", degraded])
             continue
         rows.append([dialect.name, percentiles(got["push"]), percentiles(got["answered"]),
-                     got["missing"], degraded])
+                     got["missing"], got["outside"], degraded])
     print(f"http: {args.pushes} pushes per controller dialect, one at a time, from a controller "
           "that decides by itself (ISAPI: digest auth, a challenge each time; webhook: "
-          "HMAC-signed); latencies in ms")
+          "HMAC-signed); latencies in ms; outside load: CPU used outside this benchmark during "
+          "the pushes, % of a core")
     print(table(["controller dialect", "push -> event on MQTT p50/p95/p99",
-                 "push -> answered p50/p95/p99", "missing events", "degraded"], rows))
+                 "push -> answered p50/p95/p99", "missing events", "outside load", "degraded"],
+                rows))
     for failure in failures:
         print(f"  {failure}")
 
@@ -445,7 +455,7 @@ def lanes(args: argparse.Namespace, workdir: Path) -> int:
     if args.only in (None, "rush"):
         try:
             with lanes_running(workdir / "rush", state, [osdp_device(None)]) as (
-                    sim, recorder, gateway):
+                    sim, recorder, gateway, _):
                 rush_part(sim, recorder, gateway, args.rush_students, args.rush_seconds)
         except RuntimeError as exc:
             print(f"rush: did not run: {exc}")

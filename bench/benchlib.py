@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # A schedule player: runs on the simulators' event loop, gets the campus and what ``play`` was
 # given, and returns what it recorded (picklable: it crosses the process boundary).
-Player = Callable[..., Awaitable[Any]]
+Player = Callable[..., Coroutine[Any, Any, Any]]
 # Called with the campus once it is built and before its devices go on the wire.
 Setup = Callable[[Any], None]
 
@@ -90,6 +90,11 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
 
     def start(self) -> Mosquitto:
         with self.log.open("ab") as log:
@@ -194,6 +199,32 @@ class MachineWindow:
         others = max(0.0, self.percent - ours)
         return (f"machine: {self.percent:.0f} % busy of {cores * 100} % ({cores} cores); "
                 f"outside this benchmark {others:.0f} %; hypervisor steal {self.steal:.0f} %")
+
+
+class OutsideLoad:
+    """CPU the machine spent over a window outside the given processes (the benchmark's own:
+    gateway, simulators, mosquitto, this script), as % of one core: the figures of a window
+    with much of it are the worse for it."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self._ours = [CpuWindow(pid) for pid in pids]
+        self._machine = MachineWindow()
+
+    def start(self) -> OutsideLoad:
+        for window in self._ours:
+            window.start()
+        self._machine.start()
+        return self
+
+    def stop(self) -> OutsideLoad:
+        for window in self._ours:
+            window.stop()
+        self._machine.stop()
+        return self
+
+    @property
+    def percent(self) -> float:
+        return max(0.0, self._machine.percent - sum(window.percent for window in self._ours))
 
 
 def others_running(exclude: set[int], threshold: float = 20.0) -> list[str]:

@@ -45,6 +45,7 @@ from benchlib import (
     CpuWindow,
     Gateway,
     Mosquitto,
+    OutsideLoad,
     Recorder,
     SimProcess,
     check_quiet,
@@ -179,11 +180,13 @@ def run_once(workdir: Path, run: Run, settle: float) -> dict[str, Any]:
             cpu.stop()
             out["idle_cpu"] = cpu.percent
         cpu = CpuWindow(gateway.proc.pid).start()
+        outside = OutsideLoad([gateway.proc.pid, sim.pid, broker.pid, os.getpid()]).start()
         first = len(recorder.events)
         presses = sim.play("presses", run.presses, run.cameras, timeout=run.presses * 2 + 60)
         time.sleep(3.0)
         cpu.stop()
         out["press_cpu"] = cpu.percent
+        out["outside"] = outside.stop().percent
         out["rss"] = rss_mib(gateway.proc.pid)
         bodies = [(when, json.loads(p)) for when, p in recorder.events[first:]]
         pressed = [(when, b) for when, b in bodies if b["type"] == "campus.panic.pressed"]
@@ -228,14 +231,15 @@ def dialect_row(dialect: Dialect, result: dict[str, Any] | None) -> list[str]:
     "n/a", not a figure (the gateway reports it unavailable; nothing is measured)."""
     degraded = ", ".join(dialect.degraded) or "nothing"
     if result is None:
-        return [dialect.name, "did not run (see below)", "", "", "", "", degraded]
+        return [dialect.name, "did not run (see below)", "", "", "", "", "", degraded]
 
     missing = (f"{result['missing_presses']}/{result['missing_snapshots']}/"
                f"{result.get('missing_inputs', '-')}")
     return [dialect.name, percentiles(result["press"]),
             figures_cell(dialect, ["events"], result.get("input")),
             figures_cell(dialect, ["snapshots"], result["snapshot"]), missing,
-            f"{result['press_cpu']:.0f} %, {result['rss']:.0f} MiB", degraded]
+            f"{result['press_cpu']:.0f} %, {result['rss']:.0f} MiB",
+            f"{result['outside']:.0f} %", degraded]
 
 
 def dialect_runs(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -254,10 +258,11 @@ def dialect_runs(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str,
     print(f"without analytics, per camera dialect: {args.dialect_cameras} cameras speaking it "
           f"(640x480 MJPEG, 10 fps), {modules_for(args.dialect_presses)} I/O modules of 16 "
           f"buttons polled every 100 ms, {args.dialect_presses} presses (each a snapshot of "
-          f"cam-0), {args.dialect_inputs} camera input changes; latencies in ms")
+          f"cam-0), {args.dialect_inputs} camera input changes; latencies in ms; outside load: "
+          "CPU used outside this benchmark while pressing, % of a core")
     header = ["dialect", "press -> panic p50/p95/p99", "camera event -> MQTT p50/p95/p99",
               "press -> snapshot ref p50/p95/p99", "missing press/snap/event",
-              "gateway CPU, RSS", "degraded"]
+              "gateway CPU, RSS", "outside load", "degraded"]
     print(table(header, [dialect_row(d, results.get(d.name)) for d in chosen]))
     for failure in failures:
         print(f"  {failure}")
@@ -274,7 +279,8 @@ def analytics_run(workdir: Path, args: argparse.Namespace, strict: dict[str, Any
     print(f"  missing: {analysed['missing_presses']} presses, {analysed['missing_snapshots']} "
           f"snapshots; gateway CPU {analysed['idle_cpu']:.1f} % idle (= "
           f"{analysed['idle_cpu'] / args.cameras:.1f} % a camera), {analysed['press_cpu']:.1f} "
-          f"% pressing; RSS {analysed['rss']:.0f} MiB")
+          f"% pressing; RSS {analysed['rss']:.0f} MiB; outside this benchmark "
+          f"{analysed['outside']:.0f} % of a core while pressing")
     if strict is not None and len(strict["press"]) and len(analysed["press"]):
         ratio = np.percentile(analysed["press"], 99) / np.percentile(strict["press"], 99)
         print(f"  panic p99 with analytics = {ratio:.2f} x the strict row without analytics "
