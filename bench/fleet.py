@@ -89,8 +89,8 @@ def fire_points() -> list[str]:
 # -- the sites -----------------------------------------------------------------------------------
 
 
-def campus_devices(modules: int) -> list[dict[str, Any]]:
-    ports = free_ports(modules + 2)
+def campus_devices(modules: int, ports: list[int]) -> list[dict[str, Any]]:
+    """The devices of one campus on ``ports`` (``modules`` + 2 of them)."""
     devices: list[dict[str, Any]] = [{
         "id": f"io-{m}", "driver": "modbus", "tcp": {"host": "127.0.0.1", "port": ports[m]},
         "poll_interval": "100ms", "debounce": "50ms", "timeout": "1s",
@@ -111,22 +111,25 @@ def campus_devices(modules: int) -> list[dict[str, Any]]:
     return devices
 
 
-def write_sites(workdir: Path, urls: list[str], count: int,
-                modules: int) -> tuple[list[Path], Path]:
+def write_sites(workdir: Path, urls: list[str], count: int, modules: int,
+                in_flight: int | None) -> tuple[list[Path], Path]:
     """Each campus's site file, and the simulators' site holding every campus's devices."""
     sites, every = [], []
+    per = modules + 3  # the devices' ports and the console's
+    ports = free_ports(count * per)  # all at once: no two campuses share one
     for i in range(count):
         folder = workdir / f"school-{i:03d}"
         folder.mkdir()
-        devices = campus_devices(modules)
+        devices = campus_devices(modules, ports[i * per:i * per + modules + 2])
         doc = {
             "site": {"id": f"school-{i:03d}", "name": f"School {i}"},
             "gateway": {"id": "gw1", "state_dir": str(folder / "state"),
                         "stats_interval": f"{STATS_INTERVAL:g}s"},
             "mqtt": {"url": urls[i % len(urls):] + urls[:i % len(urls)], "protocol": "3.1.1",
-                     "keepalive": "5s"},
+                     "keepalive": "5s", **({"in_flight": in_flight} if in_flight else {})},
             "access": {"gates": [{"id": "main-gate"}]},
             "flood": {"burst": 10_000, "per_second": 1000},
+            "console": {"listen": {"host": "127.0.0.1", "port": ports[i * per + modules + 2]}},
             "devices": devices,
         }
         path = folder / "site.yaml"
@@ -225,12 +228,17 @@ class Centre:
     pressed_ids: set[str] = field(default_factory=set)
     statuses: list[tuple[float, str, bool, str, int]] = field(default_factory=list)
     online: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    seen_ids: set[str] = field(default_factory=set)
+    last_seq: dict[tuple[str, str], int] = field(default_factory=dict)
+    reorders: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def take(self, topic: str, payload: bytes, _retained: bool, now: float) -> None:
         with self.lock:
             self.audit.take(topic, payload)
             if not payload:
                 return
+            if "/event/" in topic:
+                self._order(json.loads(payload))
             if "/event/panic/" in topic:
                 body = json.loads(payload)
                 if body["type"] == "campus.panic.pressed" and body["id"] not in self.pressed_ids:
@@ -248,6 +256,19 @@ class Centre:
                 site = topic.split("/")[1]
                 (self.online[site].add if body.get("online") else
                  self.online[site].discard)(body["device"])
+
+
+    def _order(self, body: dict[str, Any]) -> None:
+        """Which events came after a later one of their device (first arrivals only)."""
+        if body["id"] in self.seen_ids:
+            return
+        self.seen_ids.add(body["id"])
+        key = (body["site"], body["device"])
+        last = self.last_seq.get(key, 0)
+        if body["seqno"] < last:
+            self.reorders[body["site"]].append(f"{body['device']} {body['seqno']} after {last}")
+        else:
+            self.last_seq[key] = body["seqno"]
 
 
 # -- process accounting --------------------------------------------------------------------------
@@ -379,7 +400,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     os.environ["FLEET_WEBHOOK"] = WEBHOOK_SECRET
     count = args.gateways
     print(f"# fleet bench: {count} gateways, {args.modules} panic modules + a fire panel + a gate "
-          f"controller each; broker node killed every {args.kill_every:g} s for {args.down:g} s; "
+          f"controller each, mqtt.in_flight {args.in_flight or 'default'}; broker node killed "
+          f"every {args.kill_every:g} s for {args.down:g} s; "
           f"{args.seconds:g} s of load; machine: {machine()}; load average "
           f"{os.getloadavg()[0]:.2f}", flush=True)
     check_quiet({os.getpid()})
@@ -387,7 +409,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     cluster = BrokerCluster(workdir / "cluster").start()
     for node in cluster.nodes:
         usage.watch(node.name, node.pid)
-    sites, sim_site = write_sites(workdir, cluster.urls, count, args.modules)
+    sites, sim_site = write_sites(workdir, cluster.urls, count, args.modules,
+                                  args.in_flight or None)
     centre = Centre()
     central: CentralSubscriber | None = None
     sim: SimProcess | None = None
@@ -527,7 +550,10 @@ def report(args: argparse.Namespace, centre: Centre, sites: list[Path], played: 
             totals[key] += value
     widths = [max(len(r[n]) for r in [header, *rows]) for n in range(len(header))]
     for row in [header, *rows]:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for site, late in sorted(centre.reorders.items()):
+        print(f"  {site} out of order: {'; '.join(late[:6])}"
+              + (f" and {len(late) - 6} more" if len(late) > 6 else ""))
     backs = [b for v in per_site_reconnect.values() for b in v]
     print(f"\nfleet: accepted {totals['accepted']}, delivered {totals['delivered']}, "
           f"missing {totals['missing']}, duplicates {totals['dup']}, reordered "
@@ -570,6 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gateway-phase", type=float, default=15.0,
                    help="the last seconds of load: no node kills, gateways killed instead")
     p.add_argument("--kill-gateways", type=int, default=2)
+    p.add_argument("--in-flight", type=int, default=1,
+                   help="the gateways' mqtt.in_flight (0: the default window): 1 keeps each "
+                        "device's order when a NATS node dies")
     p.add_argument("--press-gap", type=float, default=1.0,
                    help="mean seconds between presses at one campus")
     p.add_argument("--fire-gap", type=float, default=10.0)

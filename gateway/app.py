@@ -53,6 +53,7 @@ from gateway.linkage import Linkage
 from gateway.media import LiveViews, MediaStore, base_url_of
 from gateway.mqtt_link import MqttLink, Request
 from gateway.outbox import Outbox, state_database
+from gateway.outbox.outbox import WINDOW as OUTBOX_WINDOW
 from gateway.publisher import EventPublisher
 from gateway.readings import RecentReadings
 from gateway.sirens import SirenLinkage
@@ -89,6 +90,7 @@ class Gateway:
         self.bus = Bus()
         database = state_database(state)
         self.outbox = Outbox(database, site.outbox, self._dropped,
+                             window=site.mqtt.in_flight or OUTBOX_WINDOW,
                              on_storage=self._storage_changed,
                              on_delivered=self._delivered if site.metrics.enabled else None,
                              on_set_aside=self._set_aside)

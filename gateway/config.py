@@ -74,6 +74,13 @@ class Mqtt(Strict):
     tls: Tls | None = None
     keepalive: Seconds = Field(default=15.0, ge=5, le=3600,
                                description="MQTT keepalive: a silent link is dropped after 1.5x")
+    in_flight: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="events handed to the broker and not yet acknowledged, at most (default: "
+                    "1000 handed to the MQTT client, 20 of them on the wire). 1 keeps each "
+                    "device's order on a broker that can acknowledge a later message and lose "
+                    "an earlier one of the same connection (a NATS JetStream cluster while its "
+                    "store elects a new leader), at one event per round trip to the broker")
 
     @field_validator("url")
     @classmethod

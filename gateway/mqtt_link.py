@@ -150,7 +150,7 @@ class MqttLink:
         )
         self.client.enable_logger(logging.getLogger("gateway.mqtt.paho"))
         self._jitter_reconnects()
-        self.client.max_inflight_messages_set(20)
+        self.client.max_inflight_messages_set(config.in_flight or 20)
         use_site_credentials(self.client, config, url.scheme)
         self.client.will_set(
             topics.status,

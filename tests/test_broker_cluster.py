@@ -40,6 +40,7 @@ class Campus:
         doc["site"]["id"] = self.site_id
         doc["mqtt"]["url"] = urls[index % len(urls):] + urls[:index % len(urls)]
         doc["mqtt"]["keepalive"] = "5s"
+        doc["mqtt"]["in_flight"] = 1  # NATS can take a later event and lose an earlier one
         self.site.write_text(yaml.safe_dump(doc, sort_keys=False))
         self.sims = SimulatorThread(self.site)
         self.gateway = GatewayProcess(self.site).start()
