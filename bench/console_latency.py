@@ -51,6 +51,7 @@ import yaml
 from benchlib import (
     CpuWindow,
     Gateway,
+    MachineWindow,
     Mosquitto,
     Recorder,
     SimProcess,
@@ -322,10 +323,14 @@ def run_live(args: argparse.Namespace, workdir: Path) -> int:
                 pages.append(page)
             time.sleep(2)
             cpu = CpuWindow(gateway.proc.pid).start()
+            cameras = CpuWindow(sim.pid).start()
+            whole = MachineWindow().start()
             records = sim.play(list(LIVE_CAMERAS), args.flips, args.flip_gap,
                                timeout=args.flips * (args.flip_gap + 1) + 60)
             time.sleep(2)
             cpu.stop()
+            cameras.stop()
+            whole.stop()
             seen = [page.evaluate("window.__seen") for page in pages]
             health = pages[0].request.get(url + "api/video/cameras").json()["cameras"]
             browser.close()
@@ -354,7 +359,10 @@ def run_live(args: argparse.Namespace, workdir: Path) -> int:
             print(f"  {camera['camera']}: {live['frames']} pictures fetched, {live['viewers']} "
                   f"viewers, {live['dropped']} frames dropped for slow viewers")
         print(f"  gateway CPU while 3 browsers watch 2 cameras {cpu.percent:.1f} % of a core; "
-              f"RSS {rss_mib(gateway.proc.pid):.0f} MiB")
+              f"RSS {rss_mib(gateway.proc.pid):.0f} MiB; the camera simulators "
+              f"{cameras.percent:.1f} %")
+        print("  " + whole.describe(cpu.percent + cameras.percent)
+              + " (the three browsers count among the rest)")
     finally:
         gateway.stop()
         sim.stop()
