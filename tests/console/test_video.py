@@ -138,6 +138,16 @@ def test_the_card_shows_the_alarms_snapshot_and_a_live_view_that_moves(
     screenshot(page, "alarm-video")
     shutil.copy(ROOT / "var" / "screenshots" / "alarm-video.png",
                 ROOT / "docs" / "console" / "alarm-video.png")
+    # the card changes (acknowledged): its live view goes on, the same stream, not a new one
+    page.evaluate("(img) => { window.__live = img; }", live.element_handle())
+    assert page.evaluate("(id) => command('alarm.acknowledge', {alarm_id: id, note: 'seen'})"
+                         ".then(r => r.status)", alarm_id) == "ok"
+    card.locator("button.ack").wait_for(state="detached", timeout=10_000)
+    assert page.evaluate(f"() => window.__live === document.querySelector("
+                         f"'#alarm-{alarm_id} img.live')")
+    console.sims.run(lambda: console.sims.campus.act(CAMERA, "walk", {"seconds": 4}))
+    assert page.evaluate(FRAME_CHANGE, f"#alarm-{alarm_id} img.live")["changed"] > 50
+    assert live_health(page)["live"]["viewers"] == 1
     # hiding it lets the camera go: no viewer, no upstream
     card.locator("button.live-toggle").click()
     assert wait_for(lambda: live_health(page)["live"] == {
