@@ -519,7 +519,7 @@ class AlarmService:
 
     def _close(self, alarm: AlarmSnapshot, by: str | None, note: str) -> AlarmSnapshot:
         return self._change(ALARM_CLOSED, alarm, by=by, closed_at=utcnow(), closed_by=by,
-                            note=note or alarm.note)
+                            closing_note=note)
 
     def _change(self, kind: EventType, alarm: AlarmSnapshot, *, by: str | None = None,
                 report: str | None = None, **changes: Any) -> AlarmSnapshot:

@@ -94,7 +94,24 @@ def document_schemas() -> dict[str, dict[str, Any]]:
                                    "credentials": {"type": "integer"},
                                    "lockdown": {"type": "boolean"},
                                    "fire_release": {"type": "boolean"},
-                                   "on_campus": {"type": "integer"}}}},
+                                   "on_campus": {"type": "integer"}}},
+                           "broker": {
+                               "type": "object", "description": "the broker node the gateway "
+                               "is on (host:port), how many the site lists, how often it moved "
+                               "to another since start",
+                               "properties": {"node": {"type": "string"},
+                                              "nodes": {"type": "integer"},
+                                              "moves": {"type": "integer"}}},
+                           "parts": {"type": "object", "description": "the gateway's supervised "
+                                     "parts and their health (state, failures, last failure)"},
+                           "alarm_paths": {
+                               "type": "object", "description": "with an alarm_centre: which of "
+                               "the two alarm paths are up",
+                               "properties": {"mqtt": {"type": "boolean"},
+                                              "alarm_centre": {"type": "boolean"}}},
+                           "alarm_centre": {"type": "object", "description": "with an "
+                                            "alarm_centre: its receivers, where alarms go, what "
+                                            "waits for an acknowledgement, the clock offset"}},
         },
         "device-availability": {
             "$schema": DRAFT, "title": "device availability (retained)", "type": "object",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CONTRACT_VERSION = "2.2"
+CONTRACT_VERSION = "2.3"
 
 
 @dataclass(frozen=True)

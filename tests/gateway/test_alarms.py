@@ -81,7 +81,7 @@ def test_panic_latches_until_reset_after_the_key_is_turned(setup) -> None:  # ty
     assert alarm.severity is Severity.CRITICAL
     assert set(alarm.reports_due) == {"first", "written"}
 
-    alarms.acknowledge(alarm.alarm_id, "guard1")
+    alarms.acknowledge(alarm.alarm_id, "guard1", "on my way")
     with pytest.raises(AlarmError, match="still active"):
         alarms.reset(alarm.alarm_id, "guard1")
 
@@ -91,6 +91,7 @@ def test_panic_latches_until_reset_after_the_key_is_turned(setup) -> None:  # ty
 
     closed = alarms.reset(alarm.alarm_id, "guard1", "false alarm")
     assert closed.state == "closed" and closed.closed_by == "guard1"
+    assert (closed.note, closed.closing_note) == ("on my way", "false alarm")  # both kept
     assert alarms.open_alarms() == []
     assert rec.kinds == ["raised", "acknowledged", "returned", "closed"]
 
