@@ -88,7 +88,7 @@ class BrokerNode:
         assert self.proc is not None
         return self.proc.pid
 
-    def write_conf(self, routes: list[int], ack_wait: str) -> None:
+    def write_conf(self, routes: list[int], ack_wait: str, max_ack_pending: int) -> None:
         others = ", ".join(f"nats-route://127.0.0.1:{port}" for port in routes)
         self.conf.write_text(f"""\
 server_name: {self.name}
@@ -112,7 +112,9 @@ mqtt {{
   # a QoS 1 message a subscriber did not PUBACK (it was on the node that died) comes again
   # after this, not after the default 30 s
   ack_wait: "{ack_wait}"
-  max_ack_pending: 1024
+  # 1: nothing newer reaches a subscriber before that message comes again, so each topic's
+  # messages arrive in order across a node's death (at one round trip per message)
+  max_ack_pending: {max_ack_pending}
 }}
 """)
 
@@ -173,6 +175,7 @@ class BrokerCluster:
     workdir: Path
     size: int = 3
     ack_wait: str = "5s"
+    max_ack_pending: int = 1
     nodes: list[BrokerNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -183,7 +186,8 @@ class BrokerCluster:
             self.nodes.append(BrokerNode(f"n{i + 1}", self.workdir, client, route, monitor,
                                          mqtt_port))
         for node in self.nodes:
-            node.write_conf([n.route_port for n in self.nodes if n is not node], self.ack_wait)
+            node.write_conf([n.route_port for n in self.nodes if n is not node], self.ack_wait,
+                            self.max_ack_pending)
 
     @property
     def urls(self) -> list[str]:
