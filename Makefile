@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench contract system-deps
+.PHONY: demo test lint bench contract screenshots system-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed
 
 test: system-deps lint
 	$(PY) -m pytest
+
+screenshots: $(VENV)/.installed  # the console's pictures in docs/console/, from its browser tests
+	CONSOLE_DOCS_PICTURES=1 $(VENV)/bin/python -m pytest -q tests/console/test_board_live.py \
+	  tests/console/test_follow_up.py tests/console/test_video.py
 
 contract: $(VENV)/.installed
 	$(VENV)/bin/campus-gateway contract --out docs/contract

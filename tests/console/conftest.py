@@ -3,6 +3,8 @@ its own process, simulators on real sockets and a real mosquitto."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -122,6 +124,13 @@ def screenshot(page: Page, name: str) -> None:
     """Keep a picture of what the test saw (var/screenshots/, for the docs)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def document(name: str) -> None:
+    """The picture ``name`` of var/screenshots/ copied into docs/console/, when asked for with
+    CONSOLE_DOCS_PICTURES=1 (``make screenshots``): a test run leaves the docs alone."""
+    if os.environ.get("CONSOLE_DOCS_PICTURES") == "1":
+        shutil.copy(SCREENSHOTS / f"{name}.png", ROOT / "docs" / "console" / f"{name}.png")
 
 
 def playing(page: Page) -> float:

@@ -8,7 +8,6 @@ order on it, each saying what it expects to be open already."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.console.conftest import (
     SCREENSHOTS,
     Console,
     console_site,
+    document,
     playing,
     running_console,
     screenshot,
@@ -76,7 +76,7 @@ def keep_picture(page: Page, name: str, selector: str = "") -> None:
     else:
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(target))
-    shutil.copy(target, ROOT / "docs" / "console" / f"{name}.png")
+    document(name)
 
 
 def contrast(page: Page, selector: str) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mosquitto, Subscriber, free_port
-from tests.console.conftest import Console, console_site, screenshot
+from tests.console.conftest import SCREENSHOTS, Console, console_site, document, screenshot
 from tests.http_gate.support import ENV, isapi_controller, section
 from tests.rig import CHIEF_TOKEN, GatewayProcess, SimulatorThread, cli
 
@@ -162,7 +163,8 @@ def test_history_search_by_zone_and_operator(campus: Console, browser: Browser) 
     expect(guard.locator(f"tr[data-alarm-row='{other}']")).to_be_visible()
     # an open alarm's page marks its reports too
     guard.locator(f"tr[data-alarm-row='{other}'] a").click()
-    guard.locator("ul.deadlines button", has_text="Mark first report sent").click()
+    with guard.expect_navigation():  # the alarm's page reloads for its timeline once marked
+        guard.locator("ul.deadlines button", has_text="Mark first report sent").click()
     c.subscriber.wait_for(lambda _m: [e for e in c.subscriber.events("alarm.reported")
                                       if e["data"]["alarm"]["alarm_id"] == other])
     guard.goto(c.url + "history")
@@ -239,8 +241,8 @@ def test_the_roll_call_from_a_fire_alarm_live_ticked_printed_and_exported(
     expect(guard.locator("tr[data-person=T1]")).to_have_count(1)
     assert guard.evaluate("window.__same") is True
     guard.set_viewport_size({"width": 1366, "height": 768})
-    screenshot(guard, "evacuation")
-    guard.screenshot(path=str(ROOT / "docs" / "console" / "evacuation.png"))
+    guard.screenshot(path=str(SCREENSHOTS / "evacuation.png"))  # the screen, as printed
+    document("evacuation")
     # the CSV is who passed the gates, ticks included; a name that looks like a formula is text
     with guard.expect_download() as download:
         guard.locator("#export-csv").click()
@@ -269,7 +271,11 @@ def test_the_roll_call_from_a_fire_alarm_live_ticked_printed_and_exported(
 def test_the_supervisors_view_counts_a_known_sequence(campus: Console,
                                                        browser: Browser) -> None:
     c = campus
-    since = (datetime.now(SITE_ZONE) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    # counted from the next whole second, once what earlier tests raised has all arrived
+    c.subscriber.settle()
+    start = datetime.now(SITE_ZONE).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(max(0.0, (start - datetime.now(SITE_ZONE)).total_seconds()))
+    since = start.strftime("%Y-%m-%dT%H:%M:%S")
     chief = c.login(browser, "chief", "en")
     guard = c.login(browser, "guard1", "zh-CN")
     # twelve line faults within a few seconds: a flood (more than 10 in 10 minutes), each

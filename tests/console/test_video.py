@@ -6,7 +6,6 @@ the whole module: a panic press turns into a snapshot and a clip by linkage."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import yaml
 from playwright.sync_api import Browser, Page
 
 from tests.conftest import Mosquitto, Subscriber, free_port
-from tests.console.conftest import ROOT, Console, console_site, screenshot
+from tests.console.conftest import Console, console_site, document, screenshot
 from tests.rig import GUARD_TOKEN, GatewayProcess, SimulatorThread
 
 CAMERA = "gate-cam"
@@ -136,8 +135,7 @@ def test_the_card_shows_the_alarms_snapshot_and_a_live_view_that_moves(
         and "snapshot.jpg" not in html
     assert live_health(page)["live"]["viewers"] == 1
     screenshot(page, "alarm-video")
-    shutil.copy(ROOT / "var" / "screenshots" / "alarm-video.png",
-                ROOT / "docs" / "console" / "alarm-video.png")
+    document("alarm-video")
     # the card changes (acknowledged): its live view goes on, the same stream, not a new one
     page.evaluate("(img) => { window.__live = img; }", live.element_handle())
     assert page.evaluate("(id) => command('alarm.acknowledge', {alarm_id: id, note: 'seen'})"
