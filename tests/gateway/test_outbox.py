@@ -6,6 +6,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from gateway.config import Mqtt
 from gateway.config import Outbox as Limits
@@ -201,3 +204,38 @@ def test_a_state_change_the_database_refuses_costs_only_itself(
         assert db.execute("SELECT value FROM meta WHERE key = 'k'").fetchone() is None
     finally:
         db.close()
+
+
+def test_a_one_event_window_replays_a_backlog_at_the_replay_rate_not_slower(
+        tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mqtt.in_flight: 1`` hands one row per broker round trip: the replay's pacing must ask
+    for one row's share of ``replay_rate``, not a whole 50 ms pause per row (20 events/s)."""
+    import gateway.outbox.outbox as module
+
+    paused: list[float] = []
+    clock = SimpleNamespace(monotonic=time.monotonic, time=time.time,
+                            sleep=lambda s: (paused.append(s), time.sleep(s)))
+    monkeypatch.setattr(module, "time", clock)
+    sub = Subscriber(mosquitto.url, "campus/s1/event/#")
+    mosquitto.stop()
+    outbox = Outbox(tmp_path / "state.sqlite3", Limits(replay_rate=1000.0), window=1)
+    link = MqttLink(Mqtt(url=mosquitto.url, protocol="5", in_flight=1), TOPICS,
+                    on_request=lambda r: None, on_connection=lambda up: outbox.connection_changed(),
+                    on_ack=outbox.acked, announce=lambda: [])
+    outbox.start()
+    outbox.attach(link)
+    link.start()
+    try:
+        for n in range(100):
+            outbox.put(event(f"d{n % 2}", n))
+        assert outbox.wait_accepted(100, timeout=10)
+        mosquitto.start()
+        sub.wait_for(lambda msgs: len(received(sub)) >= 100, 60, "the whole backlog")
+        order = [e["n"] for e in received(sub) if e["device"] == "d0"]
+        assert order == sorted(order)
+        # 100 rows at 1000 a second: 0.1 s of pauses asked for in all (50 ms a row: 5 s)
+        assert sum(paused) <= 100 / 1000.0 + 0.01, f"{sum(paused):.2f} s of pauses"
+    finally:
+        outbox.close()
+        link.stop()
+        sub.close()
