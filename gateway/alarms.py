@@ -189,7 +189,17 @@ def classify(event: Event) -> tuple[Condition, bool, str] | None:
 
 
 class AlarmError(Exception):
-    """A request about an alarm that cannot be carried out; the message is for the operator."""
+    """A request about an alarm that cannot be carried out; the message is for the operator,
+    ``reason`` one of REFUSAL_REASONS for a console to say it in the operator's language."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+REFUSAL_REASONS = ("alarm_not_open", "alarm_closed", "alarm_still_active", "no_report_due",
+                   "drill_running", "no_drill", "no_fire_alarm", "roll_call_full",
+                   "roll_call_not_open")
 
 
 def _state(active: bool, acknowledged: bool, closed: bool) -> str:
@@ -345,7 +355,7 @@ class AlarmService:
     def get(self, alarm_id: str) -> AlarmSnapshot:
         alarm = self._tracked.get(alarm_id)
         if alarm is None:
-            raise AlarmError(f"no open alarm {alarm_id!r}")
+            raise AlarmError(f"no open alarm {alarm_id!r}", "alarm_not_open")
         return alarm
 
     def find(self, alarm_id: str) -> AlarmSnapshot | None:
@@ -435,12 +445,12 @@ class AlarmService:
     def acknowledge(self, alarm_id: str, by: str, note: str = "") -> AlarmSnapshot:
         alarm = self.get(alarm_id)
         if alarm.closed_at is not None:
-            raise AlarmError(f"alarm {alarm_id} is closed")
+            raise AlarmError(f"alarm {alarm_id} is closed", "alarm_closed")
         if alarm.acknowledged:
             return alarm
         alarm = self._change(ALARM_ACKNOWLEDGED, alarm, by=by, acknowledged=True,
                              acknowledged_at=utcnow(), acknowledged_by=by,
-                             note=note or alarm.note)
+                             note=note or alarm.note, acknowledgement_note=note)
         if not alarm.active and not alarm.latched:
             alarm = self._close(alarm, by, note)
         return alarm
@@ -448,12 +458,12 @@ class AlarmService:
     def reset(self, alarm_id: str, by: str, note: str = "") -> AlarmSnapshot:
         alarm = self.get(alarm_id)
         if alarm.closed_at is not None:
-            raise AlarmError(f"alarm {alarm_id} is already closed")
+            raise AlarmError(f"alarm {alarm_id} is already closed", "alarm_closed")
         if alarm.active:
             raise AlarmError(
                 f"alarm {alarm_id} cannot be reset: {alarm.condition} at {alarm.device_id}/"
-                f"{alarm.point} is still active (reset the button with its key first)"
-            )
+                f"{alarm.point} is still active (reset the button with its key first)",
+                "alarm_still_active")
         if not alarm.acknowledged:
             alarm = self.acknowledge(alarm_id, by, note)
         return alarm if alarm.closed_at else self._close(alarm, by, note)
@@ -462,8 +472,8 @@ class AlarmService:
         alarm = self.get(alarm_id)
         if kind not in alarm.reports_due:
             raise AlarmError(
-                f"alarm {alarm_id} has no {kind!r} report due (due: {sorted(alarm.reports_due)})"
-            )
+                f"alarm {alarm_id} has no {kind!r} report due (due: {sorted(alarm.reports_due)})",
+                "no_report_due")
         if kind in alarm.reports_done:
             return alarm
         done = {**alarm.reports_done, kind: utcnow()}
@@ -473,7 +483,7 @@ class AlarmService:
         """A guard says the police were called (the call itself is made by phone)."""
         alarm = self.get(alarm_id)
         if alarm.closed_at is not None:
-            raise AlarmError(f"alarm {alarm_id} is closed")
+            raise AlarmError(f"alarm {alarm_id} is closed", "alarm_closed")
         return self._change(ALARM_POLICE_CALLED, alarm, by=by, police_called_at=utcnow(),
                             police_called_by=by, note=note or alarm.note)
 
@@ -519,7 +529,7 @@ class AlarmService:
 
     def _close(self, alarm: AlarmSnapshot, by: str | None, note: str) -> AlarmSnapshot:
         return self._change(ALARM_CLOSED, alarm, by=by, closed_at=utcnow(), closed_by=by,
-                            closing_note=note)
+                            note=note or alarm.note, closing_note=note)
 
     def _change(self, kind: EventType, alarm: AlarmSnapshot, *, by: str | None = None,
                 report: str | None = None, **changes: Any) -> AlarmSnapshot:

@@ -295,7 +295,8 @@ class CommandRouter:
         if code != "unknown_command":
             outcome = "denied" if code in DENIALS else "error"
             await self._record(operator, role, name, args, outcome, str(exc), source=source)
-        return self.refusal(correlation, code, str(exc))
+        return self.refusal(correlation, code, str(exc),
+                            exc.reason if isinstance(exc, AlarmError) else "")
 
     async def record(self, operator: str, role: str, what: str, outcome: str, error: str = "",
                      source: str = "console") -> None:
@@ -309,9 +310,10 @@ class CommandRouter:
                             "too many requests are waiting; try again in a moment")
 
     @staticmethod
-    def refusal(correlation: str, code: str, message: str) -> Response:
-        return {"correlation_id": correlation, "status": "error", "data": None,
-                "error": {"code": code, "message": message}}
+    def refusal(correlation: str, code: str, message: str, reason: str = "") -> Response:
+        """``reason``: what a ``refused`` is about, for a console to word it (absent if none)."""
+        error = {"code": code, "message": message, **({"reason": reason} if reason else {})}
+        return {"correlation_id": correlation, "status": "error", "data": None, "error": error}
 
     def _authenticate(self, body: RequestBody) -> str:
         """The role of the request's operator, if its token is right."""

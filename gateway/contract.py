@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from gateway.alarms import REFUSAL_REASONS
 from gateway.command_table import COMMANDS
 from gateway.commands import ERROR_CODES, RequestBody
 from gateway.kernel.events import CATALOGUE, AlarmSnapshot, EventType, Severity
@@ -135,7 +136,10 @@ def document_schemas() -> dict[str, dict[str, Any]]:
                 "error": {"oneOf": [{"type": "null"}, {
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": {"enum": list(ERROR_CODES)},
-                                   "message": {"type": "string"}}}]},
+                                   "message": {"type": "string"},
+                                   "reason": {"enum": list(REFUSAL_REASONS), "description":
+                                              "with code refused: what about, for a console "
+                                              "to say it in its operator's language"}}}]},
             },
         },
     }

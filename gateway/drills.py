@@ -42,7 +42,8 @@ class Drills:
 
     def start(self, note: str, by: str) -> DrillSummary:
         if self._current is not None:
-            raise AlarmError(f"drill {self._current.drill_id} is already running")
+            raise AlarmError(f"drill {self._current.drill_id} is already running",
+                             "drill_running")
         self._current = DrillSummary(drill_id=f"drill-{uuid6.uuid7()}", note=note,
                                      started_at=utcnow(), started_by=by)
         self._acks, self._resets, self._open = [], [], set()
@@ -52,7 +53,7 @@ class Drills:
     def stop(self, by: str) -> DrillSummary:
         drill = self._current
         if drill is None:
-            raise AlarmError("no drill is running")
+            raise AlarmError("no drill is running", "no_drill")
         started = drill.started_at
         summary = drill.model_copy(update={
             "stopped_at": utcnow(),

@@ -85,6 +85,11 @@ def test_press_latches_until_a_guard_resets_it(rig, subscriber: Subscriber) -> N
     refused = cli(site, "alarm", "reset", alarm["alarm_id"])
     assert refused.returncode == 1
     assert "still active" in refused.stderr
+    # the answer says what the refusal is about, for a console to word it in its language
+    answered = subscriber.wait_for(lambda messages: [
+        body["error"] for m in messages if "/response/" in m.topic and m.payload
+        and (body := m.json()).get("error")], what="the refusal's answer")
+    assert answered[-1]["code"] == "refused" and answered[-1]["reason"] == "alarm_still_active"
 
     sims.release("io-0", "btn-a")  # the key reset at the button
     subscriber.wait_event("panic.released", point="btn-a")

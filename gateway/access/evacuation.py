@@ -61,11 +61,12 @@ class Evacuations:
             alarm = self._alarms.find(alarm_id)
             if alarm is None or alarm.condition not in FIRE:
                 raise AlarmError(f"alarm {alarm_id} is not a fire alarm the gateway holds: a "
-                                 "roll call opens from a fire alarm or during a drill")
+                                 "roll call opens from a fire alarm or during a drill",
+                                 "no_fire_alarm")
             drill = alarm.drill
         elif not drill:
             raise AlarmError("no fire alarm named and no drill running: a roll call opens from "
-                             "a fire alarm or during a drill")
+                             "a fire alarm or during a drill", "no_fire_alarm")
         self.current = Evacuation(evacuation_id=f"evac-{uuid6.uuid7()}", started_at=utcnow(),
                                   started_by=by, alarm_id=alarm_id, drill=drill)
         self._save()
@@ -77,7 +78,7 @@ class Evacuations:
         if present:
             if person_id not in ticked and len(ticked) >= TICKS_HELD:
                 raise AlarmError(f"roll call {evacuation_id} already has {TICKS_HELD} people "
-                                 "ticked off")
+                                 "ticked off", "roll_call_full")
             ticked.setdefault(person_id, Tick(by=by, at=utcnow()))
         else:
             ticked.pop(person_id, None)
@@ -94,7 +95,7 @@ class Evacuations:
     def _open(self, evacuation_id: str) -> Evacuation:
         if self.current is None or self.current.evacuation_id != evacuation_id:
             raise AlarmError(f"roll call {evacuation_id} is not the open one (it has ended, or "
-                             "another was started): reload the page")
+                             "another was started): reload the page", "roll_call_not_open")
         return self.current
 
     def _save(self) -> None:

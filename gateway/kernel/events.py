@@ -161,8 +161,10 @@ class AlarmSnapshot(Payload):
     police_called_at: datetime | None = Field(
         default=None, description="when a guard recorded that the police were called")
     police_called_by: str | None = None
-    note: str = Field(default="", description="the note given when it was acknowledged (or "
-                                              "the police call recorded)")
+    note: str = Field(default="", description="the latest note given (acknowledgement, police "
+                                              "call or reset)")
+    acknowledgement_note: str = Field(default="", description="the note given when it was "
+                                                              "acknowledged")
     closing_note: str = Field(default="", description="the note given when it was reset")
     reports_due: dict[str, datetime] = Field(
         default_factory=dict, description="report kind -> deadline (first, written or general)"

@@ -91,7 +91,8 @@ def test_panic_latches_until_reset_after_the_key_is_turned(setup) -> None:  # ty
 
     closed = alarms.reset(alarm.alarm_id, "guard1", "false alarm")
     assert closed.state == "closed" and closed.closed_by == "guard1"
-    assert (closed.note, closed.closing_note) == ("on my way", "false alarm")  # both kept
+    assert (closed.acknowledgement_note, closed.closing_note) == ("on my way", "false alarm")
+    assert closed.note == "false alarm"  # the latest, as before
     assert alarms.open_alarms() == []
     assert rec.kinds == ["raised", "acknowledged", "returned", "closed"]
 

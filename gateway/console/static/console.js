@@ -65,8 +65,15 @@ async function command(name, args) {
     return answer;
   }
   if (response.status === 401) { location.href = "/login"; return answer; }  // the session ended
-  if (answer.status !== "ok") notice(text("refused") + ": " + (answer.error?.message || response.status), true);
+  if (answer.status !== "ok") notice(text("refused") + ": " + refusal(answer.error, response.status), true);
   return answer;
+}
+
+// A refusal in the operator's language: by its reason, else by its code; the gateway's own
+// words (English, with ids) stay on hover.
+function refusal(error, status) {
+  const said = T["why_" + error?.reason] ?? (error?.code !== "refused" ? T["code_" + error?.code] : undefined);
+  return said ? said : (error?.message || String(status));
 }
 
 let reauthAsked = null;  // one dialog for every action waiting on it
