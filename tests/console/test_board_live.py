@@ -271,6 +271,12 @@ def test_focus_stays_after_acknowledging_and_a_held_button_says_why_no_reset(
     page.goto(console.url + f"alarms/{alarm_id}")  # still held: no reset, and why
     expect(page.locator("#detail-actions .reset-hint")).to_contain_text("still pressed")
     expect(page.locator("#detail-actions button.reset")).to_have_count(0)
+    # asked all the same (from another console, say), the refusal is worded, not the raw text
+    page.evaluate("(id) => command('alarm.reset', {alarm_id: id, note: 'x'})", alarm_id)
+    refused = page.locator(".notice.bad").last
+    expect(refused).to_contain_text("Refused: the alarm is still active: reset the button")
+    assert alarm_id not in (refused.text_content() or "")
+    assert "cannot be reset" in (refused.get_attribute("title") or "")  # the gateway's words
     console.sims.release("io-3", "btn-a")
     expect(page.locator("#detail-actions button.reset")).to_be_visible(timeout=10_000)
     expect(page.locator("#detail-actions .reset-hint")).to_have_count(0)

@@ -65,7 +65,7 @@ async function command(name, args) {
     return answer;
   }
   if (response.status === 401) { location.href = "/login"; return answer; }  // the session ended
-  if (answer.status !== "ok") notice(text("refused") + ": " + refusal(answer.error, response.status), true);
+  if (answer.status !== "ok") notice(text("refused") + ": " + refusal(answer.error, response.status), true, answer.error?.message || "");
   return answer;
 }
 
@@ -121,8 +121,8 @@ function reauthenticate(reason) {
   return reauthAsked;
 }
 
-function notice(message, bad = false) {
-  const box = el("div", { class: "notice" + (bad ? " bad" : ""), role: bad ? "alert" : "status" }, message);
+function notice(message, bad = false, detail = "") {
+  const box = el("div", { class: "notice" + (bad ? " bad" : ""), role: bad ? "alert" : "status", title: detail }, message);
   document.body.append(box);
   setTimeout(() => box.remove(), 8000);
 }
