@@ -116,10 +116,14 @@ def test_the_header_holds_one_row_at_1366_in_both_languages_and_nothing_is_missi
                 const links = [...header.querySelectorAll('nav a')].map((a) => {
                     const style = getComputedStyle(a);
                     return a.getBoundingClientRect().height / parseFloat(style.lineHeight); });
-                return {spread: Math.max(...tops) - Math.min(...tops), lines: Math.max(...links)};
+                const nav = header.querySelector('nav');
+                return {spread: Math.max(...tops) - Math.min(...tops), lines: Math.max(...links),
+                        hidden: nav.scrollWidth - nav.clientWidth, who: header.querySelector('.who').innerText};
             }""")
             assert layout["spread"] < 8, f"{language} /{name}: the header wraps into rows"
             assert layout["lines"] < 1.9, f"{language} /{name}: a navigation label breaks"
+            assert layout["hidden"] <= 1, f"{language} /{name}: pages scrolled out of the nav"
+            assert "supervisor" not in layout["who"] or language == "en"  # the role is worded
         assert not missing, f"asked for and not found: {missing}"  # the favicon among them
         page.evaluate("""() => document.body.append(Object.assign(document.createElement('button'),
             {className: 'ack', id: 'probe', textContent: 'x'}))""")
