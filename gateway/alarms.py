@@ -116,6 +116,12 @@ VIDEO_CONDITIONS: dict[str, Condition] = {
     "line_crossed": INTRUSION,
 }
 
+# Conditions that several sources report about one thing are one alarm at this point: a
+# camera's tamper comes from the camera's own event (its video source) and from the gateway's
+# analytics (covered, blinded ...), and a guard must see one covered camera as one alarm. It is
+# active while any of its sources says so.
+ONE_POINT: dict[str, str] = {CAMERA_TAMPER.name: "view"}
+
 # A fire alarm latches at the panel: it closes when the panel is reset (or a person resets it
 # here once it is normal again). Faults and the rest close once normal and acknowledged.
 FIRE_CONDITIONS: dict[str, Condition] = {
@@ -323,6 +329,7 @@ class AlarmService:
         self._open_by_key: dict[str, str] = {}  # device/point/condition -> alarm id
         self._open_by_device: dict[str, dict[str, None]] = {}  # device -> alarm ids, oldest first
         self._active_by_device: dict[str, set[str]] = {}  # device -> "point/condition" active
+        self._sources: dict[str, set[str]] = {}  # key of a ONE_POINT alarm -> sources active
         # closed alarms with nothing left to do, by id, oldest closing first
         self._history: OrderedDict[str, AlarmSnapshot] = OrderedDict(
             (a.alarm_id, a) for a in store.load_history())
@@ -379,9 +386,19 @@ class AlarmService:
         fact = classify(event)
         if fact is None:
             return
-        condition, raising, point = fact
+        condition, raising, source = fact
+        point = ONE_POINT.get(condition.name, source)
         key = f"{event.device_id}/{point}/{condition.name}"
         alarm = self._open_for(key)
+        if point != source:  # one of several sources: the alarm returns when none is active
+            sources = self._sources.setdefault(key, set())
+            if raising:
+                sources.add(source)
+            else:
+                sources.discard(source)
+                if sources:
+                    return
+                del self._sources[key]
         if raising:
             if alarm is None:
                 self._raise(event, condition, key, point)

@@ -169,7 +169,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                 "can_act": ROLES[session.role] >= ROLES["guard"],
                 "language": session.language, "timezone": site.site.timezone, "text": text,
                 "site": site.site.name or site.site.id,
-                "instructions": instructions, "zones": zone_names}
+                "instructions": instructions, "zones": zone_names, "devices": device_names}
         return templates.TemplateResponse(request, name, {
             "t": text, "session": session, "boot": boot,
             "site": site, "local": local, "page": name.removesuffix(".html"),

@@ -118,7 +118,8 @@ def test_the_header_holds_one_row_at_1366_in_both_languages_and_nothing_is_missi
                     return a.getBoundingClientRect().height / parseFloat(style.lineHeight); });
                 const nav = header.querySelector('nav');
                 return {spread: Math.max(...tops) - Math.min(...tops), lines: Math.max(...links),
-                        hidden: nav.scrollWidth - nav.clientWidth, who: header.querySelector('.who').innerText};
+                        hidden: nav.scrollWidth - nav.clientWidth,
+                        who: header.querySelector('.who').innerText};
             }""")
             assert layout["spread"] < 8, f"{language} /{name}: the header wraps into rows"
             assert layout["lines"] < 1.9, f"{language} /{name}: a navigation label breaks"
@@ -223,7 +224,7 @@ def test_a_note_being_typed_survives_50_events_and_a_fire_sorts_first_in_a_flood
         campus: tuple[Console, Mosquitto], browser: Browser) -> None:
     console, _ = campus
     page = login(console, browser, "guard1", "en")
-    card = page.locator("article.alarm", has_text="/btn-a").filter(has_text="Room 0A")
+    card = page.locator("article.alarm", has_text="/ btn-a").filter(has_text="Room 0A")
     alarm_id = card.get_attribute("data-alarm")
     note = card.locator("input.note")
     note.click()

@@ -18,7 +18,7 @@ def press(console: Console, device: str, point: str) -> None:
 
 
 def alarm_card(page: Page, point: str) -> object:
-    return page.locator("article.alarm", has_text=f"/{point}")
+    return page.locator("article.alarm", has_text=f"/ {point}")
 
 
 def test_a_guard_handles_a_panic_alarm_from_banner_to_reset(console: Console,

@@ -63,13 +63,13 @@ def test_an_acknowledge_after_the_idle_time_goes_through_once_the_password_is_gi
     page = duty.login(browser, "guard1", "en")
     page.click("#duty")
     duty.sims.press("io-0", "btn-a")
-    card = page.locator("article.alarm", has_text="/btn-a")
+    card = page.locator("article.alarm", has_text="/ btn-a")
     expect(card).to_have_count(1, timeout=5000)
     note = card.locator("input.note")
     note.fill("on my way")
 
     stream_events(duty, IDLE + 2)  # past the idle time, with events arriving
-    expect(page.locator("article.alarm", has_text="/btn-b")).to_have_count(1)
+    expect(page.locator("article.alarm", has_text="/ btn-b")).to_have_count(1)
     assert page.url == duty.url  # still the board: never logged out under it
     expect(page.locator("#link-lost")).to_be_hidden()
 
@@ -101,12 +101,13 @@ def test_a_new_password_is_asked_in_place_and_a_disable_ends_every_page_at_once(
     devices = board.context.new_page()  # a second page of the same session
     devices.goto(duty.url + "devices")
     duty.sims.press("io-0", "btn-b")
-    card = board.locator("article.alarm", has_text="io-0/btn-b")
+    card = board.locator("article.alarm", has_text="I/O module 0 / btn-b")
     expect(card).to_have_count(1, timeout=5000)
 
     operator(duty, "passwd", "guard1", "guard-password-2")
     duty.sims.press("io-1", "btn-a")  # the board still follows after the password change
-    expect(board.locator("article.alarm", has_text="io-1/btn-a")).to_have_count(1, timeout=5000)
+    expect(board.locator("article.alarm", has_text="I/O module 1 / btn-a")).to_have_count(
+        1, timeout=5000)
     card.locator("input.note").fill("checked the stairs")
     card.locator("button.ack").click()
     expect(board.locator("#reauth-why")).to_contain_text("password was changed")

@@ -15,14 +15,19 @@ from gateway.config import Alarms
 from gateway.config import Outbox as Limits
 from gateway.drills import Drills
 from gateway.kernel.events import (
+    CAMERA_EVENT,
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     LINE_FAULT,
     LINE_RESTORED,
     PANIC_PRESSED,
     PANIC_RELEASED,
+    VIDEO_CLEARED,
+    VIDEO_RAISED,
     AlarmSnapshot,
+    AnalyticFact,
     Availability,
+    CameraFact,
     Event,
     EventType,
     PointFact,
@@ -298,3 +303,29 @@ def test_an_overdue_report_stays_a_task_until_marked_then_the_alarm_is_history(
         assert alarms.held() == [] and alarms.find(alarm_id) is None
     with state(tmp_path / "a.sqlite3") as store:
         assert AlarmService(store, Alarms(), rec, lambda: False).held() == []
+
+
+def test_a_covered_camera_is_one_alarm_from_its_own_event_and_the_analytics(setup) -> None:  # type: ignore[no-untyped-def]
+    """The camera says tamper (its video source) and the analytics say covered: one alarm
+    about the camera's view, active until both have cleared."""
+    alarms, rec, _, _ = setup
+
+    def camera(active: bool) -> Event:
+        return Event(CAMERA_EVENT, "cam1", CameraFact(camera="cam1", kind="tamper", active=active,
+                     topic="tns1:VideoSource/GlobalSceneChange/ImagingService"),
+                     Severity.MAJOR, "VideoSource_1")
+
+    def analytics(raised: bool) -> Event:
+        return Event(VIDEO_RAISED if raised else VIDEO_CLEARED, "cam1",
+                     AnalyticFact(camera="cam1", analytic="tamper", condition="covered",
+                                  score=0.9), Severity.MAJOR, "tamper/covered")
+
+    alarms.on_event(camera(True))
+    alarms.on_event(analytics(True))
+    (alarm,) = alarms.open_alarms()
+    assert (alarm.condition, alarm.point, alarm.activations) == ("camera_tamper", "view", 1)
+    alarms.on_event(analytics(False))  # the camera still says tampered
+    assert alarms.open_alarms()[0].active
+    alarms.on_event(camera(False))
+    assert not alarms.open_alarms()[0].active
+    assert rec.kinds == ["raised", "returned"]

@@ -46,6 +46,11 @@ function span(ms) {
 }
 
 const text = (key, fallback) => T[key] ?? fallback ?? key;
+// names the site file gives, not ids: a zone, a device; a point the gateway names itself
+// (a camera's "view") in the guard's language
+const zoneName = (zone) => (zone ? boot.zones?.[zone] ?? zone : "—");
+const deviceName = (device) => boot.devices?.[device] ?? device;
+const pointName = (alarm) => T["point_" + alarm.point] ?? alarm.point;
 const conditionName = (a) => text("c_" + a.condition, a.condition);
 const isOpen = (a) => !a.closed_at;
 const needsAck = (a) => isOpen(a) && !a.acknowledged;
@@ -334,8 +339,8 @@ function renderBanner(alarms) {
   banner.replaceChildren(...[
     el("div", { class: "what" }, text(top.severity) + " · " + conditionName(top),
       top.drill ? el("span", { class: "tag drill" }, text("drill")) : null),
-    el("div", { class: "where" }, top.location || top.point, " · ", text("zone"), " ", top.zone || "—",
-      " · ", top.device_id + "/" + top.point),
+    el("div", { class: "where" }, top.location || pointName(top), " · ", text("zone"), " ", zoneName(top.zone),
+      " · ", deviceName(top.device_id) + " / " + pointName(top)),
     el("div", { class: "since" }, text("since"), " ", when(top.raised_at), " (",
       el("span", { class: "age", "data-since": top.raised_at }, span(Date.now() - new Date(top.raised_at))), " ", text("ago"), ")"),
     waiting.length > 1 ? el("div", { class: "more" }, "+" + (waiting.length - 1) + " " + text("more_alarms")) : null,
@@ -352,8 +357,8 @@ function card(a, compact) {
       a.drill ? el("span", { class: "tag drill" }, text("drill")) : null,
       el("span", { class: "state" }, text(a.state)),
       el("a", { href: "/alarms/" + a.alarm_id, class: "details" }, text("details"))),
-    el("p", { class: "where" }, a.location || a.point, " · ", text("zone"), " ", a.zone || "—", " · ",
-      a.device_id + "/" + a.point, " · ", text("since"), " ", when(a.raised_at)),
+    el("p", { class: "where" }, a.location || pointName(a), " · ", text("zone"), " ", zoneName(a.zone), " · ",
+      deviceName(a.device_id) + " / " + pointName(a), " · ", text("since"), " ", when(a.raised_at)),
     compact ? null : deadlines(a),
     window.cardPicture ? window.cardPicture(a, compact) : null,  // the alarm's snapshot (video.js)
     window.cardInstructions ? window.cardInstructions(a, compact) : null,  // what to do (follow_up.js)
@@ -510,7 +515,7 @@ function renderAlarmBar() {
     link.hidden = false;
     link.href = "/alarms/" + encodeURIComponent(top.alarm_id);
     link.dataset.newest = top.alarm_id;  // not data-alarm: that names the page's own alarm
-    link.textContent = text("bar_newest") + ": " + conditionName(top) + " · " + (top.location || top.point) +
+    link.textContent = text("bar_newest") + ": " + conditionName(top) + " · " + (top.location || pointName(top)) +
       " · " + when(top.raised_at) + " — " + text("bar_go");
   } else {
     link.hidden = true;
