@@ -6,6 +6,7 @@ retained messages and a test can stop and restart its broker.
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -46,8 +47,11 @@ class Mosquitto:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
+        # started as root, mosquitto would drop to its own user and could not write its
+        # database into our folder: sessions (and what they queued) would not outlive a restart
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"user {getpass.getuser()}\n"
             f"persistence true\npersistence_location {workdir}/\nautosave_interval 0\n"
             "max_queued_messages 0\nmax_inflight_messages 0\n"
         )

@@ -110,7 +110,9 @@ def test_a_card_at_the_lane_pulses_its_relay_and_a_wrong_key_reader_never_grants
         # and nothing it reads is ever decided, let alone granted
         sims.run(lambda: sims.campus.act("lane-out", "wrong-key", {}))
         offline = subscriber.wait_event("device.offline", device="lane-out", timeout=30)
-        assert "secure channel" in offline[0]["data"]["reason"]
+        assert "secure" in offline[0]["data"]["reason"]  # its secure session is gone
+        # it refuses the key it had a session with: not a quiet retry, an sc_desync alarm
+        subscriber.wait_event("access.reader_sc_desync", device="lane-out", timeout=30)
         lanes.present("lane-out", 1001)
         lanes.present("lane-in", 1002)  # the other reader on the bus is not stalled
         subscriber.wait_event("access.granted", count=2, timeout=10)

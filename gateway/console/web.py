@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import io
 import json
@@ -158,10 +159,13 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
         return gate_names.get(gate, gate)
 
     # a device (a camera, say) by the name the site file gives it, not by its id or source token
-    device_names = {d["id"]: d["name"] for d in parts.inventory() if d.get("name")}
+    # read when first asked for (the site file's names do not change while the gateway runs)
+    @functools.cache
+    def device_names() -> dict[str, str]:
+        return {d["id"]: d["name"] for d in parts.inventory() if d.get("name")}
 
     def device_name(device: str) -> str:
-        return device_names.get(device, device)
+        return device_names().get(device, device)
 
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
         text = catalogue(session.language)
@@ -169,7 +173,7 @@ def build_app(parts: ConsoleParts, secure: bool) -> FastAPI:
                 "can_act": ROLES[session.role] >= ROLES["guard"],
                 "language": session.language, "timezone": site.site.timezone, "text": text,
                 "site": site.site.name or site.site.id,
-                "instructions": instructions, "zones": zone_names, "devices": device_names}
+                "instructions": instructions, "zones": zone_names, "devices": device_names()}
         return templates.TemplateResponse(request, name, {
             "t": text, "session": session, "boot": boot,
             "site": site, "local": local, "page": name.removesuffix(".html"),
