@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import paho.mqtt.client as mqtt
 
+from simulators.broker_cluster import free_ports as free_ports  # the benches choose ports with it
+
 if TYPE_CHECKING:
     from simulators.dialects import Dialect
 
@@ -45,19 +47,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free loopback ports (all held open while choosing, so none repeats)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

@@ -41,8 +41,9 @@ def nats_server() -> str:
     return found
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (all held open while choosing, so none repeats)."""
+    sockets: list[socket.socket] = []
     try:
         for _ in range(count):
             s = socket.socket()
@@ -180,7 +181,7 @@ class BrokerCluster:
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ports = _free_ports(4 * self.size)
+        ports = free_ports(4 * self.size)
         for i in range(self.size):
             client, route, monitor, mqtt_port = ports[4 * i:4 * i + 4]
             self.nodes.append(BrokerNode(f"n{i + 1}", self.workdir, client, route, monitor,
