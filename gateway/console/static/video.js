@@ -14,20 +14,8 @@
     timeZone: boot.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
 
-  function make(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  // elements are built with console.js's el(): both scripts are the page's, and video.js builds
+  // only after the page has loaded (console.js runs just after it)
 
   // -- a live view: an <img> on the gateway's MJPEG, retried while shown, closed when hidden --
 
@@ -55,10 +43,10 @@
   const liveUrl = (camera) => "/video/live/" + encodeURIComponent(camera) + "?t=" + Date.now();
 
   function liveView(camera, name, width = 240, height = 180) {
-    const img = make("img", { class: "live", "data-live": camera, alt: text("live_view") + " · " + name, width, height });
-    return make("figure", { class: "live-view" }, img,
-      make("figcaption", {}, text("live") + " · " + name),
-      make("p", { class: "live-problem", hidden: true }, text("live_unavailable")));
+    const img = el("img", { class: "live", "data-live": camera, alt: text("live_view") + " · " + name, width, height });
+    return el("figure", { class: "live-view" }, img,
+      el("figcaption", {}, text("live") + " · " + name),
+      el("p", { class: "live-problem", hidden: true }, text("live_unavailable")));
   }
 
   // -- the board card's pictures ----------------------------------------------------------
@@ -67,7 +55,7 @@
     if (compact) return null;
     let box = cards.get(alarm.alarm_id);
     if (!box) {
-      box = make("div", { class: "card-video", "data-video-for": alarm.alarm_id });
+      box = el("div", { class: "card-video", "data-video-for": alarm.alarm_id });
       cards.set(alarm.alarm_id, box);
       fillCard(box, alarm.alarm_id);
     }
@@ -90,18 +78,18 @@
     if (newest && shown?.dataset.media === newest.media_id) return;  // already the newest
     const live = box.querySelector(".live-slot");  // a live view the guard opened stays open
     const picture = newest
-      ? make("figure", { class: "snapshot" },
-        make("a", { href: newest.url, target: "_blank" },
-          make("img", { class: "snapshot", src: newest.url, "data-media": newest.media_id, width: 240, height: 180,
+      ? el("figure", { class: "snapshot" },
+        el("a", { href: newest.url, target: "_blank" },
+          el("img", { class: "snapshot", src: newest.url, "data-media": newest.media_id, width: 240, height: 180,
             alt: text("snapshot") + " · " + (names[newest.camera] || newest.camera) })),
-        make("figcaption", {}, text("snapshot") + " · " + (names[newest.camera] || newest.camera) + " · " +
+        el("figcaption", {}, text("snapshot") + " · " + (names[newest.camera] || newest.camera) + " · " +
           clock.format(new Date(newest.captured_at))))
-      : make("p", { class: "no-snapshot" }, text("no_snapshot"));
-    const buttons = found.cameras.slice(0, 2).map((c) => make("button", {
+      : el("p", { class: "no-snapshot" }, text("no_snapshot"));
+    const buttons = found.cameras.slice(0, 2).map((c) => el("button", {
       type: "button", class: "small live-toggle", "data-camera": c.camera, "data-name": c.name, "aria-pressed": "false",
       onclick: (event) => toggleLive(box, c.camera, c.name, event.currentTarget),
     }, text("live_show") + " · " + c.name));
-    box.replaceChildren(picture, live || make("div", { class: "live-slot" }), make("div", { class: "live-buttons" }, buttons));
+    box.replaceChildren(picture, live || el("div", { class: "live-slot" }), el("div", { class: "live-buttons" }, buttons));
   }
 
   function toggleLive(box, camera, name, button) {
