@@ -113,6 +113,20 @@ async def play(campus: Any, buttons: list[tuple[str, str]], gap: float
     return records
 
 
+def guard_pages(browser: Any, url: str, count: int) -> list[Any]:
+    """``count`` pages of the console, each in its own browser context, logged in as guard1."""
+    pages = []
+    for _ in range(count):
+        page = browser.new_context(locale="en").new_page()
+        page.goto(url + "login")
+        page.fill("input[name=name]", "guard1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(url)
+        pages.append(page)
+    return pages
+
+
 def run(args: argparse.Namespace, workdir: Path) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -136,16 +150,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-background-networking", "--disable-sync",
                 "--no-first-run", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-            pages = []
-            for _ in range(3):
-                page = browser.new_context(locale="en").new_page()
-                page.goto(url + "login")
-                page.fill("input[name=name]", "guard1")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(url)
+            pages = guard_pages(browser, url, 3)
+            for page in pages:
                 page.click("#duty")
-                pages.append(page)
             idle = CpuWindow(gateway.proc.pid).start()
             time.sleep(10)
             idle.stop()
@@ -307,20 +314,13 @@ def run_live(args: argparse.Namespace, workdir: Path) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-background-networking", "--disable-sync",
                 "--no-first-run", "--disable-gpu"])
-            pages = []
-            for _ in range(3):
-                page = browser.new_context(locale="en").new_page()
-                page.goto(url + "login")
-                page.fill("input[name=name]", "guard1")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(url)
+            pages = guard_pages(browser, url, 3)
+            for page in pages:
                 page.goto(url + "cameras")
                 page.wait_for_function("[...document.querySelectorAll('img[data-live]')]"
                                        ".every(i => i.complete && i.naturalWidth > 0)",
                                        timeout=30_000)
                 page.evaluate(WATCH_LIVE)
-                pages.append(page)
             time.sleep(2)
             cpu = CpuWindow(gateway.proc.pid).start()
             cameras = CpuWindow(sim.pid).start()
