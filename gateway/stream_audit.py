@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +29,8 @@ DEFAULT_STATS_INTERVAL = 60.0  # the site file's default, until two stats show t
 KEPT_PROBLEMS = 20  # unreadable messages described in the report (all are counted)
 
 
-def ranges(numbers: Iterable[int], most: int = 10) -> str:
-    """``[3, 4, 5, 9]`` as ``3-5, 9`` (the first ``most`` runs, then how many more)."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
-        else:
-            runs.append([n, n])
+def ranges(runs: list[tuple[int, int]], most: int = 10) -> str:
+    """``[(3, 5), (9, 9)]`` as ``3-5, 9`` (the first ``most`` runs, then how many more)."""
     text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs[:most])
     return text + (f" and {len(runs) - most} more runs" if len(runs) > most else "")
 
@@ -61,8 +54,15 @@ class Epoch:
         else:
             self.last_by_device[device] = seqno
 
-    def missing(self) -> list[int]:
-        return [n for n in range(self.first, self.highest + 1) if n not in self.seqs]
+    def missing(self) -> list[tuple[int, int]]:
+        """The runs of seqnos from ``first`` to ``highest`` that did not arrive, found from
+        those that did: a seqno far ahead (a wild publisher's) costs one run, not a count to it."""
+        runs, expected = [], self.first
+        for seqno in sorted(self.seqs):
+            if seqno > expected:
+                runs.append((expected, seqno - 1))
+            expected = seqno + 1
+        return runs
 
 
 @dataclass
@@ -163,8 +163,9 @@ class GatewayAccount:
 
     def figures(self, now: float) -> dict[str, Any]:
         epochs = [{"first": e.first, "last": e.highest, "delivered": len(e.seqs),
-                   "missing": len(e.missing()), "missing_seqnos": ranges(e.missing()),
-                   "reordered": e.reordered} for e in self.epochs]
+                   "missing": sum(b - a + 1 for a, b in gaps), "missing_seqnos": ranges(gaps),
+                   "reordered": e.reordered}
+                  for e, gaps in ((e, e.missing()) for e in self.epochs)]
         # what the gateway accepted: each earlier epoch up to its last seqno, the current one
         # as far as its latest stats (or its events, if they are ahead of the stats) say
         accepted = sum(e.highest for e in self.epochs[:-1]) + max(self.accepted or 0,

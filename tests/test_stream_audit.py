@@ -191,3 +191,16 @@ def test_audit_stream_names_the_missing_seqnos_and_exits_1(mosquitto: Mosquitto)
     assert (g["delivered"], g["missing"]) == (5, 2)
     assert g["epochs"][0]["missing_seqnos"] == "4-5"
     assert report["unreadable"] == 1 and "is not JSON" in report["problems"][0]
+
+
+def test_a_wild_seqno_is_one_run_of_missing_not_a_count_to_it() -> None:
+    """A publisher on the platform's broker that sends seqno 10**15 makes one missing run; the
+    report is made at once (it used to count every number up to it)."""
+    audit = StreamAudit("campus")
+    for seqno in (1, 2, 4, 10**15):
+        audit.take("campus/s1/event/panic/io-0", json.dumps(
+            {"id": f"e{seqno}", "seqno": seqno, "device": "io-0", "site": "s1",
+             "gateway": "gw1", "type": "campus.panic.pressed"}).encode(), now=0.0)
+    (epoch,) = audit.gateways[("s1", "gw1")].figures(0.0)["epochs"]
+    assert epoch["missing"] == 10**15 - 4
+    assert epoch["missing_seqnos"] == f"3, 5-{10**15 - 1}"
